@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building and testing Invigil need, when
+# they are missing. Safe to run again: it does nothing when all are present.
+#   cgo for Fyne and openh264: gcc g++ pkg-config libgl1-mesa-dev xorg-dev
+#   screen capture (mediadevices X11/XShm): libx11-dev libxext-dev
+#   headless display + screenshots: xvfb imagemagick xdotool x11-utils
+#   recording checks: ffmpeg (ffprobe)
+set -euo pipefail
+
+pkgs=(gcc g++ make pkg-config libgl1-mesa-dev xorg-dev libx11-dev libxext-dev
+      xvfb x11-utils xauth imagemagick xdotool ffmpeg ca-certificates git)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "setup: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

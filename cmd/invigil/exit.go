@@ -1,0 +1,15 @@
+package main
+
+// Exit codes of the invigil binary. Scripts and the packaging rely on them;
+// docs/protocol.md lists them too.
+const (
+	exitOK          = 0
+	exitFailure     = 1 // anything not listed below
+	exitUsage       = 2 // wrong flags or arguments
+	exitJoinRefused = 3 // the backend refused the join code (unknown, closed, not open yet)
+	exitUnreachable = 4 // the backend could not be reached
+	exitBadPolicy   = 5 // the policy signature or config key does not verify
+	exitCheckFailed = 6 // the system check found a failure that blocks the exam
+	exitSpoolFull   = 7 // the spool hit its size cap or the disk is full; capture stopped
+	exitEnded       = 8 // a proctor ended the attempt
+)

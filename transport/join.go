@@ -1,0 +1,186 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// ClientInfo describes the client software, never the person using it.
+type ClientInfo struct {
+	App     string `json:"app"`
+	Version string `json:"version"`
+	OS      string `json:"os"`
+	Arch    string `json:"arch"`
+}
+
+// JoinRequest is the body of POST /api/v1/join.
+type JoinRequest struct {
+	Code   string     `json:"code"`
+	Client ClientInfo `json:"client"`
+}
+
+// ExamInfo is what a client learns about the exam it joined.
+type ExamInfo struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	OpensAt  time.Time `json:"opens_at,omitzero"`
+	ClosesAt time.Time `json:"closes_at,omitzero"`
+}
+
+// Limits are the backend's protocol limits.
+type Limits struct {
+	MaxFrameBytes   int `json:"max_frame_bytes"`
+	MaxControlBytes int `json:"max_control_bytes"`
+	HeartbeatMS     int `json:"heartbeat_ms"`
+}
+
+// JoinResponse is the answer to a join or resume.
+type JoinResponse struct {
+	SessionID string          `json:"session_id"`
+	Token     string          `json:"token"`
+	Exam      ExamInfo        `json:"exam"`
+	Policy    json.RawMessage `json:"policy"` // the signed policy envelope; transport does not interpret it
+	ServerKey string          `json:"server_key"`
+	WSURL     string          `json:"ws_url"`
+	SpoolKey  []byte          `json:"spool_key"`
+	Limits    Limits          `json:"limits"`
+}
+
+// Validate checks that a join response has everything a client needs.
+func (r *JoinResponse) Validate() error {
+	switch {
+	case r.SessionID == "":
+		return errors.New("join response without session_id")
+	case r.Token == "":
+		return errors.New("join response without token")
+	case len(r.Policy) == 0:
+		return errors.New("join response without policy")
+	case r.WSURL == "":
+		return errors.New("join response without ws_url")
+	case len(r.SpoolKey) != 32:
+		return fmt.Errorf("join response spool_key has %d bytes, want 32", len(r.SpoolKey))
+	}
+	return nil
+}
+
+// APIError is the body of every non-2xx answer of the HTTP API.
+type APIError struct {
+	Error struct {
+		Code    string    `json:"code"`
+		Message string    `json:"message"`
+		OpensAt time.Time `json:"opens_at,omitzero"`
+	} `json:"error"`
+}
+
+var codePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidJoinCode reports whether code has the shape of a join code.
+func ValidJoinCode(code string) bool { return codePattern.MatchString(code) }
+
+// NormalizeJoinCode upper-cases a join code; codes are case-insensitive.
+func NormalizeJoinCode(code string) string { return strings.ToUpper(strings.TrimSpace(code)) }
+
+// ErrUnreachable wraps every failure to reach the backend at all (DNS,
+// refused connection, timeout, TLS), as opposed to an answer from it.
+var ErrUnreachable = errors.New("backend unreachable")
+
+// Join asks the backend at server (a base URL such as http://127.0.0.1:8080)
+// to admit the client to the exam with code.
+func Join(ctx context.Context, hc *http.Client, server string, req JoinRequest) (*JoinResponse, error) {
+	if !ValidJoinCode(strings.TrimSpace(req.Code)) {
+		return nil, &RemoteError{Code: CodeBadRequest, Message: fmt.Sprintf("%q is not a join code (1-64 letters, digits, - or _)", req.Code)}
+	}
+	req.Code = NormalizeJoinCode(req.Code)
+	body, _ := json.Marshal(req)
+	return postJoin(ctx, hc, server, "/api/v1/join", "", body)
+}
+
+// Resume asks the backend again for the session a token belongs to, after a
+// client restart.
+func Resume(ctx context.Context, hc *http.Client, server, token string) (*JoinResponse, error) {
+	return postJoin(ctx, hc, server, "/api/v1/resume", token, nil)
+}
+
+func postJoin(ctx context.Context, hc *http.Client, server, path, token string, body []byte) (*JoinResponse, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	base, err := url.Parse(server)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("server %q is not an http(s) URL", server)
+	}
+	u := base.JoinPath(path)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		hr.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(hr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, base.Host, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the answer: %w", ErrUnreachable, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, decodeAPIError(resp.StatusCode, b)
+	}
+	var jr JoinResponse
+	if err := json.Unmarshal(b, &jr); err != nil {
+		return nil, fmt.Errorf("join answer is not valid JSON: %w", err)
+	}
+	if err := jr.Validate(); err != nil {
+		return nil, err
+	}
+	// ws_url may be relative to the server.
+	ws, err := base.Parse(jr.WSURL)
+	if err != nil {
+		return nil, fmt.Errorf("join answer ws_url: %w", err)
+	}
+	switch ws.Scheme {
+	case "http":
+		ws.Scheme = "ws"
+	case "https":
+		ws.Scheme = "wss"
+	}
+	jr.WSURL = ws.String()
+	return &jr, nil
+}
+
+func decodeAPIError(status int, body []byte) error {
+	var ae APIError
+	if json.Unmarshal(body, &ae) == nil && ae.Error.Code != "" {
+		return &RemoteError{Code: ae.Error.Code, Message: ae.Error.Message, OpensAt: ae.Error.OpensAt}
+	}
+	code := CodeInternal
+	switch {
+	case status == http.StatusServiceUnavailable || status == http.StatusBadGateway || status == http.StatusGatewayTimeout:
+		code = CodeUnavailable
+	case status == http.StatusNotFound:
+		return fmt.Errorf("%w: HTTP %d: is this an Invigil backend?", ErrUnreachable, status)
+	}
+	return &RemoteError{Code: code, Message: fmt.Sprintf("backend answered HTTP %d", status)}
+}
+
+// NewToken returns a fresh random bearer token (256 bits, base64url).
+func NewToken() string {
+	return base64.RawURLEncoding.EncodeToString(randomBytes(32))
+}

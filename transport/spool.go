@@ -580,13 +580,13 @@ func (s *Spool) WaitAcked(ctx context.Context) error {
 
 // SpoolStatus is a snapshot of a spool's counters.
 type SpoolStatus struct {
-	NextSeq       uint64 // the sequence number Append assigns next
-	Acked         uint64 // every message up to this one is acknowledged
-	Unacked       int    // messages waiting for an ack
-	UnackedBytes  int64  // their frame bytes: the backlog adaptive bitrate watches
-	Digest        string // hex SHA-256 chain over every frame appended (docs/protocol.md §5)
-	Failed        error  // the sticky write failure, if any
-	Segments int    // segment files on disk
+	NextSeq      uint64 // the sequence number Append assigns next
+	Acked        uint64 // every message up to this one is acknowledged
+	Unacked      int    // messages waiting for an ack
+	UnackedBytes int64  // their frame bytes: the backlog adaptive bitrate watches
+	Digest       string // hex SHA-256 chain over every frame appended (docs/protocol.md §5)
+	Failed       error  // the sticky write failure, if any
+	Segments     int    // segment files on disk
 }
 
 // Status returns the spool's counters.
@@ -594,13 +594,13 @@ func (s *Spool) Status() SpoolStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return SpoolStatus{
-		NextSeq:       s.nextSeq,
-		Acked:         s.acked,
-		Unacked:       s.nUnacked,
-		UnackedBytes:  s.unacked,
-		Digest:        hex.EncodeToString(s.digest[:]),
-		Failed:        s.failed,
-		Segments: len(s.segs),
+		NextSeq:      s.nextSeq,
+		Acked:        s.acked,
+		Unacked:      s.nUnacked,
+		UnackedBytes: s.unacked,
+		Digest:       hex.EncodeToString(s.digest[:]),
+		Failed:       s.failed,
+		Segments:     len(s.segs),
 	}
 }
 

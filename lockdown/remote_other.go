@@ -1,0 +1,9 @@
+//go:build !linux && !windows && !darwin
+
+package lockdown
+
+import "context"
+
+func detectRemote(context.Context, envFunc) (remoteEvidence, error) {
+	return remoteEvidence{}, ErrUnsupported
+}

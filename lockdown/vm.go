@@ -1,0 +1,83 @@
+package lockdown
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/invigil/invigil/lockdown/policy"
+)
+
+// vmEvidence is what the virtual-machine detector found.
+type vmEvidence struct {
+	// detected: at least one source says this is a virtual machine or a
+	// container.
+	detected bool
+	// facts are what each source said, for the report.
+	facts map[string]string
+	// reasons are the facts that point to a VM, in words.
+	reasons []string
+}
+
+// vmVendors are substrings of DMI/BIOS/model strings that only virtual
+// hardware reports.
+var vmVendors = []string{
+	"qemu", "kvm", "vmware", "virtualbox", "innotek", "xen", "bochs", "parallels",
+	"virtual machine", "hyper-v", "amazon ec2", "google compute engine", "bhyve",
+	"openstack", "digitalocean", "hetzner vserver", "apple virtual", "virtualmac", "utm",
+}
+
+// vmVendorMatch returns the vendor substring found in s, if any.
+func vmVendorMatch(s string) string {
+	l := strings.ToLower(s)
+	for _, v := range vmVendors {
+		if v == "utm" || v == "kvm" || v == "xen" {
+			// Short names: match whole words only.
+			for _, w := range strings.FieldsFunc(l, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9') }) {
+				if w == v {
+					return v
+				}
+			}
+			continue
+		}
+		if strings.Contains(l, v) {
+			return v
+		}
+	}
+	return ""
+}
+
+func vmResult(ctx context.Context, p *policy.Policy) CheckResult {
+	r := CheckResult{ID: CheckVM, Title: "Virtual machine"}
+	ev, err := detectVM(ctx)
+	if err != nil {
+		r.Status, r.Error = StatusUnknown, err.Error()
+		r.Summary = "Could not tell whether this is a virtual machine"
+		return r
+	}
+	r.Evidence = ev.facts
+	if !ev.detected {
+		r.Status = StatusPass
+		r.Summary = "No sign of a virtual machine"
+		return r
+	}
+	r.Status = statusFor(p.VirtualMachine)
+	r.Summary = "This computer looks like a virtual machine or container: " + strings.Join(ev.reasons, "; ")
+	if r.Status != StatusPass {
+		r.Fixes = []string{"Take the exam on a physical computer, not in a virtual machine"}
+		if r.Status == StatusWarn {
+			r.Fixes = []string{"Nothing to do if this is your own computer: the proctor sees this note (laptops with virtualization features on can look like VMs)"}
+		}
+	}
+	return r
+}
+
+func factsString(m map[string]string) string {
+	var b []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		b = append(b, fmt.Sprintf("%s=%s", k, m[k]))
+	}
+	return strings.Join(b, " ")
+}

@@ -676,3 +676,26 @@ func (s *Spool) Wipe() error {
 	_ = closeErr // the data is gone either way; a failed final fsync does not matter
 	return nil
 }
+
+// poll reports whether message seq can be read, and otherwise gives a channel
+// that is closed at the next change. It lets a writer wait on the spool and
+// other channels at once.
+func (s *Spool) poll(seq uint64) (bool, <-chan struct{}, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return false, nil, ErrSpoolClosed
+	case seq < s.nextSeq:
+		return true, nil, nil
+	}
+	// A failed spool still sends everything appended before the failure.
+	return false, s.wake, nil
+}
+
+// ackedThrough is the spool's acked sequence number.
+func (s *Spool) ackedThrough() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.acked
+}

@@ -1,0 +1,92 @@
+package lockdown
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invigil/invigil/lockdown/policy"
+)
+
+// startXvfb starts Xvfb with two screens joined by Xinerama on a free
+// display number and returns it (":N").
+func startXvfb(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("Xvfb"); err != nil {
+		t.Skip("Xvfb not installed")
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x720x24", "-screen", "1", "1280x720x24", "+xinerama", "-nolisten", "tcp")
+	cmd.ExtraFiles = []*os.File{w}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(r).ReadString('\n')
+		line <- strings.TrimSpace(s)
+		r.Close()
+	}()
+	select {
+	case n := <-line:
+		if n == "" {
+			t.Fatal("Xvfb gave no display number")
+		}
+		return ":" + n
+	case <-time.After(10 * time.Second):
+		t.Fatal("Xvfb did not start")
+	}
+	return ""
+}
+
+// TestDisplaysXvfb: two screens under Xinerama are two displays; the
+// check fails with max 1 and the Monitor opens a display.count violation.
+func TestDisplaysXvfb(t *testing.T) {
+	display := startXvfb(t)
+	t.Setenv("DISPLAY", display)
+	ds, err := Displays()
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("Displays() = %v, %v; want 2", ds, err)
+	}
+	p := policy.Default()
+	r := Check(context.Background(), p, CheckOptions{})
+	c, _ := r.Check(CheckDisplays)
+	if c.Status != StatusFail || c.Evidence["count"] != "2" || len(c.Fixes) == 0 || !strings.Contains(c.Fixes[0], "second display") {
+		t.Errorf("display check %+v, want fail on 2 displays with a fix", c)
+	}
+	p.Displays.Max = 2
+	if c := displayResult(p, ds, nil); c.Status != StatusPass {
+		t.Errorf("max 2: %s", c.Status)
+	}
+
+	rec := newRecorder()
+	m, err := NewMonitor(policy.Default(), MonitorOptions{Sink: rec, Logger: quietLogger(), DisplayInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	v, _ := rec.wait(t, 3*time.Second, "display.count", func(v Violation) bool { return v.Code == CodeDisplayCount && v.Phase == PhaseOpen })
+	if v.Evidence["count"] != "2" || v.Severity != SeverityCritical {
+		t.Errorf("violation %+v", v)
+	}
+	rec.mu.Lock()
+	changes := len(rec.disp)
+	rec.mu.Unlock()
+	if changes == 0 {
+		t.Error("DisplaySink not told about the displays")
+	}
+	m.Close()
+	end, _ := rec.wait(t, time.Second, "display end", func(v Violation) bool { return v.Code == CodeDisplayCount && v.Phase == PhaseEnd })
+	if end.Evidence["resolution"] != "monitor stopped" {
+		t.Errorf("end %+v", end)
+	}
+}

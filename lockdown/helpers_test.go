@@ -1,0 +1,120 @@
+package lockdown
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain doubles as the helper processes the tests start (re-exec of the
+// test binary with INVIGIL_TEST_HELPER set), and checks for leaked
+// goroutines.
+func TestMain(m *testing.M) {
+	switch os.Getenv("INVIGIL_TEST_HELPER") {
+	case "listen":
+		helperListen()
+		return
+	case "ignore-term":
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ready")
+		time.Sleep(time.Minute)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// helperListen listens on the first free port of 5900..5909 on 127.0.0.1,
+// prints it and waits.
+func helperListen() {
+	for port := 5900; port <= 5909; port++ {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		fmt.Println(port)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}
+	fmt.Println("0")
+	os.Exit(1)
+}
+
+// startListener starts a helper process listening on a VNC port and
+// returns it and the port.
+func startListener(t *testing.T) (*exec.Cmd, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "INVIGIL_TEST_HELPER=listen")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	port, _ := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || port == 0 {
+		t.Fatalf("listener helper: %q, %v (ports 5900-5909 all busy?)", line, err)
+	}
+	return cmd, port
+}
+
+// copySleep copies /bin/sleep to dir/name and returns the path and the
+// copy's SHA-256.
+func copySleep(t testing.TB, dir, name string) (string, string) {
+	t.Helper()
+	src, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary")
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	path := filepath.Join(dir, name)
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(out, h), in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path, hex.EncodeToString(h.Sum(nil))
+}
+
+// startProc starts path with a long sleep and kills it at cleanup.
+func startProc(t *testing.T, path string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(path, "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}

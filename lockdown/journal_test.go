@@ -1,0 +1,169 @@
+package lockdown
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// deadOwner returns the pid and start time of a process that has exited,
+// to forge the journal of a crashed client.
+func deadOwner(t *testing.T) (int32, int64) {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := int32(cmd.Process.Pid)
+	_, create, _ := readIdentity(pid)
+	cmd.Wait()
+	return pid, create
+}
+
+func writeJournal(t *testing.T, path string, lines ...journalLine) {
+	t.Helper()
+	var b []byte
+	for _, l := range lines {
+		j, _ := json.Marshal(l)
+		b = append(append(b, j...), '\n')
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestJournalFinishUndoes(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "settings.conf")
+	os.WriteFile(cfg, []byte("original"), 0o640)
+	created := filepath.Join(dir, "kiosk.lock")
+	path := filepath.Join(dir, "journal.jsonl")
+
+	j, rep, err := OpenJournal(context.Background(), path, JournalOptions{})
+	if err != nil || rep.Found {
+		t.Fatalf("OpenJournal: %+v, %v", rep, err)
+	}
+	if err := j.ReplaceFile(cfg, []byte("locked"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.ReplaceFile(created, []byte("1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Record("clipboard.clear", "cleared the clipboard", nil); err != nil {
+		t.Fatal(err)
+	}
+	// While the exam runs, reset refuses (the owner is this process)...
+	if _, err := Reset(context.Background(), path, JournalOptions{}); !errors.Is(err, ErrJournalInUse) {
+		t.Errorf("Reset with a live owner: %v, want ErrJournalInUse", err)
+	}
+	// ...and so does a second client.
+	if _, _, err := OpenJournal(context.Background(), path, JournalOptions{}); !errors.Is(err, ErrJournalInUse) {
+		t.Errorf("second OpenJournal: %v, want ErrJournalInUse", err)
+	}
+	res, err := j.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := []string{}
+	for _, r := range res {
+		outcomes = append(outcomes, r.Change.Kind+":"+r.Outcome)
+	}
+	if got, want := strings.Join(outcomes, " "), "clipboard.clear:nothing to undo file.restore:undone file.restore:undone"; got != want {
+		t.Errorf("undo order/outcomes: got %s, want %s", got, want)
+	}
+	if b, _ := os.ReadFile(cfg); string(b) != "original" {
+		t.Errorf("settings not restored: %q", b)
+	}
+	if fi, err := os.Stat(cfg); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("settings mode: %v %v", fi.Mode(), err)
+	}
+	if _, err := os.Stat(created); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("created file not removed: %v", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("journal not removed: %v", err)
+	}
+	if res, err := j.Close(context.Background()); res != nil || err != nil {
+		t.Errorf("second Close: %v %v", res, err)
+	}
+}
+
+// A crashed client leaves its journal; the next start undoes it, and so
+// does `invigil reset`.
+func TestJournalCrashRecovery(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "journal.jsonl")
+	cfg := filepath.Join(dir, "settings.conf")
+	os.WriteFile(cfg, []byte("locked"), 0o644)
+	pid, create := deadOwner(t)
+	orig := "b3JpZ2luYWw=" // "original"
+	undo, _ := json.Marshal(fileRestore{Path: cfg, Content: &orig, Mode: 0o644})
+	writeJournal(t, path,
+		journalLine{Type: "header", Version: 1, PID: pid, CreateTime: create, Started: time.Now()},
+		journalLine{Type: "change", Change: &Change{Seq: 1, Kind: "file.restore", Summary: "replaced " + cfg, Undo: undo}},
+		journalLine{Type: "change", Change: &Change{Seq: 2, Kind: "process.close", Summary: "close AnyDesk (pid 4242)"}},
+	)
+	// A torn last line, as a crash mid-write leaves.
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"type":"change","change":{"seq":3,"ki`)
+	f.Close()
+
+	j, rep, err := OpenJournal(context.Background(), path, JournalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close(context.Background())
+	if !rep.Found || rep.OwnerPID != pid || rep.OwnerRunning || len(rep.Results) != 2 || rep.Results[1].Outcome != "undone" {
+		t.Errorf("recovery report %+v", rep)
+	}
+	if b, _ := os.ReadFile(cfg); string(b) != "original" {
+		t.Errorf("not restored after crash: %q", b)
+	}
+}
+
+func TestResetNothingAndFailures(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "journal.jsonl")
+	rep, err := Reset(context.Background(), path, JournalOptions{})
+	if err != nil || rep.Found {
+		t.Errorf("no journal: %+v %v", rep, err)
+	}
+	// A change this build cannot undo stays for the next reset.
+	pid, create := deadOwner(t)
+	writeJournal(t, path,
+		journalLine{Type: "header", Version: 1, PID: pid, CreateTime: create},
+		journalLine{Type: "change", Change: &Change{Seq: 1, Kind: "kiosk.future", Summary: "set something", Undo: json.RawMessage(`{"x":1}`)}},
+	)
+	rep, err = Reset(context.Background(), path, JournalOptions{})
+	if err != nil || rep.Remaining != 1 || rep.Results[0].Outcome != "failed" {
+		t.Fatalf("unknown kind: %+v %v", rep, err)
+	}
+	// With an undoer for it (a newer build), the next reset succeeds.
+	var got string
+	undo := func(_ context.Context, raw json.RawMessage) error { got = string(raw); return nil }
+	rep, err = Reset(context.Background(), path, JournalOptions{Undoers: map[string]Undoer{"kiosk.future": undo}})
+	if err != nil || rep.Remaining != 0 || got != `{"x":1}` {
+		t.Errorf("second reset: %+v %v (undo got %q)", rep, err, got)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("journal left: %v", err)
+	}
+	// A corrupt journal is an error, not a guess.
+	os.WriteFile(path, []byte("garbage\n{}\n"), 0o600)
+	if _, err := Reset(context.Background(), path, JournalOptions{}); err == nil {
+		t.Error("corrupt journal reset without error")
+	}
+	// Force resets under a live owner.
+	self := int32(os.Getpid())
+	_, selfCreate, _ := readIdentity(self)
+	writeJournal(t, path, journalLine{Type: "header", Version: 1, PID: self, CreateTime: selfCreate})
+	if rep, err := Reset(context.Background(), path, JournalOptions{Force: true}); err != nil || !rep.OwnerRunning {
+		t.Errorf("forced reset: %+v %v", rep, err)
+	}
+}

@@ -1,0 +1,598 @@
+package lockdown
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/invigil/invigil/lockdown/policy"
+)
+
+// AskFunc asks the student whether to close prohibited programs (policy
+// enforcement.terminate "ask"). It runs on a Monitor goroutine, may block
+// until the student answers, and must return when ctx is cancelled (the
+// Monitor is closing). It returns true to close them.
+type AskFunc func(ctx context.Context, procs []ProcessFinding) bool
+
+// MonitorOptions configure a Monitor. Sink is required.
+type MonitorOptions struct {
+	// Sink receives the violations.
+	Sink Sink
+	// Clock defaults to the system clock.
+	Clock Clock
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Journal records every change the Monitor makes to the system
+	// (clipboard clearing, closed processes). Without a journal the
+	// Monitor changes nothing: it only reports.
+	Journal *Journal
+	// Ask is called for policy enforcement.terminate "ask". Nil: the
+	// student is not asked and nothing is closed.
+	Ask AskFunc
+	// Cameras are the camera devices at the start; SetCameras updates
+	// them.
+	Cameras []Camera
+	// Getenv reads the environment (default os.Getenv).
+	Getenv func(string) string
+
+	// ProcessInterval is the process poll period (default 100 ms).
+	ProcessInterval time.Duration
+	// PortInterval is the listening-port poll period (default: every
+	// process poll on Linux, where it reads /proc/net/tcp; 500 ms on
+	// Windows; 2 s on macOS, where gopsutil runs lsof).
+	PortInterval time.Duration
+	// DisplayInterval is the display poll period (default 1 s).
+	DisplayInterval time.Duration
+	// SessionInterval is the VM and remote-session poll period (default
+	// 10 s).
+	SessionInterval time.Duration
+}
+
+// Monitor watches the system during the exam and emits violations: an
+// "open" event when one starts, an "end" event when it stops. It owns its
+// goroutines; Close stops them and waits.
+type Monitor struct {
+	p    *policy.Policy
+	opts MonitorOptions
+	log  *slog.Logger
+	env  func(string) string
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+
+	procs *procScanner // owned by the process loop
+	ports *portScanner // owned by the process loop
+	askCh chan askItem
+
+	// mu guards the fields below and serialises the sink.
+	mu          sync.Mutex
+	stopped     bool
+	open        map[string]*openViolation
+	handled     map[string]bool   // process keys already closed or asked about
+	resolution  map[string]string // process key → what became of it
+	focusLost   bool
+	focusLostAt time.Time
+	displays    []Display
+	lastErr     map[string]string // loop → last error logged
+}
+
+type openViolation struct {
+	v      Violation
+	source string
+}
+
+type askItem struct {
+	key string
+	f   ProcessFinding
+}
+
+// cond is a condition a detector sees; while it holds, its violation is open.
+type cond struct {
+	key      string
+	code     Code
+	sev      Severity
+	summary  string
+	evidence map[string]string
+	start    time.Time // zero: now
+	finding  *ProcessFinding
+}
+
+// NewMonitor validates the policy and options and starts watching. With
+// clipboard "clear" or "block" and a journal, it clears the clipboard now
+// and again at Close.
+func NewMonitor(p *policy.Policy, opts MonitorOptions) (*Monitor, error) {
+	if p == nil {
+		return nil, errors.New("monitor: no policy")
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	if opts.Sink == nil {
+		return nil, errors.New("monitor: no sink")
+	}
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.ProcessInterval <= 0 {
+		opts.ProcessInterval = 100 * time.Millisecond
+	}
+	if opts.PortInterval <= 0 {
+		switch runtime.GOOS {
+		case "linux":
+			opts.PortInterval = opts.ProcessInterval
+		case "darwin":
+			opts.PortInterval = 2 * time.Second
+		default:
+			opts.PortInterval = 500 * time.Millisecond
+		}
+	}
+	if opts.DisplayInterval <= 0 {
+		opts.DisplayInterval = time.Second
+	}
+	if opts.SessionInterval <= 0 {
+		opts.SessionInterval = 10 * time.Second
+	}
+	m := &Monitor{
+		p:          p.Clone(),
+		opts:       opts,
+		log:        opts.Logger.With("component", "lockdown.monitor"),
+		env:        opts.Getenv,
+		askCh:      make(chan askItem, 64),
+		open:       map[string]*openViolation{},
+		handled:    map[string]bool{},
+		resolution: map[string]string{},
+		lastErr:    map[string]string{},
+	}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.procs = newProcScanner(m.p)
+	m.ports = newPortScanner(m.p, m.procs.self)
+	m.clearClipboard("exam start")
+	if opts.Cameras != nil {
+		m.SetCameras(opts.Cameras)
+	}
+	m.wg.Go(m.processLoop)
+	m.wg.Go(m.displayLoop)
+	m.wg.Go(m.sessionLoop)
+	if m.p.Enforcement.Terminate == policy.TerminateAsk && opts.Ask != nil {
+		m.wg.Go(m.askLoop)
+	}
+	return m, nil
+}
+
+// Close stops the Monitor, waits for its goroutines, ends every open
+// violation (End = now, resolution "monitor stopped") and, per the clipboard
+// policy, clears the clipboard. It is idempotent. The journal stays open:
+// its owner closes it to undo the changes.
+func (m *Monitor) Close() error {
+	m.closeOnce.Do(func() {
+		m.mu.Lock()
+		m.stopped = true
+		m.mu.Unlock()
+		m.cancel()
+		m.wg.Wait()
+		m.mu.Lock()
+		now := m.opts.Clock.Now()
+		for _, key := range slices.Sorted(maps.Keys(m.open)) {
+			m.endLocked(key, now, "monitor stopped")
+		}
+		m.mu.Unlock()
+		m.clearClipboard("exam end")
+	})
+	return nil
+}
+
+// Open returns the violations open now.
+func (m *Monitor) Open() []Violation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Violation, 0, len(m.open))
+	for _, o := range m.open {
+		out = append(out, o.v)
+	}
+	slices.SortFunc(out, func(a, b Violation) int { return a.Start.Compare(b.Start) })
+	return out
+}
+
+// FocusLost tells the Monitor that the exam window lost focus at at. After
+// the policy's grace period a focus.lost violation opens, starting at at.
+func (m *Monitor) FocusLost(at time.Time) {
+	if m.p.FocusLoss.Action == policy.Allow {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.focusLost {
+		return
+	}
+	m.focusLost, m.focusLostAt = true, at
+	m.focusTickLocked(at)
+}
+
+// FocusGained tells the Monitor that the exam window has focus again; an
+// open focus.lost violation ends at at.
+func (m *Monitor) FocusGained(at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.focusLost = false
+	m.reconcileLocked("focus", nil, at)
+}
+
+func (m *Monitor) focusTickLocked(now time.Time) {
+	if !m.focusLost || m.open["focus"] != nil {
+		return
+	}
+	grace := time.Duration(m.p.FocusLoss.GraceMS) * time.Millisecond
+	if now.Sub(m.focusLostAt) < grace {
+		return
+	}
+	m.reconcileLocked("focus", []cond{{
+		key: "focus", code: CodeFocusLost, sev: severityFor(m.p.FocusLoss.Action),
+		summary: "The exam window lost focus", start: m.focusLostAt,
+		evidence: map[string]string{"grace_ms": strconv.Itoa(m.p.FocusLoss.GraceMS)},
+	}}, now)
+}
+
+// ClipboardUsed tells the Monitor that the student tried to copy, cut or
+// paste in the exam window. Under clipboard "block" it is a violation
+// (opened and ended at once); otherwise it is ignored.
+func (m *Monitor) ClipboardUsed(at time.Time, op ClipboardOp) {
+	if m.p.Clipboard != policy.ClipboardBlock {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stopped {
+		return
+	}
+	v := Violation{ID: newViolationID(), Code: CodeClipboardUsed, Severity: SeverityWarning, Phase: PhaseOpen,
+		Summary: "Clipboard " + string(op) + " attempted; the exam blocks the clipboard", Evidence: map[string]string{"op": string(op)}, Start: at}
+	m.opts.Sink.Violation(v)
+	v.Phase, v.End = PhaseEnd, at
+	m.opts.Sink.Violation(v)
+}
+
+// SetCameras gives the Monitor the current camera devices (from capture);
+// virtual ones open camera.virtual violations.
+func (m *Monitor) SetCameras(cams []Camera) {
+	var conds []cond
+	if m.p.VirtualCamera.Action != policy.Allow {
+		for _, c := range cams {
+			if why := virtualReason(m.p, c); why != "" {
+				conds = append(conds, cond{key: "camera:" + c.Label, code: CodeCameraVirtual, sev: severityFor(m.p.VirtualCamera.Action),
+					summary: "Virtual camera: " + c.Label, evidence: map[string]string{"label": c.Label, "reason": why}})
+			}
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reconcileLocked("camera", conds, m.opts.Clock.Now())
+}
+
+// reconcileLocked makes the open violations of source match conds: new
+// conditions open a violation, vanished ones end theirs at now.
+func (m *Monitor) reconcileLocked(source string, conds []cond, now time.Time) {
+	if m.stopped {
+		return
+	}
+	want := make(map[string]bool, len(conds))
+	for _, c := range conds {
+		want[c.key] = true
+	}
+	for _, key := range slices.Sorted(maps.Keys(m.open)) {
+		if o := m.open[key]; o.source == source && !want[key] {
+			m.endLocked(key, now, "")
+		}
+	}
+	for _, c := range conds {
+		if m.open[c.key] != nil {
+			continue
+		}
+		start := c.start
+		if start.IsZero() {
+			start = now
+		}
+		v := Violation{ID: newViolationID(), Code: c.code, Severity: c.sev, Phase: PhaseOpen, Summary: c.summary, Evidence: c.evidence, Start: start}
+		m.open[c.key] = &openViolation{v: v, source: source}
+		m.opts.Sink.Violation(v)
+		if c.finding != nil {
+			m.enforceLocked(c.key, *c.finding)
+		}
+	}
+}
+
+func (m *Monitor) endLocked(key string, now time.Time, why string) {
+	o := m.open[key]
+	delete(m.open, key)
+	v := o.v
+	v.Phase, v.End = PhaseEnd, now
+	if r := m.resolution[key]; r != "" {
+		why = r
+	}
+	delete(m.resolution, key)
+	if why != "" {
+		v.Evidence = maps.Clone(v.Evidence)
+		if v.Evidence == nil {
+			v.Evidence = map[string]string{}
+		}
+		v.Evidence["resolution"] = why
+	}
+	m.opts.Sink.Violation(v)
+}
+
+// enforceLocked closes a blocked process, or asks first, per the policy.
+func (m *Monitor) enforceLocked(key string, f ProcessFinding) {
+	if f.PID <= 0 || f.Action != string(policy.Block) || m.handled[key] || m.opts.Journal == nil {
+		return
+	}
+	switch m.p.Enforcement.Terminate {
+	case policy.TerminateAuto:
+		m.handled[key] = true
+		m.wg.Go(func() { m.closeProcs([]askItem{{key, f}}, "closed automatically") })
+	case policy.TerminateAsk:
+		if m.opts.Ask == nil {
+			return
+		}
+		select {
+		case m.askCh <- askItem{key, f}:
+			m.handled[key] = true
+		default: // the student has a queue of questions already
+		}
+	}
+}
+
+func (m *Monitor) askLoop() {
+	for {
+		var batch []askItem
+		select {
+		case <-m.ctx.Done():
+			return
+		case it := <-m.askCh:
+			batch = append(batch, it)
+		}
+	drain:
+		for {
+			select {
+			case it := <-m.askCh:
+				batch = append(batch, it)
+			default:
+				break drain
+			}
+		}
+		fs := make([]ProcessFinding, len(batch))
+		for i, it := range batch {
+			fs[i] = it.f
+		}
+		if m.opts.Ask(m.ctx, fs) {
+			m.closeProcs(batch, "closed with the student's consent")
+			continue
+		}
+		m.mu.Lock()
+		for _, it := range batch {
+			m.resolution[it.key] = "the student declined to close it"
+		}
+		m.mu.Unlock()
+	}
+}
+
+// closeProcs journals and closes processes, and notes the outcome for the
+// violations' end events.
+func (m *Monitor) closeProcs(items []askItem, how string) {
+	fs := make([]ProcessFinding, 0, len(items))
+	keys := make([]string, 0, len(items))
+	for _, it := range items {
+		if _, err := m.opts.Journal.Record("process.close", "close "+it.f.describe(), nil); err != nil {
+			m.log.Error("journal process close", "err", err)
+			continue // no record, no change
+		}
+		fs = append(fs, it.f)
+		keys = append(keys, it.key)
+	}
+	res := CloseProcesses(m.ctx, fs, time.Duration(m.p.Enforcement.GraceSeconds)*time.Second)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, r := range res {
+		m.log.Info("closed prohibited process", "pid", r.PID, "name", r.Name, "outcome", r.Outcome, "err", r.Error)
+		key := keys[i]
+		if r.Outcome == "failed" {
+			m.resolution[key] = "closing failed: " + r.Error
+		} else {
+			m.resolution[key] = how + " (" + r.Outcome + ")"
+		}
+	}
+}
+
+func (m *Monitor) clearClipboard(when string) {
+	if m.p.Clipboard == policy.ClipboardAllow || m.opts.Journal == nil {
+		return
+	}
+	if _, err := clipboardClearer(); err != nil {
+		m.log.Warn("clipboard not cleared", "when", when, "err", err)
+		return
+	}
+	if _, err := m.opts.Journal.Record("clipboard.clear", "cleared the clipboard at "+when, nil); err != nil {
+		m.log.Error("journal clipboard clear", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ClearClipboard(ctx); err != nil {
+		m.log.Warn("clipboard not cleared", "when", when, "err", err)
+	}
+}
+
+// loopErr logs a detector error once, not on every poll.
+func (m *Monitor) loopErr(loop string, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if m.lastErr[loop] == msg {
+		return
+	}
+	m.lastErr[loop] = msg
+	if err != nil {
+		m.log.Warn("detector cannot tell", "detector", loop, "err", err)
+	} else {
+		m.log.Info("detector works again", "detector", loop)
+	}
+}
+
+func (m *Monitor) every(d time.Duration, poll func(now time.Time)) {
+	t := m.opts.Clock.NewTicker(d)
+	defer t.Stop()
+	poll(m.opts.Clock.Now())
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case now := <-t.C():
+			poll(now)
+		}
+	}
+}
+
+func (m *Monitor) processLoop() {
+	var portsAt time.Time
+	var portConds []cond
+	m.every(m.opts.ProcessInterval, func(now time.Time) {
+		s, err := m.procs.scan(m.ctx, now)
+		m.loopErr("processes", err)
+		if err != nil {
+			return // keep the violations as they are: we cannot tell
+		}
+		var conds []cond
+		for _, f := range s.findings {
+			conds = append(conds, processCond(f))
+		}
+		if now.Sub(portsAt) >= m.opts.PortInterval {
+			portsAt = now
+			fs, err := m.ports.scan(m.ctx, now, func(pid int32) *procEntry { return m.procs.known[pid] })
+			m.loopErr("ports", err)
+			if err == nil {
+				portConds = portConds[:0]
+				for _, f := range fs {
+					portConds = append(portConds, processCond(f))
+				}
+			}
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.reconcileLocked("process", conds, now)
+		m.reconcileLocked("port", portConds, now)
+		m.focusTickLocked(now)
+	})
+}
+
+func processCond(f ProcessFinding) cond {
+	ev := map[string]string{
+		"pid": strconv.Itoa(int(f.PID)), "name": f.Name, "program": f.Program, "reason": f.Reason, "action": f.Action,
+	}
+	if f.Exe != "" {
+		ev["exe"] = f.Exe
+	}
+	if f.RuleID != "" {
+		ev["rule_id"] = f.RuleID
+	}
+	c := cond{finding: &f, sev: severityFor(policy.Action(f.Action)), evidence: ev}
+	if f.Reason == "port" {
+		ev["port"], ev["address"] = strconv.Itoa(f.Port), f.Address
+		c.key = fmt.Sprintf("port:%d:%d:%d", f.PID, f.CreateTime, f.Port)
+		c.code = CodeProcessRemotePort
+		who := "A process of another user"
+		if f.PID > 0 {
+			who = fmt.Sprintf("%s (pid %d)", f.Name, f.PID)
+		}
+		c.summary = fmt.Sprintf("%s listens on %s port %d", who, f.Program, f.Port)
+		return c
+	}
+	c.key = fmt.Sprintf("proc:%d:%d:%s", f.PID, f.CreateTime, f.RuleID)
+	c.code = CodeProcessProhibited
+	c.summary = f.describe() + " is running"
+	return c
+}
+
+func (m *Monitor) displayLoop() {
+	ds0 := DisplaySink(nil)
+	if s, ok := m.opts.Sink.(DisplaySink); ok {
+		ds0 = s
+	}
+	m.every(m.opts.DisplayInterval, func(now time.Time) {
+		ds, err := readDisplays()
+		m.loopErr("displays", err)
+		if err != nil {
+			return
+		}
+		var conds []cond
+		if len(ds) > m.p.Displays.Max && m.p.Displays.Action != policy.Allow {
+			geo := make([]string, len(ds))
+			for i, d := range ds {
+				geo[i] = d.String()
+			}
+			conds = append(conds, cond{
+				key: "display.count:" + strconv.Itoa(len(ds)), code: CodeDisplayCount, sev: severityFor(m.p.Displays.Action),
+				summary:  fmt.Sprintf("%s connected, the exam allows %d", plural(len(ds), "display", "displays"), m.p.Displays.Max),
+				evidence: map[string]string{"count": strconv.Itoa(len(ds)), "max": strconv.Itoa(m.p.Displays.Max), "geometry": strings.Join(geo, " ")},
+			})
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if !slices.Equal(ds, m.displays) {
+			m.displays = ds
+			if ds0 != nil && !m.stopped {
+				ds0.DisplaysChanged(now, slices.Clone(ds))
+			}
+		}
+		m.reconcileLocked("display", conds, now)
+	})
+}
+
+func (m *Monitor) sessionLoop() {
+	m.every(m.opts.SessionInterval, func(now time.Time) {
+		var vmConds, remoteConds []cond
+		vm, vmErr := detectVM(m.ctx)
+		m.loopErr("virtual_machine", vmErr)
+		if vmErr == nil && vm.detected && m.p.VirtualMachine != policy.Allow {
+			vmConds = append(vmConds, cond{key: "vm", code: CodeVMDetected, sev: severityFor(m.p.VirtualMachine),
+				summary: "Virtual machine or container: " + strings.Join(vm.reasons, "; "), evidence: vm.facts})
+		}
+		rs, rErr := detectRemote(m.ctx, m.env)
+		m.loopErr("remote_session", rErr)
+		if rErr == nil && m.p.RemoteSession != policy.Allow {
+			if len(rs.current) > 0 {
+				remoteConds = append(remoteConds, cond{key: "remote:current", code: CodeRemoteSession, sev: severityFor(m.p.RemoteSession),
+					summary: "Remote session: " + strings.Join(rs.current, "; "), evidence: rs.facts})
+			}
+			for _, o := range rs.others {
+				remoteConds = append(remoteConds, cond{key: "remote:other:" + o, code: CodeRemoteSession, sev: SeverityWarning,
+					summary: "Other remote login: " + o, evidence: map[string]string{"login": o}})
+			}
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if vmErr == nil {
+			m.reconcileLocked("vm", vmConds, now)
+		}
+		if rErr == nil {
+			m.reconcileLocked("remote", remoteConds, now)
+		}
+	})
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/invigil/invigil/lockdown"
+)
+
+func init() {
+	commands["reset"] = command{summary: "undo every lockdown change left by a crashed or running exam", run: runReset}
+}
+
+func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reset", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	journal := fs.String("journal", "", "lockdown journal file (default: the user's, see 'invigil reset -h')")
+	force := fs.Bool("force", false, "undo even if the invigil that wrote the journal is still running")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	fs.Usage = func() {
+		def, _ := lockdown.DefaultJournalPath()
+		fmt.Fprintln(stderr, "usage: invigil reset [--journal FILE] [--force] [--json]")
+		fmt.Fprintf(stderr, "Undoes every change lockdown recorded in its journal (default %s). Safe to run at any time.\n", def)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "invigil reset: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	path := *journal
+	if path == "" {
+		var err error
+		if path, err = lockdown.DefaultJournalPath(); err != nil {
+			fmt.Fprintf(stderr, "invigil reset: %v\n", err)
+			return exitFailure
+		}
+	}
+	rep, err := lockdown.Reset(ctx, path, lockdown.JournalOptions{Force: *force})
+	if errors.Is(err, lockdown.ErrJournalInUse) {
+		fmt.Fprintf(stderr, "invigil reset: an exam is running (invigil pid %d owns %s); finish it first, or use --force\n", rep.OwnerPID, path)
+		return exitFailure
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "invigil reset: %v\n", err)
+		return exitFailure
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		printReset(stdout, rep)
+	}
+	if rep.Remaining > 0 {
+		return exitFailure
+	}
+	return exitOK
+}
+
+func printReset(w io.Writer, rep lockdown.ResetReport) {
+	if !rep.Found {
+		fmt.Fprintf(w, "No lockdown journal at %s: nothing to undo.\n", rep.Path)
+		return
+	}
+	fmt.Fprintf(w, "Lockdown journal %s", rep.Path)
+	if rep.OwnerPID > 0 {
+		state := "no longer running"
+		if rep.OwnerRunning {
+			state = "still running, reset forced"
+		}
+		fmt.Fprintf(w, " (written by invigil pid %d, %s)", rep.OwnerPID, state)
+	}
+	fmt.Fprintf(w, ": %d changes.\n", len(rep.Results))
+	for _, r := range rep.Results {
+		line := fmt.Sprintf("  %-16s %s: %s", r.Outcome, r.Change.Kind, r.Change.Summary)
+		if r.Error != "" {
+			line += " (" + r.Error + ")"
+		}
+		fmt.Fprintln(w, line)
+	}
+	if rep.Remaining > 0 {
+		fmt.Fprintf(w, "%d changes could not be undone and stay in the journal; run 'invigil reset' again after fixing the cause.\n", rep.Remaining)
+	} else {
+		fmt.Fprintln(w, "Everything is undone; the journal is removed.")
+	}
+}

@@ -664,6 +664,7 @@ func (s *Spool) Wipe() error {
 	}
 	s.mu.Unlock()
 	closeErr := s.Close()
+	paths = append(paths, filepath.Join(s.dir, "lock"))
 	var errs []error
 	for _, p := range paths {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {

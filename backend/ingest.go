@@ -1,0 +1,349 @@
+package backend
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/invigil/invigil/transport"
+)
+
+// Session states as stored.
+const (
+	stateActive   = "active"
+	statePaused   = "paused"
+	stateFinished = "finished" // the student finished
+	stateEnded    = "ended"    // a proctor ended the attempt
+)
+
+// liveSession is one connection's view of a session: it implements
+// transport.ServerSession. A connection gets a fresh one, loaded from the
+// store at hello, so that nothing a failed connection held in memory survives
+// it.
+type liveSession struct {
+	b         *Backend
+	id        string
+	configKey string
+
+	lastSeq uint64
+	digest  [32]byte
+	tracks  map[uint8]*liveTrack
+	broken  error // a failed Store: this connection must end
+}
+
+type liveTrack struct {
+	track   uint8
+	kind    transport.Kind
+	file    string // relative to the data dir; "" for events
+	w       trackWriter
+	stats   trackStats
+	touched bool
+}
+
+type trackStats struct {
+	Messages  int64
+	Bytes     int64
+	FirstSeq  uint64
+	LastSeq   uint64
+	FirstTime int64
+	LastTime  int64
+}
+
+func (b *Backend) newLiveSession(id string) *liveSession {
+	return &liveSession{b: b, id: id, tracks: map[uint8]*liveTrack{}}
+}
+
+// Hello implements transport.ServerSession.
+func (s *liveSession) Hello(ctx context.Context, h *transport.Control) (uint64, string, error) {
+	if h.SessionID != s.id {
+		return 0, "", &transport.RemoteError{Code: transport.CodeUnauthorized, Message: "the hello names another session than the token's"}
+	}
+	var state string
+	var last int64
+	var digest []byte
+	err := s.b.db.QueryRowContext(ctx, `SELECT s.state, s.last_seq, s.digest, e.config_key FROM sessions s JOIN exams e ON e.id = s.exam_id WHERE s.id = ?`, s.id).
+		Scan(&state, &last, &digest, &s.configKey)
+	if err != nil {
+		return 0, "", fmt.Errorf("load session: %w", err)
+	}
+	if state == stateFinished || state == stateEnded {
+		return 0, "", &transport.RemoteError{Code: transport.CodeSessionFinished, Message: "this session is " + state}
+	}
+	if h.ConfigKey != s.configKey {
+		s.b.log.Warn("config key mismatch", "session", s.id)
+		return 0, "", &transport.RemoteError{Code: transport.CodeConfigKeyMismatch, Message: "this client enforces another policy than the exam's (config key mismatch)"}
+	}
+	s.lastSeq = uint64(last)
+	copy(s.digest[:], digest)
+	if err := s.loadTracks(ctx); err != nil {
+		return 0, "", err
+	}
+	if _, err := s.b.db.ExecContext(ctx, `UPDATE sessions SET connections = connections + 1 WHERE id = ?`, s.id); err != nil {
+		return 0, "", err
+	}
+	if state != statePaused {
+		state = transport.StateActive
+	}
+	return s.lastSeq, state, nil
+}
+
+// loadTracks reopens the session's track writers at their committed state.
+func (s *liveSession) loadTracks(ctx context.Context) error {
+	rows, err := s.b.db.QueryContext(ctx, `SELECT track, kind, file, messages, bytes, first_seq, last_seq, first_time, last_time, state FROM tracks WHERE session_id = ?`, s.id)
+	if err != nil {
+		return fmt.Errorf("load tracks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var lt liveTrack
+		var kind string
+		var state []byte
+		st := &lt.stats
+		if err := rows.Scan(&lt.track, &kind, &lt.file, &st.Messages, &st.Bytes, &st.FirstSeq, &st.LastSeq, &st.FirstTime, &st.LastTime, &state); err != nil {
+			return err
+		}
+		lt.kind, _ = transport.TrackKind(lt.track)
+		if lt.file != "" {
+			if lt.w, err = s.b.openTrack(lt.kind, filepath.Join(s.b.cfg.DataDir, lt.file), state); err != nil {
+				return fmt.Errorf("reopen track %s: %w", lt.file, err)
+			}
+		}
+		s.tracks[lt.track] = &lt
+	}
+	return rows.Err()
+}
+
+func (b *Backend) openTrack(kind transport.Kind, path string, state []byte) (trackWriter, error) {
+	return openRawTrack(path, state)
+}
+
+func trackFile(sessionID string, track uint8) string {
+	return filepath.Join("sessions", sessionID, transport.TrackName(track)+".ivr")
+}
+
+func (s *liveSession) track(n uint8) (*liveTrack, error) {
+	if t, ok := s.tracks[n]; ok {
+		return t, nil
+	}
+	kind, _ := transport.TrackKind(n)
+	t := &liveTrack{track: n, kind: kind}
+	if kind != transport.KindEvent {
+		t.file = trackFile(s.id, n)
+		path := filepath.Join(s.b.cfg.DataDir, t.file)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		w, err := s.b.openTrack(kind, path, nil)
+		if err != nil {
+			return nil, err
+		}
+		t.w = w
+	}
+	s.tracks[n] = t
+	return t, nil
+}
+
+type eventRow struct {
+	seq  uint64
+	time int64
+	typ  string
+	body string
+}
+
+// Store implements transport.ServerSession: files first (written and
+// fsynced), then one SQLite transaction with the events, the tracks' new
+// state and the session's last seq and digest. Only after that commit does
+// transport ack.
+func (s *liveSession) Store(ctx context.Context, frames []transport.Frame) error {
+	if s.broken != nil {
+		return s.broken
+	}
+	err := s.store(ctx, frames)
+	if err != nil {
+		s.broken = err
+		s.closeTracks()
+	}
+	return err
+}
+
+func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error {
+	var events []eventRow
+	perTrack := map[*liveTrack][]transport.Frame{}
+	digest := s.digest
+	for _, f := range frames {
+		t, err := s.track(f.Track)
+		if err != nil {
+			return err
+		}
+		digest = sha256.Sum256(append(digest[:], f.Raw...))
+		st := &t.stats
+		if st.Messages == 0 {
+			st.FirstSeq, st.FirstTime = f.Seq, f.Time.UnixMicro()
+		}
+		st.Messages++
+		st.Bytes += int64(len(f.Payload))
+		st.LastSeq, st.LastTime = f.Seq, f.Time.UnixMicro()
+		t.touched = true
+		if t.kind == transport.KindEvent {
+			typ, body := eventBody(f.Payload)
+			events = append(events, eventRow{seq: f.Seq, time: f.Time.UnixMicro(), typ: typ, body: body})
+			continue
+		}
+		perTrack[t] = append(perTrack[t], f)
+	}
+	for t, fs := range perTrack {
+		if err := t.w.Write(fs); err != nil {
+			return fmt.Errorf("write %s: %w", t.file, err)
+		}
+	}
+	for t := range perTrack {
+		if err := t.w.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", t.file, err)
+		}
+	}
+	last := frames[len(frames)-1].Seq
+	now := micros(s.b.cfg.Now())
+	err := s.b.tx.do(ctx, func(tx *sql.Tx) error {
+		for _, e := range events {
+			if _, err := tx.Exec(`INSERT INTO events(session_id, seq, time, type, body) VALUES (?,?,?,?,?)`, s.id, e.seq, e.time, e.typ, e.body); err != nil {
+				return fmt.Errorf("insert event: %w", err)
+			}
+		}
+		for _, t := range s.tracks {
+			if !t.touched {
+				continue
+			}
+			var state []byte
+			if t.w != nil {
+				var err error
+				if state, err = t.w.State(); err != nil {
+					return err
+				}
+			}
+			st := t.stats
+			if _, err := tx.Exec(`INSERT INTO tracks(session_id, track, kind, file, messages, bytes, first_seq, last_seq, first_time, last_time, state)
+				VALUES (?,?,?,?,?,?,?,?,?,?,?)
+				ON CONFLICT(session_id, track) DO UPDATE SET messages=excluded.messages, bytes=excluded.bytes,
+				last_seq=excluded.last_seq, last_time=excluded.last_time, state=excluded.state`,
+				s.id, t.track, t.kind.String(), t.file, st.Messages, st.Bytes, st.FirstSeq, st.LastSeq, st.FirstTime, st.LastTime, state); err != nil {
+				return fmt.Errorf("update track: %w", err)
+			}
+		}
+		res, err := tx.Exec(`UPDATE sessions SET last_seq = ?, digest = ?, updated_at = ? WHERE id = ? AND last_seq = ?`, last, digest[:], now, s.id, s.lastSeq)
+		if err != nil {
+			return fmt.Errorf("update session: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errors.New("update session: another connection stored concurrently")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, t := range s.tracks {
+		t.touched = false
+	}
+	s.lastSeq, s.digest = last, digest
+	return nil
+}
+
+// eventBody extracts an event's type. A payload that is not a JSON object
+// with a string "type" is still stored (nothing a client sent is dropped),
+// wrapped as an "invalid" event.
+func eventBody(p []byte) (string, string) {
+	var head struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(p, &head) == nil && head.Type != "" && len(head.Type) <= 64 {
+		return head.Type, string(p)
+	}
+	b, _ := json.Marshal(map[string]string{"type": "invalid", "raw_base64": base64.StdEncoding.EncodeToString(p)})
+	return "invalid", string(b)
+}
+
+func (s *liveSession) closeTracks() {
+	for _, t := range s.tracks {
+		if t.w != nil {
+			t.w.Close()
+		}
+	}
+	s.tracks = map[uint8]*liveTrack{}
+}
+
+// Commands implements transport.ServerSession.
+func (s *liveSession) Commands() ([]transport.Control, <-chan struct{}) {
+	ch := s.b.commandsChanged(s.id)
+	cmds, err := s.b.pendingCommands(context.Background(), s.id)
+	if err != nil {
+		s.b.log.Error("load commands", "session", s.id, "err", err)
+	}
+	return cmds, ch
+}
+
+// AckCommand implements transport.ServerSession.
+func (s *liveSession) AckCommand(id string) error {
+	_, err := s.b.db.Exec(`UPDATE commands SET acked_at = ? WHERE id = ? AND session_id = ? AND acked_at IS NULL`, micros(s.b.cfg.Now()), id, s.id)
+	return err
+}
+
+// Finish implements transport.ServerSession.
+func (s *liveSession) Finish(ctx context.Context, lastSeq uint64) (string, error) {
+	now := micros(s.b.cfg.Now())
+	err := s.b.tx.do(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE sessions SET state = CASE WHEN end_requested = 1 THEN 'ended' ELSE 'finished' END, finished_at = ?, updated_at = ? WHERE id = ?`, now, now, s.id)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	s.closeTracks()
+	return hex.EncodeToString(s.digest[:]), nil
+}
+
+// close releases the session's files when its connection ends.
+func (s *liveSession) close() { s.closeTracks() }
+
+// sessionGate lets one connection per session store at a time; a newer
+// connection replaces an older one.
+type sessionGate struct {
+	sem    chan struct{}
+	cancel context.CancelCauseFunc
+}
+
+// serveSession runs a connection for session id under its gate.
+func (b *Backend) serveSession(ctx context.Context, id string, serve func(context.Context, *liveSession) error) error {
+	b.mu.Lock()
+	g, ok := b.gates[id]
+	if !ok {
+		g = &sessionGate{sem: make(chan struct{}, 1)}
+		b.gates[id] = g
+	}
+	if g.cancel != nil {
+		g.cancel(transport.ErrReplaced)
+	}
+	cctx, cancel := context.WithCancelCause(ctx)
+	g.cancel = cancel
+	b.mu.Unlock()
+	defer cancel(nil)
+
+	select {
+	case g.sem <- struct{}{}:
+	case <-cctx.Done():
+		return context.Cause(cctx)
+	case <-time.After(30 * time.Second):
+		return errors.New("the previous connection of this session did not stop")
+	}
+	defer func() { <-g.sem }()
+	live := b.newLiveSession(id)
+	defer live.close()
+	return serve(cctx, live)
+}

@@ -1,0 +1,249 @@
+package backend
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+)
+
+// schemaVersion is bumped with every change to schema; open refuses a
+// database from a newer build.
+const schemaVersion = 1
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS exams (
+	id         TEXT PRIMARY KEY,
+	name       TEXT NOT NULL,
+	code       TEXT NOT NULL UNIQUE,
+	policy     BLOB NOT NULL,  -- the signed envelope (JSON) handed out at join
+	config_key TEXT NOT NULL,
+	opens_at   INTEGER,        -- unix µs, NULL: always open
+	closes_at  INTEGER,
+	created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+	id            TEXT PRIMARY KEY,
+	exam_id       TEXT NOT NULL REFERENCES exams(id),
+	token_hash    BLOB NOT NULL UNIQUE,
+	spool_key     BLOB NOT NULL,
+	client        TEXT NOT NULL,  -- ClientInfo JSON
+	state         TEXT NOT NULL,  -- active, paused, finished, ended
+	end_requested INTEGER NOT NULL DEFAULT 0,
+	created_at    INTEGER NOT NULL,
+	updated_at    INTEGER NOT NULL,
+	finished_at   INTEGER,
+	last_seq      INTEGER NOT NULL DEFAULT 0,
+	digest        BLOB NOT NULL,  -- SHA-256 chain over stored frames
+	connections   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS sessions_exam ON sessions(exam_id);
+CREATE TABLE IF NOT EXISTS tracks (
+	session_id TEXT NOT NULL REFERENCES sessions(id),
+	track      INTEGER NOT NULL,
+	kind       TEXT NOT NULL,
+	file       TEXT NOT NULL,     -- relative to the data dir; '' for events
+	messages   INTEGER NOT NULL,
+	bytes      INTEGER NOT NULL,  -- payload bytes
+	first_seq  INTEGER NOT NULL,
+	last_seq   INTEGER NOT NULL,
+	first_time INTEGER NOT NULL,  -- capture time, unix µs
+	last_time  INTEGER NOT NULL,
+	state      BLOB,              -- the track writer's resume state (JSON)
+	PRIMARY KEY (session_id, track)
+);
+CREATE TABLE IF NOT EXISTS events (
+	session_id TEXT NOT NULL REFERENCES sessions(id),
+	seq        INTEGER NOT NULL,
+	time       INTEGER NOT NULL,  -- capture time, unix µs
+	type       TEXT NOT NULL,
+	body       TEXT NOT NULL,     -- the event JSON as the client sent it
+	PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE IF NOT EXISTS commands (
+	id         TEXT PRIMARY KEY,
+	session_id TEXT NOT NULL REFERENCES sessions(id),
+	command    TEXT NOT NULL,
+	text       TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	acked_at   INTEGER
+);
+CREATE INDEX IF NOT EXISTS commands_session ON commands(session_id, acked_at);
+`
+
+// openDB opens (creating) the SQLite database in dataDir. SQLite runs in WAL
+// mode with synchronous=FULL: a commit is on disk when it returns, so an ack
+// sent after it survives a crash or power cut. The CLI subcommands open the
+// same file while the server runs; WAL lets them.
+func openDB(dataDir string) (*sql.DB, error) {
+	path := filepath.Join(dataDir, "invigil.db")
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.SetMaxOpenConns(4)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	var v int
+	err = db.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema'`).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = db.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES ('schema', ?)`, schemaVersion)
+	case err == nil && v > schemaVersion:
+		err = fmt.Errorf("database schema %d is newer than this invigild (%d)", v, schemaVersion)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func nullMicros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.UnixMicro(v.Int64).UTC()
+}
+
+// committer batches the transactions of all sessions into one SQLite
+// transaction (group commit): one fsync serves every waiting session.
+type committer struct {
+	db   *sql.DB
+	reqs chan commitReq
+	done chan struct{}
+
+	mu     sync.RWMutex // held for reading while queueing, for writing by close
+	closed bool
+}
+
+type commitReq struct {
+	fn  func(*sql.Tx) error
+	err chan error
+}
+
+func newCommitter(db *sql.DB) *committer {
+	c := &committer{db: db, reqs: make(chan commitReq, 256), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// do runs fn in a transaction shared with other concurrent callers and
+// returns once it is committed. fn's changes are isolated from the others'
+// by a savepoint: its error rolls back only its own.
+func (c *committer) do(ctx context.Context, fn func(*sql.Tx) error) error {
+	req := commitReq{fn: fn, err: make(chan error, 1)}
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return errStoreClosed
+	}
+	select {
+	case c.reqs <- req:
+		c.mu.RUnlock()
+	case <-ctx.Done():
+		c.mu.RUnlock()
+		return ctx.Err()
+	}
+	// Once queued, wait for the outcome even if ctx ends: the caller must
+	// know whether its data is committed.
+	return <-req.err
+}
+
+func (c *committer) run() {
+	for req := range c.reqs {
+		batch := []commitReq{req}
+	more:
+		for len(batch) < 256 {
+			select {
+			case r, ok := <-c.reqs:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		c.commit(batch)
+	}
+	close(c.done)
+}
+
+func (c *committer) commit(batch []commitReq) {
+	fail := func(err error) {
+		for _, r := range batch {
+			r.err <- err
+		}
+	}
+	tx, err := c.db.Begin()
+	if err != nil {
+		fail(fmt.Errorf("begin: %w", err))
+		return
+	}
+	errs := make([]error, len(batch))
+	for i, r := range batch {
+		if len(batch) == 1 {
+			errs[i] = r.fn(tx)
+			continue
+		}
+		if _, err := tx.Exec(`SAVEPOINT req`); err != nil {
+			errs[i] = err
+			continue
+		}
+		if errs[i] = r.fn(tx); errs[i] != nil {
+			tx.Exec(`ROLLBACK TO req`)
+		}
+		tx.Exec(`RELEASE req`)
+	}
+	if len(batch) == 1 && errs[0] != nil {
+		tx.Rollback()
+		fail(errs[0])
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("commit: %w", err))
+		return
+	}
+	for i, r := range batch {
+		r.err <- errs[i]
+	}
+}
+
+var errStoreClosed = errors.New("store closed")
+
+func (c *committer) close() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.reqs)
+	}
+	c.mu.Unlock()
+	<-c.done
+}

@@ -1,0 +1,141 @@
+package backend
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/invigil/invigil/transport"
+)
+
+// A trackWriter appends one track's frames to its file. The ingest calls
+// Write then Sync, then stores State in the same SQLite transaction as the
+// session's progress; on the next connection the writer is reopened from that
+// State, which cuts whatever a crash left beyond it. That is what makes
+// "stored exactly once" hold across backend crashes.
+type trackWriter interface {
+	Write(frames []transport.Frame) error
+	Sync() error
+	State() ([]byte, error)
+	Close() error
+}
+
+// rawTrack stores frames whole (header and payload) in a simple record file:
+// the magic, then u32 length | frame, repeated. It keeps tracks that are not
+// video (heartbeat, stills) and everything needed to verify them.
+type rawTrack struct {
+	f   *os.File
+	off int64
+	buf []byte
+}
+
+const rawMagic = "IVREC1\n\x00"
+
+type rawState struct {
+	Offset int64 `json:"offset"`
+}
+
+func openRawTrack(path string, state []byte) (*rawTrack, error) {
+	var st rawState
+	if len(state) > 0 {
+		if err := json.Unmarshal(state, &st); err != nil {
+			return nil, fmt.Errorf("raw track state: %w", err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	t := &rawTrack{f: f, off: st.Offset}
+	if st.Offset == 0 {
+		if err := f.Truncate(0); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if _, err := f.WriteAt([]byte(rawMagic), 0); err != nil {
+			f.Close()
+			return nil, err
+		}
+		t.off = int64(len(rawMagic))
+		return t, nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if fi.Size() < st.Offset {
+		f.Close()
+		return nil, fmt.Errorf("track file %s is shorter (%d) than its committed size (%d)", path, fi.Size(), st.Offset)
+	}
+	// Cut what a crash wrote after the last commit: it is not acked, and the
+	// client sends it again.
+	if err := f.Truncate(st.Offset); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *rawTrack) Write(frames []transport.Frame) error {
+	t.buf = t.buf[:0]
+	for _, fr := range frames {
+		t.buf = binary.BigEndian.AppendUint32(t.buf, uint32(len(fr.Raw)))
+		t.buf = append(t.buf, fr.Raw...)
+	}
+	n, err := t.f.WriteAt(t.buf, t.off)
+	t.off += int64(n)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+func (t *rawTrack) Sync() error { return t.f.Sync() }
+
+func (t *rawTrack) State() ([]byte, error) { return json.Marshal(rawState{Offset: t.off}) }
+
+func (t *rawTrack) Close() error { return t.f.Close() }
+
+// ReadRawTrack returns the frames of a raw track file in order. A short
+// record at the end (a write in progress, or a crash's leftover that the
+// next connection will cut) ends the list without an error.
+func ReadRawTrack(path string) ([]transport.Frame, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	magic := make([]byte, len(rawMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != rawMagic {
+		return nil, fmt.Errorf("%s is not a raw track file", path)
+	}
+	var out []transport.Frame
+	var lb [4]byte
+	for {
+		if _, err := io.ReadFull(r, lb[:]); err != nil {
+			return out, nil
+		}
+		n := binary.BigEndian.Uint32(lb[:])
+		if n > transport.MaxFrameBytes {
+			return out, fmt.Errorf("%s: record of %d bytes", path, n)
+		}
+		raw := make([]byte, n)
+		if _, err := io.ReadFull(r, raw); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return out, nil
+			}
+			return out, err
+		}
+		h, p, err := transport.DecodeFrame(raw)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, transport.Frame{Header: h, Payload: p, Raw: raw})
+	}
+}

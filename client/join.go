@@ -1,0 +1,245 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/invigil/invigil/lockdown/policy"
+	"github.com/invigil/invigil/transport"
+)
+
+// Version is the client's version, reported in the join request.
+var Version = "0.1.0"
+
+// Error classes a caller (the UI, the headless run's exit code) branches on.
+// Errors from Join wrap one of them.
+var (
+	// ErrUnreachable: the backend could not be reached at all.
+	ErrUnreachable = transport.ErrUnreachable
+	// ErrJoinRefused: the backend answered but will not admit this client
+	// (unknown code, exam closed or not open yet, session finished).
+	ErrJoinRefused = errors.New("join refused")
+	// ErrBadPolicy: the policy's signature or content does not verify.
+	ErrBadPolicy = errors.New("exam policy refused")
+)
+
+// JoinOptions says where and how to join.
+type JoinOptions struct {
+	Server string // backend base URL, http(s)://host:port
+	Code   string // join code
+	// ServerKey is the pinned backend public key ("ed25519:..."), from the
+	// managed configuration. Empty means unpinned: the key the backend sends
+	// is used, and Joined.Unpinned says so.
+	ServerKey string
+	// SpoolDir holds the encrypted spool and the session file that lets a
+	// restarted client resume. One session at a time per directory.
+	SpoolDir string
+	HTTP     *http.Client
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// Joined is a session the client has joined (or resumed) and whose policy
+// it has verified.
+type Joined struct {
+	Resp      *transport.JoinResponse
+	Policy    *policy.Policy
+	ConfigKey string
+	Unpinned  bool // the policy was verified with the key the backend sent, not a pinned one
+	Resumed   bool // an earlier run's session, resumed from the spool directory
+	Server    string
+	SpoolDir  string
+}
+
+// sessionFile is what the spool directory remembers of its session, so that
+// a restarted client can resume it. It holds the session token (which the
+// backend only accepts until the session finishes) but never the spool key:
+// that stays with the backend, so the spool alone is unreadable.
+type sessionFile struct {
+	Server    string    `json:"server"`
+	SessionID string    `json:"session_id"`
+	Token     string    `json:"token"`
+	JoinedAt  time.Time `json:"joined_at"`
+}
+
+const sessionFileName = "session.json"
+
+// Join resumes the session recorded in opts.SpoolDir if there is one for
+// the same server, and joins with opts.Code otherwise. It verifies the
+// policy before returning.
+func Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.HTTP == nil {
+		opts.HTTP = &http.Client{Timeout: 30 * time.Second}
+	}
+	var pinned ed25519.PublicKey
+	if opts.ServerKey != "" {
+		k, err := policy.ParsePublicKey(opts.ServerKey)
+		if err != nil {
+			return nil, fmt.Errorf("%w: pinned server key: %w", ErrBadPolicy, err)
+		}
+		pinned = k
+	}
+	if err := os.MkdirAll(opts.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool directory: %w", err)
+	}
+
+	resp, resumed, err := resumeOrJoin(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	j := &Joined{Resp: resp, Resumed: resumed, Server: opts.Server, SpoolDir: opts.SpoolDir}
+	key := pinned
+	if key == nil {
+		j.Unpinned = true
+		if key, err = policy.ParsePublicKey(resp.ServerKey); err != nil {
+			return nil, fmt.Errorf("%w: the backend sent no usable public key", ErrBadPolicy)
+		}
+	}
+	var signed policy.Signed
+	if err := json.Unmarshal(resp.Policy, &signed); err != nil {
+		return nil, fmt.Errorf("%w: malformed policy envelope: %w", ErrBadPolicy, err)
+	}
+	p, ck, err := signed.Verify(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadPolicy, err)
+	}
+	j.Policy, j.ConfigKey = p, ck
+	if !resumed {
+		sf := sessionFile{Server: opts.Server, SessionID: resp.SessionID, Token: resp.Token, JoinedAt: opts.Now().UTC()}
+		if err := writeSessionFile(opts.SpoolDir, sf); err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
+}
+
+func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinResponse, bool, error) {
+	sf, err := readSessionFile(opts.SpoolDir)
+	if err != nil {
+		return nil, false, err
+	}
+	if sf != nil && sf.Server == opts.Server {
+		resp, err := transport.Resume(ctx, opts.HTTP, opts.Server, sf.Token)
+		switch {
+		case err == nil:
+			if resp.SessionID != sf.SessionID {
+				return nil, false, fmt.Errorf("resume answered for session %s, not %s", resp.SessionID, sf.SessionID)
+			}
+			opts.Log.Info("resuming session", "session", resp.SessionID)
+			return resp, true, nil
+		case errors.Is(err, transport.ErrSessionFinished), errors.Is(err, transport.ErrUnauthorized):
+			// The earlier session is over (or unknown to this backend):
+			// anything left in its spool cannot be delivered any more.
+			if err := retireSpool(opts.SpoolDir, opts.Now(), opts.Log, err); err != nil {
+				return nil, false, err
+			}
+		default:
+			return nil, false, classify(err)
+		}
+	} else if sf != nil {
+		// A session with another backend: keep its spool aside untouched.
+		if err := retireSpool(opts.SpoolDir, opts.Now(), opts.Log, errors.New("spool belongs to "+sf.Server)); err != nil {
+			return nil, false, err
+		}
+	}
+	resp, err := transport.Join(ctx, opts.HTTP, opts.Server, transport.JoinRequest{
+		Code:   opts.Code,
+		Client: transport.ClientInfo{App: "invigil", Version: Version, OS: runtime.GOOS, Arch: runtime.GOARCH},
+	})
+	if err != nil {
+		return nil, false, classify(err)
+	}
+	return resp, false, nil
+}
+
+// classify wraps a join error in the class a caller branches on.
+func classify(err error) error {
+	var re *transport.RemoteError
+	switch {
+	case errors.Is(err, transport.ErrUnreachable):
+		return err
+	case errors.As(err, &re) && (re.Code == transport.CodeInternal || re.Code == transport.CodeUnavailable):
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	case errors.As(err, &re):
+		return fmt.Errorf("%w: %w", ErrJoinRefused, err)
+	}
+	return err
+}
+
+func readSessionFile(dir string) (*sessionFile, error) {
+	b, err := os.ReadFile(filepath.Join(dir, sessionFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read session file: %w", err)
+	}
+	var sf sessionFile
+	if err := json.Unmarshal(b, &sf); err != nil || sf.SessionID == "" || sf.Token == "" {
+		return nil, fmt.Errorf("session file %s is damaged; move the directory away to start afresh", filepath.Join(dir, sessionFileName))
+	}
+	return &sf, nil
+}
+
+func writeSessionFile(dir string, sf sessionFile) error {
+	b, _ := json.MarshalIndent(sf, "", "  ")
+	path := filepath.Join(dir, sessionFileName)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write session file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write session file: %w", err)
+	}
+	return nil
+}
+
+// retireSpool moves the files of a session that can no longer upload out of
+// the way (into a sibling directory), so a new session starts clean and
+// nothing is deleted silently.
+func retireSpool(dir string, now time.Time, log *slog.Logger, why error) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	aside := filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".retired-"+now.UTC().Format("20060102T150405"))
+	if err := os.MkdirAll(aside, 0o700); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(aside, e.Name())); err != nil {
+			return fmt.Errorf("move old spool aside: %w", err)
+		}
+	}
+	log.Warn("earlier session's spool moved aside", "to", aside, "why", why)
+	return nil
+}
+
+// ForgetSession removes the session file once a session is finished and its
+// spool wiped.
+func ForgetSession(dir string) error {
+	err := os.Remove(filepath.Join(dir, sessionFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/transport"
+)
+
+func init() {
+	commands["run"] = command{summary: "join an exam and run it (the desktop app, or --headless)", run: runRun}
+}
+
+// runFlags are the flags of `invigil run`.
+type runFlags struct {
+	headless      bool
+	server        string
+	code          string
+	serverKey     string
+	acceptConsent bool
+	duration      time.Duration
+	spool         string
+	asJSON        bool
+	hbRate        float64
+	hbSize        int
+	drainTimeout  time.Duration
+	logLevel      string
+}
+
+func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
+	f := &runFlags{}
+	fs := flag.NewFlagSet("invigil run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&f.headless, "headless", false, "run without a window (labs, tests)")
+	fs.StringVar(&f.server, "server", "", "backend URL, e.g. https://proctor.example.edu")
+	fs.StringVar(&f.code, "code", "", "exam join code")
+	fs.StringVar(&f.serverKey, "server-key", "", `pinned backend public key ("ed25519:..."; see 'invigild key')`)
+	fs.BoolVar(&f.acceptConsent, "accept-consent", false, "accept the privacy notice (headless runs must say so)")
+	fs.DurationVar(&f.duration, "duration", 0, "how long the headless exam runs before finishing")
+	fs.StringVar(&f.spool, "spool", "", "spool directory (default: the user cache directory)")
+	fs.BoolVar(&f.asJSON, "json", false, "print a JSON summary as the last line of stdout")
+	fs.Float64Var(&f.hbRate, "heartbeat-rate", 2, "synthetic heartbeat messages per second")
+	fs.IntVar(&f.hbSize, "heartbeat-size", 64, "bytes per heartbeat message")
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", 5*time.Minute, "how long to wait for the upload to finish")
+	fs.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	switch {
+	case !f.headless:
+		return nil, errors.New("the desktop app is not available in this build; use --headless")
+	case f.server == "":
+		return nil, errors.New("--server URL is required")
+	case f.code == "":
+		return nil, errors.New("--code is required")
+	case !f.acceptConsent:
+		return nil, errors.New("a headless run records camera and screen: pass --accept-consent to accept the privacy notice")
+	case f.duration <= 0:
+		return nil, errors.New("--duration must be positive, e.g. --duration 10m")
+	case f.hbRate < 0 || f.hbRate > 1000:
+		return nil, errors.New("--heartbeat-rate must be between 0 and 1000")
+	case f.hbSize < 16 || f.hbSize > 1<<20:
+		return nil, errors.New("--heartbeat-size must be between 16 and 1048576")
+	}
+	if f.spool == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("no --spool and no user cache directory: %w", err)
+		}
+		f.spool = filepath.Join(dir, "invigil", "spool")
+	}
+	f.server = strings.TrimRight(f.server, "/")
+	return f, nil
+}
+
+// runSummary is the JSON summary of a headless run.
+type runSummary struct {
+	SessionID      string         `json:"session_id"`
+	Exam           string         `json:"exam"`
+	Resumed        bool           `json:"resumed"`
+	Unpinned       bool           `json:"policy_key_unpinned"`
+	ConfigKey      string         `json:"config_key"`
+	MessagesSent   uint64         `json:"messages_sent"`  // all messages of the session, every run
+	MessagesAcked  uint64         `json:"messages_acked"` // of those, acknowledged by the backend
+	ThisRun        map[string]int `json:"messages_this_run"`
+	Reconnects     int            `json:"reconnects"`
+	Digest         string         `json:"digest"`
+	ServerDigest   string         `json:"server_digest"`
+	DigestMatch    bool           `json:"digest_match"`
+	EndedByProctor bool           `json:"ended_by_proctor"`
+	Seconds        float64        `json:"seconds"`
+	Error          string         `json:"error,omitempty"`
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, err := parseRunFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "invigil run: %v\n", err)
+		return exitUsage
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(f.logLevel)); err != nil {
+		fmt.Fprintf(stderr, "invigil run: --log-level: %v\n", err)
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	start := time.Now()
+
+	jctx, cancel := context.WithTimeout(ctx, time.Minute)
+	j, err := client.Join(jctx, client.JoinOptions{Server: f.server, Code: f.code, ServerKey: f.serverKey, SpoolDir: f.spool, Log: log})
+	cancel()
+	if err != nil {
+		return joinFailure(err, f.server, stderr)
+	}
+	if j.Unpinned {
+		fmt.Fprintf(stderr, "invigil: WARNING: the backend's key is not pinned; the policy was checked against the key it sent (%s). Pin it with --server-key.\n", j.Resp.ServerKey)
+	}
+	sess, err := client.Start(j, client.SessionOptions{Log: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "invigil: cannot open the spool in %s: %v\n", f.spool, err)
+		return exitFailure
+	}
+	defer sess.Close()
+	verb := "joined"
+	if j.Resumed {
+		verb = "resumed"
+	}
+	fmt.Fprintf(stderr, "invigil: %s session %s of %q\n", verb, j.Resp.SessionID, j.Resp.Exam.Name)
+
+	sum := runSummary{SessionID: j.Resp.SessionID, Exam: j.Resp.Exam.Name, Resumed: j.Resumed, Unpinned: j.Unpinned, ConfigKey: j.ConfigKey}
+	code := runHeadless(ctx, f, sess, &sum, stderr)
+	st := sess.Status()
+	sum.Reconnects = st.Reconnects
+	sum.Seconds = time.Since(start).Seconds()
+	if sum.MessagesSent == 0 {
+		sum.MessagesSent, sum.MessagesAcked, sum.Digest = st.Spool.NextSeq-1, st.Spool.Acked, st.Spool.Digest
+	}
+	if f.asJSON {
+		b, _ := json.Marshal(sum)
+		fmt.Fprintln(stdout, string(b))
+	}
+	return code
+}
+
+// runHeadless produces the synthetic tracks until the duration is over or a
+// proctor ends the attempt, then finishes.
+func runHeadless(ctx context.Context, f *runFlags, sess *client.Session, sum *runSummary, stderr io.Writer) int {
+	if err := sess.Event("consent.accepted", map[string]any{"how": "--accept-consent"}); err != nil {
+		return spoolFailure(err, sum, stderr)
+	}
+	if err := sess.Event("session.started", map[string]any{"headless": true, "resumed": sum.Resumed}); err != nil {
+		return spoolFailure(err, sum, stderr)
+	}
+	hb := newHeartbeat(f.hbRate, f.hbSize)
+	defer hb.stop()
+	deadline := time.NewTimer(f.duration)
+	defer deadline.Stop()
+	reason := "duration elapsed"
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(stderr, "invigil: interrupted; the spool keeps everything not yet uploaded, run again to resume")
+			sum.Error = "interrupted"
+			return exitFailure
+		case <-deadline.C:
+			break loop
+		case <-sess.Stopped():
+			err := sess.Err()
+			fmt.Fprintf(stderr, "invigil: the backend stopped the session: %v\n", err)
+			sum.Error = errString(err)
+			if errors.Is(err, transport.ErrConfigKeyMismatch) {
+				return exitBadPolicy
+			}
+			return exitJoinRefused
+		case cmd := <-sess.Commands():
+			fmt.Fprintf(stderr, "invigil: proctor %s: %s\n", cmd.Command, cmd.Text)
+			switch cmd.Command {
+			case transport.CommandEnd:
+				sum.EndedByProctor = true
+				reason = "ended by proctor"
+				break loop
+			case transport.CommandWarn:
+				sess.Event("warning.acknowledged", map[string]any{"command_id": cmd.ID})
+			}
+		case <-hb.tick():
+			if err := sess.Send(hb.next()); err != nil {
+				return spoolFailure(err, sum, stderr)
+			}
+		}
+	}
+	hb.stop()
+	fmt.Fprintf(stderr, "invigil: finishing (%s); uploading what is left\n", reason)
+	dctx, cancel := context.WithTimeout(ctx, f.drainTimeout)
+	defer cancel()
+	r, err := sess.Finish(dctx, reason)
+	if err != nil {
+		fmt.Fprintf(stderr, "invigil: upload not finished: %v; the spool in %s keeps it, run again to resume\n", err, f.spool)
+		sum.Error = errString(err)
+		return exitFailure
+	}
+	sum.MessagesSent, sum.MessagesAcked = r.Messages, r.Messages
+	sum.ThisRun, sum.Digest, sum.ServerDigest, sum.DigestMatch = r.ThisRun, r.ClientDigest, r.ServerDigest, r.Match
+	fmt.Fprintf(stderr, "invigil: finished; %d messages uploaded; receipt digest %s\n", r.Messages, shortDigest(r.ClientDigest))
+	if sum.EndedByProctor {
+		return exitEnded
+	}
+	return exitOK
+}
+
+func spoolFailure(err error, sum *runSummary, stderr io.Writer) int {
+	sum.Error = errString(err)
+	fmt.Fprintf(stderr, "invigil: capture stopped: %v; everything recorded so far is kept and will upload\n", err)
+	return exitSpoolFull
+}
+
+// joinFailure prints a one-line error for a failed join and picks the exit code.
+func joinFailure(err error, server string, stderr io.Writer) int {
+	switch {
+	case errors.Is(err, client.ErrUnreachable):
+		fmt.Fprintf(stderr, "invigil: cannot reach the backend at %s: %v\n", server, rootCause(err))
+		return exitUnreachable
+	case errors.Is(err, client.ErrBadPolicy):
+		fmt.Fprintf(stderr, "invigil: the exam policy does not verify, refusing to start: %v\n", rootCause(err))
+		return exitBadPolicy
+	case errors.Is(err, client.ErrJoinRefused):
+		var re *transport.RemoteError
+		if errors.As(err, &re) && re.Code == transport.CodeExamNotOpen && !re.OpensAt.IsZero() {
+			fmt.Fprintf(stderr, "invigil: the exam is not open yet; it opens at %s\n", re.OpensAt.Local().Format(time.RFC1123))
+		} else {
+			fmt.Fprintf(stderr, "invigil: the backend refused to join: %v\n", rootCause(err))
+		}
+		return exitJoinRefused
+	}
+	fmt.Fprintf(stderr, "invigil: %v\n", err)
+	return exitFailure
+}
+
+// rootCause drops the class prefixes from an error for a one-line message.
+func rootCause(err error) string {
+	var re *transport.RemoteError
+	if errors.As(err, &re) {
+		return re.Error()
+	}
+	s := err.Error()
+	for _, p := range []string{client.ErrBadPolicy.Error() + ": ", transport.ErrUnreachable.Error() + ": ", client.ErrJoinRefused.Error() + ": "} {
+		s = strings.TrimPrefix(s, p)
+	}
+	return s
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func shortDigest(d string) string {
+	if len(d) > 16 {
+		return d[:16] + "…"
+	}
+	return d
+}
+
+// heartbeat produces the synthetic heartbeat track: numbered messages at a
+// fixed rate, so that a run without capture still streams and is checkable.
+type heartbeat struct {
+	t    *time.Ticker
+	c    <-chan time.Time
+	n    int
+	size int
+}
+
+func newHeartbeat(rate float64, size int) *heartbeat {
+	h := &heartbeat{size: size}
+	if rate > 0 {
+		h.t = time.NewTicker(time.Duration(float64(time.Second) / rate))
+		h.c = h.t.C
+	}
+	return h
+}
+
+func (h *heartbeat) tick() <-chan time.Time { return h.c }
+
+func (h *heartbeat) next() transport.Message {
+	h.n++
+	p := make([]byte, h.size)
+	copy(p, fmt.Sprintf("heartbeat %d", h.n))
+	return transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: p}
+}
+
+func (h *heartbeat) stop() {
+	if h.t != nil {
+		h.t.Stop()
+	}
+	h.c = nil
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, vet (also for Windows and macOS),
+# the race-enabled test suite, and a short burst of every fuzz target.
+# Installs the Debian packages it needs first (scripts/setup.sh).
+#   FUZZTIME=10s  how long each fuzz target runs (0 skips fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export LANG=C.UTF-8 LC_ALL=C.UTF-8 # Fyne logs a locale error under LANG=C
+./scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; exit 1; fi
+
+step "go vet"
+go vet ./...
+
+# The pure-Go packages must build for the other desktop platforms.
+pure=(./transport/... ./lockdown/... ./backend/...)
+for os in windows darwin; do
+  step "go vet GOOS=$os CGO_ENABLED=0 ${pure[*]}"
+  GOOS=$os GOARCH=amd64 CGO_ENABLED=0 go vet "${pure[@]}"
+done
+
+step "go test -race ./..."
+go test -race -timeout 25m ./...
+
+fuzztime=${FUZZTIME:-10s}
+if [ "$fuzztime" != "0" ]; then
+  # Every fuzz target, found by name, runs for $fuzztime.
+  while read -r file target; do
+    pkg=./$(dirname "$file")
+    step "fuzz $pkg $target ($fuzztime)"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+  done < <(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+' . |
+           sed -E 's|^\./([^:]+):[0-9]+:func (Fuzz[A-Za-z0-9_]+).*|\1 \2|')
+fi
+
+step "all checks passed"

@@ -59,7 +59,9 @@ func TestDependencyRules(t *testing.T) {
 		{"backend", func(d string) bool { return strings.HasPrefix(d, "fyne.io/") }, "backend never imports Fyne"},
 		{"lockdown", func(d string) bool { return under(d, "transport") || under(d, "capture") }, "lockdown hands violations to the client, not to transport"},
 		{"capture", func(d string) bool { return under(d, "transport") || under(d, "lockdown") }, "capture hands frames to the client, not to transport"},
-		{"transport", func(d string) bool { return under(d, "lockdown") || under(d, "capture") || under(d, "client") || under(d, "backend") }, "transport is the bottom layer"},
+		{"transport", func(d string) bool {
+			return under(d, "lockdown") || under(d, "capture") || under(d, "client") || under(d, "backend")
+		}, "transport is the bottom layer"},
 		{"backend", func(d string) bool {
 			return under(d, "client") || under(d, "capture") || under(d, "cmd") ||
 				(under(d, "lockdown") && !under(d, "lockdown/policy"))

@@ -2,7 +2,6 @@ package capture
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"log/slog"
@@ -67,9 +66,26 @@ type Stream struct {
 	firstSeen chan struct{}
 	firstOnce sync.Once
 
-	stats struct {
-		captured, paced, backpressure, overBudget, skipped, encoded, keyframes, bytes atomic.Int64
-		encoderKbps                                                                   atomic.Int64
+	stats streamStats
+}
+
+// streamStats are the counters behind Stats, updated by the pipeline.
+type streamStats struct {
+	captured, paced, backpressure, overBudget, skipped, encoded, keyframes, bytes atomic.Int64
+	encoderKbps                                                                   atomic.Int64
+}
+
+func (st *streamStats) snapshot() Stats {
+	return Stats{
+		Captured:     st.captured.Load(),
+		Paced:        st.paced.Load(),
+		Backpressure: st.backpressure.Load(),
+		OverBudget:   st.overBudget.Load(),
+		Skipped:      st.skipped.Load(),
+		Encoded:      st.encoded.Load(),
+		Keyframes:    st.keyframes.Load(),
+		Bytes:        st.bytes.Load(),
+		EncoderKbps:  int(st.encoderKbps.Load()),
 	}
 }
 
@@ -167,19 +183,7 @@ func (s *Stream) FrameRate() float64 {
 func (s *Stream) Config() Config { return s.cfg }
 
 // Stats returns counters since the stream opened.
-func (s *Stream) Stats() Stats {
-	return Stats{
-		Captured:     s.stats.captured.Load(),
-		Paced:        s.stats.paced.Load(),
-		Backpressure: s.stats.backpressure.Load(),
-		OverBudget:   s.stats.overBudget.Load(),
-		Skipped:      s.stats.skipped.Load(),
-		Encoded:      s.stats.encoded.Load(),
-		Keyframes:    s.stats.keyframes.Load(),
-		Bytes:        s.stats.bytes.Load(),
-		EncoderKbps:  int(s.stats.encoderKbps.Load()),
-	}
-}
+func (s *Stream) Stats() Stats { return s.stats.snapshot() }
 
 // Snapshot returns a JPEG of the latest captured frame, scaled down to at
 // most maxWidth pixels wide (0: full size). It waits for the first frame if
@@ -236,48 +240,28 @@ func (s *Stream) Close() error {
 	return s.closeErr
 }
 
-// run is the stream's goroutine: read, pace, convert, encode, queue.
+// run is the stream's goroutine: read, stamp, apply controls, then hand
+// the frame to the pipeline and queue what it encodes.
 func (s *Stream) run() {
 	defer close(s.done)
-	var enc videoEncoder
+	p := newPipeline(s.cfg, s.spec, s.log, &s.stats)
 	defer func() {
-		if enc != nil {
-			if err := enc.Close(); err != nil {
-				s.log.Warn("capture encoder close failed", "err", err)
-			}
+		if err := p.close(); err != nil {
+			s.log.Warn("capture encoder close failed", "err", err)
 		}
 	}()
-
-	var (
-		gen      uint64
-		kbps     = s.cfg.BitrateKbps
-		fps      = s.cfg.FPS
-		pace     = newPacer(fps)
-		rc       = newRateCorrector(s.cfg.KeyframeInterval)
-		bucket   frameDropper
-		encFPS   float64 // frame rate the current encoder was built for
-		encBps   int     // what the current encoder was last asked for
-		spare    *image.YCbCr
-		start    = time.Now()
-		last     time.Time
-		lastKey  time.Time
-		encW     int
-		encH     int
-		reported bool
-	)
-	applyRate := func() {
-		bps := max(rc.encoderBps(kbps*1000, fps, encFPS), minKbps*1000)
-		if bps == encBps {
-			return
-		}
-		if err := enc.SetBitrate(bps); err != nil {
-			s.log.Warn("capture set bitrate failed", "err", err)
-			return
-		}
-		encBps = bps
-		s.stats.encoderKbps.Store(int64(bps / 1000))
+	publish := func(frame *image.YCbCr) *image.YCbCr {
+		s.frameMu.Lock()
+		old := s.latest
+		s.latest = frame
+		s.frameMu.Unlock()
+		s.firstOnce.Do(func() { close(s.firstSeen) })
+		return old
 	}
-
+	full := func() bool { return len(s.out) == cap(s.out) }
+	var gen uint64
+	start := time.Now()
+	var last time.Time
 	for {
 		select {
 		case <-s.stop:
@@ -296,112 +280,29 @@ func (s *Stream) run() {
 		if !now.After(last) {
 			now = last.Add(time.Microsecond)
 		}
-		s.stats.captured.Add(1)
+		last = now
 
 		s.ctlMu.Lock()
 		if s.ctlGen != gen {
 			gen = s.ctlGen
-			if s.ctlFPS != fps {
-				fps = s.ctlFPS
-				pace.setFPS(fps)
-			}
-			kbps = s.ctlKbps
-			if enc != nil {
-				applyRate()
-			}
+			p.setFrameRate(s.ctlFPS)
+			p.setBitrate(s.ctlKbps)
 		}
 		s.ctlMu.Unlock()
-
-		if !pace.admit(now) {
-			s.stats.paced.Add(1)
-			continue
-		}
-		last = now
-
-		crop := s.spec.crop
-		if crop.Empty() {
-			crop = img.Bounds()
-		}
-		crop = evenRect(crop.Intersect(img.Bounds()))
-		if crop.Dx() < 2 || crop.Dy() < 2 {
-			s.err = fmt.Errorf("%s: frame %v does not cover capture area %v: %w", s.kind, img.Bounds(), s.spec.crop, ErrSourceLost)
-			return
-		}
-		frame := toI420(spare, img, crop, s.spec.fullRange)
-		s.frameMu.Lock()
-		spare, s.latest = s.latest, frame
-		s.frameMu.Unlock()
-		s.firstOnce.Do(func() { close(s.firstSeen) })
-
-		if len(s.out) == cap(s.out) {
-			s.stats.backpressure.Add(1)
-			continue
-		}
-		if !bucket.admit(now, kbps*1000, dropperCapacity(kbps*1000, s.cfg.KeyframeInterval)) {
-			s.stats.overBudget.Add(1)
-			continue
+		if s.forceKey.Swap(false) {
+			p.forceKeyframe()
 		}
 
-		w, h := crop.Dx(), crop.Dy()
-		if enc == nil || w != encW || h != encH {
-			if enc != nil {
-				s.log.Info("capture frame size changed", "width", w, "height", h)
-				enc.Close()
-				enc = nil
-			}
-			encFPS, encBps = fps, 0
-			e, err := newEncoder(encoderParams{Width: w, Height: h, FPS: encFPS, BitrateBps: kbps * 1000, Screen: s.spec.screen})
-			if err != nil {
-				s.err = fmt.Errorf("%s: %w", s.kind, err)
-				return
-			}
-			enc, encW, encH = e, w, h
-			lastKey = time.Time{}
-			applyRate()
-			if !reported {
-				reported = true
-				s.log.Info("capture stream started", "width", w, "height", h, "fps", fps, "kbps", kbps,
-					"keyframe_interval", s.cfg.KeyframeInterval)
-			}
-		}
-
-		key := s.forceKey.Swap(false) || lastKey.IsZero() || now.Sub(lastKey) >= s.cfg.KeyframeInterval
-		data, err := enc.Encode(frame, key)
+		f, ok, err := p.process(img, now, publish, full)
 		if err != nil {
-			s.err = fmt.Errorf("%s: encode: %w", s.kind, err)
+			s.err = err
 			s.log.Error("capture encode failed", "err", err)
 			return
 		}
-		rc.add(now, len(data), float64(encBps)/encFPS)
-		if rc.update(now) {
-			applyRate()
-		}
-		if len(data) == 0 {
-			s.stats.skipped.Add(1)
-			if key {
-				s.forceKey.Store(true) // ask again on the next frame
-			}
-			continue
-		}
-		bucket.add(len(data))
-		kf := isIDR(data)
-		if kf {
-			lastKey = now
-			s.stats.keyframes.Add(1)
-		}
-		s.stats.encoded.Add(1)
-		s.stats.bytes.Add(int64(len(data)))
-		// Never blocks: this goroutine is the only sender and checked room.
-		s.out <- Frame{Data: data, Keyframe: kf, Time: now, Width: w, Height: h}
-	}
-}
-
-// errorsIsAny reports whether err matches any of targets.
-func errorsIsAny(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
+		if ok {
+			// Never blocks: this goroutine is the only sender and the
+			// pipeline checked for room.
+			s.out <- f
 		}
 	}
-	return false
 }

@@ -1,0 +1,39 @@
+// Package recording writes one H.264 track of a session as fragmented MP4
+// (ISO BMFF: ftyp+moov, then one moof+mdat per batch) with
+// github.com/Eyevinn/mp4ff, and reads such files back (Probe).
+//
+// The file plays in ffmpeg and in browsers through Media Source Extensions
+// (sample entry 'avc1', SPS/PPS in avcC) and can be served while it is
+// still being written: every committed byte is a whole box, and a reader
+// only has to stop at the committed size (or let Probe find the last
+// complete fragment).
+//
+// Crash safety is batch-oriented, matching how the backend acknowledges
+// messages: Write appends exactly one fragment, Sync makes it durable,
+// State describes everything needed to continue (committed size, next
+// fragment number, time base, parameter sets). The caller stores State
+// atomically with its own progress after Sync. Open with that State
+// truncates whatever a crash left after the committed size (a torn
+// fragment) and continues; the samples of a fragment that was written but
+// not recorded in a stored State are simply written again.
+//
+// Timing: the timescale is 90 kHz. A sample's decode time is its capture
+// time minus the track's start (the first written sample's time), so the
+// file keeps the capture clock: gaps in capture stay gaps in the file, and
+// each fragment's tfdt is its first sample's capture offset. A sample's
+// duration is the distance to the next sample; the last sample of a batch
+// gets the previous distance (or State.LastDuration from the batch
+// before, or 1/15 s for the very first). Decode times are kept strictly
+// increasing: a sample stamped at or before its predecessor is moved one
+// tick after it (counted in State.ClampedTimes).
+//
+// Samples that cannot be placed in a decodable file are kept out and
+// counted in State.Dropped: everything before the first IDR that carries
+// SPS and PPS, and access units without a picture. Parameter sets equal to
+// the sample entry's are stripped from samples; different ones (a
+// resolution change, or a client that restarted its encoder) stay in-band
+// on their keyframe — ffmpeg and Chromium follow them — while the sample
+// entry keeps describing the first. State.InbandParams counts such
+// keyframes; a caller that wants one description per file can start a new
+// file when it grows.
+package recording

@@ -40,9 +40,9 @@ func newEnv(t *testing.T) *env {
 	e.b = b
 	e.srv = httptest.NewServer(b.Handler())
 	t.Cleanup(func() {
-		http.DefaultClient.CloseIdleConnections()
 		e.srv.CloseClientConnections()
 		e.srv.Close()
+		http.DefaultClient.CloseIdleConnections()
 		b.Close()
 	})
 	return e

@@ -281,7 +281,12 @@ func TestCommandsAndEnd(t *testing.T) {
 	}
 	waitUntil(t, func() bool { return h.String() == "warn:look at the screen,pause:hold on" })
 	req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/admin/sessions/"+r.SessionID+"/commands", strings.NewReader(`{"command":"end"}`))
-	if resp, _ := http.DefaultClient.Do(req); resp.StatusCode != 401 {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
 		t.Errorf("admin API without token: %d", resp.StatusCode)
 	}
 	post(`{"command":"end","text":"time is up"}`)

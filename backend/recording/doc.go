@@ -32,8 +32,10 @@
 // SPS and PPS, and access units without a picture. Parameter sets equal to
 // the sample entry's are stripped from samples; different ones (a
 // resolution change, or a client that restarted its encoder) stay in-band
-// on their keyframe — ffmpeg and Chromium follow them — while the sample
-// entry keeps describing the first. State.InbandParams counts such
-// keyframes; a caller that wants one description per file can start a new
-// file when it grows.
+// on their keyframe, with the PPS repeated (a decoder that sees a new SPS
+// under the same id drops the PPSs that refer to it), while the sample
+// entry keeps describing the first. ffmpeg decodes such a file frame by
+// frame at the new size. State.InbandParams counts such keyframes; a
+// caller that wants one description per file starts a new file when it
+// grows.
 package recording

@@ -253,9 +253,22 @@ func (w *Writer) Write(samples []Sample) error {
 			st.Codec = avc.CodecString("avc1", parsed)
 			st.Start = s.Time
 		}
+		// Parameter sets equal to the sample entry's are dropped. If any
+		// differs, all of them stay: a decoder that sees a new SPS under
+		// the same id discards the PPSs that refer to it, so an unchanged
+		// PPS must be repeated after it.
+		inband := false
+		for _, n := range spss {
+			inband = inband || !bytes.Equal(n, st.SPS)
+		}
+		for _, n := range ppss {
+			inband = inband || !bytes.Equal(n, st.PPS)
+		}
+		if inband {
+			st.InbandParams++
+		}
 		// Payload: length-prefixed NAL units, without access unit
-		// delimiters, filler, and parameter sets the sample entry has.
-		var inband bool
+		// delimiters and filler.
 		var payload []byte
 		for _, n := range nalus {
 			if len(n) == 0 {
@@ -264,22 +277,13 @@ func (w *Writer) Write(samples []Sample) error {
 			switch avc.GetNaluType(n[0]) {
 			case avc.NALU_AUD, avc.NALU_FILL:
 				continue
-			case avc.NALU_SPS:
-				if bytes.Equal(n, st.SPS) {
+			case avc.NALU_SPS, avc.NALU_PPS:
+				if !inband {
 					continue
 				}
-				inband = true
-			case avc.NALU_PPS:
-				if bytes.Equal(n, st.PPS) {
-					continue
-				}
-				inband = true
 			}
 			payload = append(payload, byte(len(n)>>24), byte(len(n)>>16), byte(len(n)>>8), byte(len(n)))
 			payload = append(payload, n...)
-		}
-		if inband {
-			st.InbandParams++
 		}
 		ticks := durationToTicks(s.Time.Sub(st.Start)) // 0 for the first sample
 		if len(out) > 0 || st.Frames > 0 {

@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -29,6 +32,7 @@ func (b *Backend) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/admin/sessions", b.adminOnly(b.handleListSessions))
 	mux.HandleFunc("GET /api/v1/admin/sessions/{id}/events", b.adminOnly(b.handleListEvents))
 	mux.HandleFunc("POST /api/v1/admin/sessions/{id}/commands", b.adminOnly(b.handleCommand))
+	mux.HandleFunc("GET /api/v1/admin/sessions/{id}/tracks/{name}", b.adminOnly(b.handleTrackFile))
 	return mux
 }
 
@@ -221,7 +225,13 @@ func (b *Backend) internalError(w http.ResponseWriter, what string, err error) {
 // adminOnly guards a handler with the admin bearer token.
 func (b *Backend) adminOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !equalSecret(bearer(r), b.admin) {
+		tok := bearer(r)
+		if tok == "" && r.Method == http.MethodGet {
+			// A <video src> cannot send headers: GETs may carry the token
+			// as ?token=.
+			tok = r.URL.Query().Get("token")
+		}
+		if !equalSecret(tok, b.admin) {
 			apiError(w, http.StatusUnauthorized, transport.CodeUnauthorized, "admin token required")
 			return
 		}
@@ -295,4 +305,32 @@ func (b *Backend) handleCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"id": id})
+}
+
+// handleTrackFile serves a track's file for review, also while the session
+// is still recording: only the committed prefix is served (whole MP4
+// fragments), with range requests, so a browser can play and seek it.
+func (b *Backend) handleTrackFile(w http.ResponseWriter, r *http.Request) {
+	path, size, modTime, err := b.committedTrack(r.Context(), r.PathValue("id"), r.PathValue("name"))
+	if errors.Is(err, ErrNoSession) {
+		apiError(w, http.StatusNotFound, transport.CodeBadRequest, "no such session or track")
+		return
+	}
+	if err != nil {
+		b.internalError(w, "serve track", err)
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.internalError(w, "serve track", err)
+		return
+	}
+	defer f.Close()
+	if strings.HasSuffix(path, ".mp4") {
+		w.Header().Set("Content-Type", "video/mp4")
+	} else {
+		w.Header().Set("Content-Type", "application/octet-stream")
+	}
+	w.Header().Set("Cache-Control", "no-store") // it grows while the exam runs
+	http.ServeContent(w, r, filepath.Base(path), modTime, io.NewSectionReader(f, 0, size))
 }

@@ -122,11 +122,20 @@ func (s *liveSession) loadTracks(ctx context.Context) error {
 }
 
 func (b *Backend) openTrack(kind transport.Kind, path string, state []byte) (trackWriter, error) {
+	if kind == transport.KindMedia {
+		return openMP4Track(path, state)
+	}
 	return openRawTrack(path, state)
 }
 
+// trackFile is where a track is stored, relative to the data dir: video as
+// fragmented MP4, everything else as a raw record file.
 func trackFile(sessionID string, track uint8) string {
-	return filepath.Join("sessions", sessionID, transport.TrackName(track)+".ivr")
+	ext := ".ivr"
+	if kind, _ := transport.TrackKind(track); kind == transport.KindMedia {
+		ext = ".mp4"
+	}
+	return filepath.Join("sessions", sessionID, transport.TrackName(track)+ext)
 }
 
 func (s *liveSession) track(n uint8) (*liveTrack, error) {

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/invigil/invigil/backend/recording"
 	"github.com/invigil/invigil/transport"
 )
 
@@ -39,8 +41,14 @@ type TrackInfo struct {
 	FirstSeq uint64        `json:"first_seq"`
 	LastSeq  uint64        `json:"last_seq"`
 	Start    time.Time     `json:"start"`
-	Duration time.Duration `json:"duration_ns"`
+	Duration time.Duration `json:"duration_ns"` // video: media time in the file; others: first to last capture time
 	Seconds  float64       `json:"duration_s"`
+	// Video tracks: what the MP4 file holds (committed fragments).
+	Frames  int64  `json:"frames,omitempty"`
+	Dropped int64  `json:"dropped,omitempty"` // received but not decodable (before the first keyframe)
+	Width   int    `json:"width,omitempty"`
+	Height  int    `json:"height,omitempty"`
+	Codec   string `json:"codec,omitempty"`
 }
 
 // ListSessions lists every session, oldest first, with its tracks.
@@ -71,7 +79,7 @@ func (b *Backend) ListSessions(ctx context.Context) ([]SessionInfo, error) {
 		return nil, err
 	}
 	rows.Close()
-	trows, err := b.db.QueryContext(ctx, `SELECT session_id, track, kind, file, messages, bytes, first_seq, last_seq, first_time, last_time FROM tracks ORDER BY session_id, track`)
+	trows, err := b.db.QueryContext(ctx, `SELECT session_id, track, kind, file, messages, bytes, first_seq, last_seq, first_time, last_time, state FROM tracks ORDER BY session_id, track`)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +88,8 @@ func (b *Backend) ListSessions(ctx context.Context) ([]SessionInfo, error) {
 		var id string
 		var t TrackInfo
 		var first, last int64
-		if err := trows.Scan(&id, &t.Track, &t.Kind, &t.File, &t.Messages, &t.Bytes, &t.FirstSeq, &t.LastSeq, &first, &last); err != nil {
+		var state []byte
+		if err := trows.Scan(&id, &t.Track, &t.Kind, &t.File, &t.Messages, &t.Bytes, &t.FirstSeq, &t.LastSeq, &first, &last, &state); err != nil {
 			return nil, err
 		}
 		t.Name = transport.TrackName(t.Track)
@@ -89,6 +98,13 @@ func (b *Backend) ListSessions(ctx context.Context) ([]SessionInfo, error) {
 		}
 		t.Start = time.UnixMicro(first).UTC()
 		t.Duration = time.Duration(last-first) * time.Microsecond
+		if t.Kind == transport.KindMedia.String() && len(state) > 0 {
+			var rs recording.State
+			if err := json.Unmarshal(state, &rs); err == nil {
+				t.Duration, t.Frames, t.Dropped = rs.Duration(), rs.Frames, rs.Dropped
+				t.Width, t.Height, t.Codec = rs.Width, rs.Height, rs.Codec
+			}
+		}
 		t.Seconds = t.Duration.Seconds()
 		if i, ok := index[id]; ok {
 			out[i].Tracks = append(out[i].Tracks, t)
@@ -133,4 +149,45 @@ func (b *Backend) ListEvents(ctx context.Context, sessionID string) ([]Event, er
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// committedTrack finds the file of a session's track (by name: "camera",
+// "screen", "heartbeat"...) and the size of its committed prefix.
+func (b *Backend) committedTrack(ctx context.Context, sessionID, name string) (string, int64, time.Time, error) {
+	name = strings.TrimSuffix(strings.TrimSuffix(name, ".mp4"), ".ivr")
+	var file string
+	var state []byte
+	var updated int64
+	track := -1
+	for n := 0; n < 256; n++ {
+		if transport.TrackName(uint8(n)) == name {
+			track = n
+			break
+		}
+	}
+	if track < 0 {
+		return "", 0, time.Time{}, ErrNoSession
+	}
+	err := b.db.QueryRowContext(ctx, `SELECT t.file, t.state, s.updated_at FROM tracks t JOIN sessions s ON s.id = t.session_id WHERE t.session_id = ? AND t.track = ?`, sessionID, track).Scan(&file, &state, &updated)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && file == "") {
+		return "", 0, time.Time{}, ErrNoSession
+	}
+	if err != nil {
+		return "", 0, time.Time{}, err
+	}
+	var size int64
+	if strings.HasSuffix(file, ".mp4") {
+		var rs recording.State
+		if err := json.Unmarshal(state, &rs); err != nil {
+			return "", 0, time.Time{}, err
+		}
+		size = rs.Committed
+	} else {
+		var raw rawState
+		if err := json.Unmarshal(state, &raw); err != nil {
+			return "", 0, time.Time{}, err
+		}
+		size = raw.Offset
+	}
+	return filepath.Join(b.cfg.DataDir, file), size, time.UnixMicro(updated), nil
 }

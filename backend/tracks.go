@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/invigil/invigil/backend/recording"
 	"github.com/invigil/invigil/transport"
 )
 
@@ -139,3 +140,39 @@ func ReadRawTrack(path string) ([]transport.Frame, error) {
 		out = append(out, transport.Frame{Header: h, Payload: p, Raw: raw})
 	}
 }
+
+// mp4Track records a video track (H.264 access units) as fragmented MP4,
+// one fragment per stored batch: playable in a browser and ffmpeg while the
+// exam is still going.
+type mp4Track struct {
+	w       *recording.Writer
+	samples []recording.Sample
+}
+
+func openMP4Track(path string, state []byte) (*mp4Track, error) {
+	var st recording.State
+	if len(state) > 0 {
+		if err := json.Unmarshal(state, &st); err != nil {
+			return nil, fmt.Errorf("recording state: %w", err)
+		}
+	}
+	w, err := recording.Open(path, st)
+	if err != nil {
+		return nil, err
+	}
+	return &mp4Track{w: w}, nil
+}
+
+func (t *mp4Track) Write(frames []transport.Frame) error {
+	t.samples = t.samples[:0]
+	for _, f := range frames {
+		t.samples = append(t.samples, recording.Sample{Data: f.Payload, Keyframe: f.Flags&transport.FlagKeyframe != 0, Time: f.Time})
+	}
+	return t.w.Write(t.samples)
+}
+
+func (t *mp4Track) Sync() error { return t.w.Sync() }
+
+func (t *mp4Track) State() ([]byte, error) { return json.Marshal(t.w.State()) }
+
+func (t *mp4Track) Close() error { return t.w.Close() }

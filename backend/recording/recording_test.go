@@ -63,11 +63,12 @@ func captureTest(t *testing.T, d time.Duration) []capture.Frame {
 	return frames
 }
 
-// encodeScene produces frames of the synthetic scene faster than real time
-// through capture.Encoder (the streams' pipeline) at size w×h.
+// encodeScene produces frames of a moving gradient faster than real time
+// through capture.Encoder (the streams' pipeline) at size w×h, 15 fps,
+// 500 kbps (enough that the bitrate ceiling keeps every frame).
 func encodeScene(t testing.TB, w, h int, d time.Duration, t0 time.Time) []capture.Frame {
 	t.Helper()
-	e, err := capture.NewEncoder(capture.Config{}, false, nil)
+	e, err := capture.NewEncoder(capture.Config{BitrateKbps: 500}, false, nil)
 	if errors.Is(err, capture.ErrUnsupported) {
 		t.Skip("no H.264 encoder in this build")
 	}
@@ -81,7 +82,7 @@ func encodeScene(t testing.TB, w, h int, d time.Duration, t0 time.Time) []captur
 		// Moving gradient with a little noise: cheap, and not static.
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
-				img.Y[y*img.YStride+x] = uint8(x + y + 3*i + (x*y+i)%7)
+				img.Y[y*img.YStride+x] = uint8(x + y + 2*i + (x*y)%7)
 			}
 		}
 		f, ok, err := e.Encode(img, t0.Add(time.Duration(i)*time.Second/15))

@@ -12,4 +12,5 @@ const (
 	exitCheckFailed = 6 // the system check found a failure that blocks the exam
 	exitSpoolFull   = 7 // the spool hit its size cap or the disk is full; capture stopped
 	exitEnded       = 8 // a proctor ended the attempt
+	exitCapture     = 9 // the camera or screen could not be captured (missing, busy, no display)
 )

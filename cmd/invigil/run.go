@@ -11,9 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/invigil/invigil/capture"
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/transport"
 )
 
@@ -35,6 +38,9 @@ type runFlags struct {
 	hbSize        int
 	drainTimeout  time.Duration
 	logLevel      string
+	camera        string
+	screen        string
+	journal       string
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
@@ -49,10 +55,13 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.DurationVar(&f.duration, "duration", 0, "how long the headless exam runs before finishing")
 	fs.StringVar(&f.spool, "spool", "", "spool directory (default: the user cache directory)")
 	fs.BoolVar(&f.asJSON, "json", false, "print a JSON summary as the last line of stdout")
-	fs.Float64Var(&f.hbRate, "heartbeat-rate", 2, "synthetic heartbeat messages per second")
+	fs.Float64Var(&f.hbRate, "heartbeat-rate", 1, "heartbeat messages per second (a liveness track)")
 	fs.IntVar(&f.hbSize, "heartbeat-size", 64, "bytes per heartbeat message")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 5*time.Minute, "how long to wait for the upload to finish")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error")
+	fs.StringVar(&f.camera, "camera", "", `camera: "" (as the policy says, first real camera), a device id or node (video0), "test" (synthetic), or "none"`)
+	fs.StringVar(&f.screen, "screen", "", `screen: "" (as the policy says: every display), "all", a display number (0, 1...), "test" (synthetic), or "none"`)
+	fs.StringVar(&f.journal, "journal", "", "lockdown journal file (default: the user's; see 'invigil reset')")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -96,6 +105,8 @@ type runSummary struct {
 	MessagesSent   uint64         `json:"messages_sent"`  // all messages of the session, every run
 	MessagesAcked  uint64         `json:"messages_acked"` // of those, acknowledged by the backend
 	ThisRun        map[string]int `json:"messages_this_run"`
+	Violations     int            `json:"violations"` // violation.open events this run
+	Check          string         `json:"check"`      // the system check's result: pass, warn (fail stops the run)
 	Reconnects     int            `json:"reconnects"`
 	Digest         string         `json:"digest"`
 	ServerDigest   string         `json:"server_digest"`
@@ -131,8 +142,34 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if j.Unpinned {
 		fmt.Fprintf(stderr, "invigil: WARNING: the backend's key is not pinned; the policy was checked against the key it sent (%s). Pin it with --server-key.\n", j.Resp.ServerKey)
 	}
+	sum := runSummary{SessionID: j.Resp.SessionID, Exam: j.Resp.Exam.Name, Resumed: j.Resumed, Unpinned: j.Unpinned, ConfigKey: j.ConfigKey}
+
+	// System check: a failure blocks the start, warnings go to the proctor.
+	cams := client.LockdownCameras()
+	report := lockdown.Check(ctx, j.Policy, lockdown.CheckOptions{Cameras: cams})
+	sum.Check = string(report.Status)
+	for _, c := range report.Checks {
+		if c.Status == lockdown.StatusWarn || c.Status == lockdown.StatusFail {
+			fmt.Fprintf(stderr, "invigil: check %s: %s: %s\n", c.Status, c.Title, c.Summary)
+			for _, fix := range c.Fixes {
+				fmt.Fprintf(stderr, "invigil:   -> %s\n", fix)
+			}
+		}
+	}
+	if report.Failed() {
+		fmt.Fprintln(stderr, "invigil: the system check failed; fix the problems above and run again")
+		return exitCheckFailed
+	}
+
+	// Consent was given with --accept-consent: capture may start.
+	cam, scr, err := client.OpenCapture(ctx, j.Policy, client.Sources{Camera: f.camera, Screen: f.screen}, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "invigil: cannot start capture: %v\n", err)
+		return exitCapture
+	}
 	sess, err := client.Start(j, client.SessionOptions{Log: log})
 	if err != nil {
+		closeStreams(cam, scr)
 		fmt.Fprintf(stderr, "invigil: cannot open the spool in %s: %v\n", f.spool, err)
 		return exitFailure
 	}
@@ -142,9 +179,34 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		verb = "resumed"
 	}
 	fmt.Fprintf(stderr, "invigil: %s session %s of %q\n", verb, j.Resp.SessionID, j.Resp.Exam.Name)
-
-	sum := runSummary{SessionID: j.Resp.SessionID, Exam: j.Resp.Exam.Name, Resumed: j.Resumed, Unpinned: j.Unpinned, ConfigKey: j.ConfigKey}
-	code := runHeadless(ctx, f, sess, &sum, stderr)
+	if err := sess.Event("consent.accepted", map[string]any{"how": "--accept-consent"}); err != nil {
+		closeStreams(cam, scr)
+		return spoolFailure(err, &sum, stderr)
+	}
+	var disabled []string
+	if f.camera == "none" && j.Policy.Capture.Camera.Enabled {
+		disabled = append(disabled, "camera")
+	}
+	if f.screen == "none" && j.Policy.Capture.Screen.Enabled {
+		disabled = append(disabled, "screen")
+	}
+	var violations atomic.Int64
+	exam, err := client.StartExam(ctx, sess, client.ExamOptions{
+		Camera: cam, Screen: scr, Disabled: disabled, JournalPath: f.journal, Cameras: cams, Log: log,
+		OnViolation: func(v lockdown.Violation) {
+			if v.Phase == lockdown.PhaseOpen {
+				violations.Add(1)
+				fmt.Fprintf(stderr, "invigil: violation %s (%s): %s\n", v.Code, v.Severity, v.Summary)
+			}
+		},
+	})
+	if err != nil {
+		closeStreams(cam, scr)
+		fmt.Fprintf(stderr, "invigil: cannot start lockdown: %v\n", err)
+		return exitFailure
+	}
+	code := runHeadless(ctx, f, exam, &sum, stderr)
+	sum.Violations = int(violations.Load())
 	st := sess.Status()
 	sum.Reconnects = st.Reconnects
 	sum.Seconds = time.Since(start).Seconds()
@@ -158,13 +220,20 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+func closeStreams(ss ...*capture.Stream) {
+	for _, s := range ss {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
 // runHeadless produces the synthetic tracks until the duration is over or a
 // proctor ends the attempt, then finishes.
-func runHeadless(ctx context.Context, f *runFlags, sess *client.Session, sum *runSummary, stderr io.Writer) int {
-	if err := sess.Event("consent.accepted", map[string]any{"how": "--accept-consent"}); err != nil {
-		return spoolFailure(err, sum, stderr)
-	}
+func runHeadless(ctx context.Context, f *runFlags, exam *client.Exam, sum *runSummary, stderr io.Writer) int {
+	sess := exam.Session()
 	if err := sess.Event("session.started", map[string]any{"headless": true, "resumed": sum.Resumed}); err != nil {
+		exam.Abort(context.Background())
 		return spoolFailure(err, sum, stderr)
 	}
 	hb := newHeartbeat(f.hbRate, f.hbSize)
@@ -176,6 +245,7 @@ loop:
 	for {
 		select {
 		case <-ctx.Done():
+			exam.Abort(context.Background())
 			fmt.Fprintln(stderr, "invigil: interrupted; the spool keeps everything not yet uploaded, run again to resume")
 			sum.Error = "interrupted"
 			return exitFailure
@@ -183,6 +253,7 @@ loop:
 			break loop
 		case <-sess.Stopped():
 			err := sess.Err()
+			exam.Abort(context.Background())
 			fmt.Fprintf(stderr, "invigil: the backend stopped the session: %v\n", err)
 			sum.Error = errString(err)
 			if errors.Is(err, transport.ErrConfigKeyMismatch) {
@@ -198,18 +269,30 @@ loop:
 				break loop
 			case transport.CommandWarn:
 				sess.Event("warning.acknowledged", map[string]any{"command_id": cmd.ID})
+			case transport.CommandSnapshot:
+				sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				if _, err := exam.Media().Snapshot(sctx, cmd.ID); err != nil {
+					sess.Event("snapshot.failed", map[string]any{"command_id": cmd.ID, "error": err.Error()})
+				}
+				cancel()
 			}
 		case <-hb.tick():
 			if err := sess.Send(hb.next()); err != nil {
-				return spoolFailure(err, sum, stderr)
+				break loop
 			}
+		}
+		if err := sess.SendErr(); err != nil {
+			// Spool or disk full: capture has stopped; upload what is
+			// spooled and report.
+			reason = "spool full"
+			break loop
 		}
 	}
 	hb.stop()
 	fmt.Fprintf(stderr, "invigil: finishing (%s); uploading what is left\n", reason)
 	dctx, cancel := context.WithTimeout(ctx, f.drainTimeout)
 	defer cancel()
-	r, err := sess.Finish(dctx, reason)
+	r, err := exam.Finish(dctx, reason)
 	if err != nil {
 		fmt.Fprintf(stderr, "invigil: upload not finished: %v; the spool in %s keeps it, run again to resume\n", err, f.spool)
 		sum.Error = errString(err)
@@ -218,7 +301,14 @@ loop:
 	sum.MessagesSent, sum.MessagesAcked = r.Messages, r.Messages
 	sum.ThisRun, sum.Digest, sum.ServerDigest, sum.DigestMatch = r.ThisRun, r.ClientDigest, r.ServerDigest, r.Match
 	fmt.Fprintf(stderr, "invigil: finished; %d messages uploaded; receipt digest %s\n", r.Messages, shortDigest(r.ClientDigest))
-	if sum.EndedByProctor {
+	switch {
+	case sess.SendErr() != nil:
+		return spoolFailure(sess.SendErr(), sum, stderr)
+	case exam.Media().Err() != nil:
+		fmt.Fprintf(stderr, "invigil: capture failed during the exam: %v\n", exam.Media().Err())
+		sum.Error = errString(exam.Media().Err())
+		return exitCapture
+	case sum.EndedByProctor:
 		return exitEnded
 	}
 	return exitOK

@@ -1,0 +1,201 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/invigil/invigil/capture"
+	"github.com/invigil/invigil/lockdown"
+	"github.com/invigil/invigil/lockdown/policy"
+)
+
+// Sources says which capture devices to use. Empty fields follow the
+// policy: its camera on the first real camera, its screen on every display.
+// "none" turns a source off even if the policy wants it (the proctor sees a
+// capture.disabled event); "test" picks the synthetic test source, which is
+// never chosen unless asked for.
+type Sources struct {
+	Camera string
+	Screen string
+}
+
+// CaptureConfigs turns the policy's capture section and src into capture
+// configurations. A nil config means that source is off.
+func CaptureConfigs(p *policy.Policy, src Sources) (cam, scr *capture.Config) {
+	pc := p.Capture
+	if src.Camera != "none" && (pc.Camera.Enabled || src.Camera != "") {
+		c := capture.DefaultCameraConfig()
+		c.Source = src.Camera
+		applyStream(&c, pc.Camera, true)
+		cam = &c
+	}
+	if src.Screen != "none" && (pc.Screen.Enabled || src.Screen != "") {
+		c := capture.DefaultScreenConfig()
+		if src.Screen != "" {
+			c.Source = src.Screen
+		}
+		applyStream(&c, pc.Screen, false)
+		scr = &c
+	}
+	return cam, scr
+}
+
+func applyStream(c *capture.Config, s policy.Stream, camera bool) {
+	if camera && s.Width > 0 && s.Height > 0 {
+		c.Width, c.Height = s.Width, s.Height
+	}
+	if s.FPS > 0 {
+		c.FPS = s.FPS
+	}
+	if s.BitrateKbps > 0 {
+		c.BitrateKbps = s.BitrateKbps
+	}
+	if s.KeyframeIntervalS > 0 {
+		c.KeyframeInterval = time.Duration(s.KeyframeIntervalS * float64(time.Second))
+	}
+}
+
+// OpenCapture opens the streams the policy and src ask for. On an error
+// nothing stays open. Errors wrap capture's ErrNoCamera, ErrCameraBusy or
+// ErrNoDisplay where that is the cause, so the UI can say what to do.
+func OpenCapture(ctx context.Context, p *policy.Policy, src Sources, log *slog.Logger) (cam, scr *capture.Stream, err error) {
+	camCfg, scrCfg := CaptureConfigs(p, src)
+	if camCfg != nil {
+		if cam, err = capture.OpenCamera(ctx, *camCfg, log); err != nil {
+			return nil, nil, fmt.Errorf("camera: %w", err)
+		}
+	}
+	if scrCfg != nil {
+		if scr, err = capture.OpenScreen(ctx, *scrCfg, log); err != nil {
+			if cam != nil {
+				cam.Close()
+			}
+			return nil, nil, fmt.Errorf("screen: %w", err)
+		}
+	}
+	return cam, scr, nil
+}
+
+// LockdownCameras is capture's camera list in lockdown's terms; nil if the
+// list could not be read (lockdown then reports "unknown").
+func LockdownCameras() []lockdown.Camera {
+	devs, err := capture.Cameras()
+	if err != nil {
+		return nil
+	}
+	out := make([]lockdown.Camera, 0, len(devs))
+	for _, d := range devs {
+		out = append(out, lockdown.Camera{Label: d.Name, Virtual: d.Virtual, VirtualReason: d.VirtualReason})
+	}
+	return out
+}
+
+// Exam is a running exam: the session, its media and the lockdown monitor
+// with the journal of changes it made.
+type Exam struct {
+	sess    *Session
+	media   *Media
+	monitor *lockdown.Monitor
+	journal *lockdown.Journal
+	log     *slog.Logger
+}
+
+// ExamOptions configure StartExam.
+type ExamOptions struct {
+	Camera, Screen *capture.Stream // opened by OpenCapture after consent; either may be nil
+	Disabled       []string        // sources the student or IT turned off against the policy
+	JournalPath    string          // default lockdown.DefaultJournalPath()
+	Ask            lockdown.AskFunc
+	Cameras        []lockdown.Camera
+	// OnViolation, if set, also sees every violation event (the UI shows
+	// them); it runs on a monitor goroutine and must not block.
+	OnViolation func(lockdown.Violation)
+	Log         *slog.Logger
+	// MonitorOptions override the monitor's intervals (tests, benchmarks).
+	Monitor lockdown.MonitorOptions
+}
+
+// StartExam starts lockdown and media for a joined, consented session. It
+// undoes whatever a crashed earlier run left in the journal first.
+func StartExam(ctx context.Context, sess *Session, opts ExamOptions) (*Exam, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	e := &Exam{sess: sess, log: opts.Log}
+	path := opts.JournalPath
+	if path == "" {
+		var err error
+		if path, err = lockdown.DefaultJournalPath(); err != nil {
+			return nil, err
+		}
+	}
+	j, rep, err := lockdown.OpenJournal(ctx, path, lockdown.JournalOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("lockdown journal: %w", err)
+	}
+	if len(rep.Results) > 0 {
+		sess.EventValue("lockdown.recovered", rep)
+	}
+	e.journal = j
+	mo := opts.Monitor
+	send := sess.ViolationSink()
+	mo.Sink = lockdown.SinkFunc(func(v lockdown.Violation) {
+		send.Violation(v)
+		if opts.OnViolation != nil {
+			opts.OnViolation(v)
+		}
+	})
+	mo.Journal, mo.Ask, mo.Cameras, mo.Logger = j, opts.Ask, opts.Cameras, opts.Log
+	if e.monitor, err = lockdown.NewMonitor(sess.Joined().Policy, mo); err != nil {
+		j.Close(ctx)
+		return nil, err
+	}
+	for _, d := range opts.Disabled {
+		sess.Event("capture.disabled", map[string]any{"track": d})
+	}
+	e.media = StartMedia(sess, MediaOptions{Camera: opts.Camera, Screen: opts.Screen, Log: opts.Log})
+	return e, nil
+}
+
+// Session is the exam's session.
+func (e *Exam) Session() *Session { return e.sess }
+
+// Media is the exam's media.
+func (e *Exam) Media() *Media { return e.media }
+
+// Monitor is the lockdown monitor (for the UI's focus and clipboard hooks).
+func (e *Exam) Monitor() *lockdown.Monitor { return e.monitor }
+
+// stop ends capture and lockdown: violations still open are ended (and
+// sent), and every change lockdown made is undone.
+func (e *Exam) stop(ctx context.Context) error {
+	var errs []error
+	errs = append(errs, e.media.Close())
+	errs = append(errs, e.monitor.Close())
+	res, err := e.journal.Close(ctx)
+	errs = append(errs, err)
+	for _, r := range res {
+		if r.Error != "" {
+			e.log.Warn("lockdown change not undone", "change", r.Change.Summary, "err", r.Error)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Finish stops capture and lockdown, then finishes the session (upload
+// everything, wipe the spool) and returns the receipt.
+func (e *Exam) Finish(ctx context.Context, reason string) (*Receipt, error) {
+	if err := e.stop(ctx); err != nil {
+		e.log.Warn("stopping the exam", "err", err)
+	}
+	return e.sess.Finish(ctx, reason)
+}
+
+// Abort stops capture and lockdown without finishing: the spool keeps what
+// is not uploaded, for the next run.
+func (e *Exam) Abort(ctx context.Context) error {
+	return errors.Join(e.stop(ctx), e.sess.Close())
+}

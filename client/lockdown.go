@@ -1,0 +1,30 @@
+package client
+
+import (
+	"encoding/json"
+
+	"github.com/invigil/invigil/lockdown"
+)
+
+// ViolationSink carries lockdown's violations to the backend as events
+// "violation.open" and "violation.end" (docs/policy.md lists the codes).
+func (s *Session) ViolationSink() lockdown.Sink {
+	return lockdown.SinkFunc(func(v lockdown.Violation) {
+		if err := s.EventValue("violation."+string(v.Phase), v); err != nil {
+			s.log.Error("violation not spooled", "code", v.Code, "err", err)
+		}
+	})
+}
+
+// EventValue sends an event whose fields are v's JSON object fields.
+func (s *Session) EventValue(typ string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	return s.Event(typ, fields)
+}

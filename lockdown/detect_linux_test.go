@@ -6,8 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/invigil/invigil/lockdown/policy"
 )
 
 func TestServesDisplay(t *testing.T) {
@@ -66,5 +70,94 @@ func TestClearClipboard(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	if err := ClearClipboard(context.Background()); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("no tool: %v, want ErrUnsupported", err)
+	}
+}
+
+// The netlink listener query and /proc/net/tcp agree.
+func TestListenersNetlinkMatchesProc(t *testing.T) {
+	nl, err := listenersNetlink()
+	if err != nil {
+		t.Skipf("sock_diag unavailable: %v", err)
+	}
+	pr, err := listenersProc(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sockets may come and go between the two reads (other tests run):
+	// compare only the ones both saw by inode.
+	inodes := map[uint64]listener{}
+	for _, l := range pr {
+		inodes[l.inode] = l
+	}
+	common := 0
+	for _, l := range nl {
+		if p, ok := inodes[l.inode]; ok {
+			common++
+			if p != l {
+				t.Errorf("netlink %+v, /proc %+v", l, p)
+			}
+		}
+	}
+	if common == 0 && len(pr) > 0 {
+		t.Errorf("no socket in common: netlink %v, /proc %v", nl, pr)
+	}
+}
+
+// A thread id is reachable under /proc but is not a process.
+func TestReadIdentitySkipsThreads(t *testing.T) {
+	self := os.Getpid()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, task := range tasks {
+		if task.Name() == strconv.Itoa(self) {
+			continue
+		}
+		tid, _ := strconv.Atoi(task.Name())
+		if _, _, err := readIdentity(int32(tid)); !errors.Is(err, errThread) {
+			t.Errorf("thread %d: err %v, want errThread", tid, err)
+		}
+		break
+	}
+	if _, _, err := readIdentity(int32(self)); err != nil {
+		t.Errorf("process: %v", err)
+	}
+}
+
+// Processes started one after another are found through the lastPID probe
+// path, not only through listings.
+func TestScannerProbesNewPids(t *testing.T) {
+	if _, ok := lastPID(); !ok {
+		t.Skip("no /proc/loadavg")
+	}
+	dir := t.TempDir()
+	anydesk, _ := copySleep(t, dir, "anydesk")
+	s := newProcScanner(policy.Default())
+	now := time.Now()
+	if _, err := s.scan(context.Background(), now); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		cmd := startProc(t, anydesk)
+		var found bool
+		for try := 0; try < 3 && !found; try++ {
+			now = now.Add(100 * time.Millisecond)
+			out, err := s.scan(context.Background(), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, found = findPID(out.findings, cmd.Process.Pid)
+		}
+		if !found {
+			t.Fatalf("start %d: pid %d not found", i, cmd.Process.Pid)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		now = now.Add(100 * time.Millisecond)
+		out, _ := s.scan(context.Background(), now)
+		if _, ok := findPID(out.findings, cmd.Process.Pid); ok {
+			t.Fatalf("pid %d still flagged after it exited", cmd.Process.Pid)
+		}
 	}
 }

@@ -24,9 +24,22 @@ func (d Display) String() string { return fmt.Sprintf("%dx%d+%d+%d", d.Width, d.
 var errNoDisplay = errors.New("no display server to ask (DISPLAY is not set)")
 
 // Displays returns the active displays. It reports an error, never an empty
-// list, when it cannot tell: kbinani/screenshot says "0 displays" both for
-// no display server and for a failed connection.
+// list, when it cannot tell (kbinani/screenshot says "0 displays" both for
+// no display server and for a failed connection).
 func Displays() ([]Display, error) { return readDisplays() }
+
+// displayReader reads the displays; the Monitor keeps one open between
+// polls (on Linux it holds an X connection).
+type displayReader interface {
+	read() ([]Display, error)
+	close()
+}
+
+func readDisplays() ([]Display, error) {
+	r := newDisplayReader()
+	defer r.close()
+	return r.read()
+}
 
 func displayResult(p *policy.Policy, ds []Display, err error) CheckResult {
 	r := CheckResult{ID: CheckDisplays, Title: "Displays"}

@@ -1,7 +1,12 @@
-//go:build !(linux || windows || (darwin && cgo))
+//go:build !linux && !windows && !(darwin && cgo)
 
 package lockdown
 
-// readDisplays: kbinani/screenshot needs cgo on macOS and has no backend on
-// the other systems; the display check reports unknown there.
-func readDisplays() ([]Display, error) { return nil, ErrUnsupported }
+// On macOS without cgo (kbinani/screenshot needs it there) and on other
+// systems the display check reports unknown.
+type unsupportedDisplays struct{}
+
+func newDisplayReader() displayReader { return unsupportedDisplays{} }
+
+func (unsupportedDisplays) read() ([]Display, error) { return nil, ErrUnsupported }
+func (unsupportedDisplays) close()                   {}

@@ -325,13 +325,13 @@ func (c *fakeClock) NewTicker(d time.Duration) Ticker {
 	return t
 }
 
-// processTicker returns the process loop's ticker (period 100 ms), which
+// processTicker returns the process loop's ticker (period 150 ms), which
 // also times the focus grace, once the loop has made it.
 func (c *fakeClock) processTicker() *fakeTicker {
 	for i := 0; i < 5000; i++ {
 		c.mu.Lock()
 		for _, tk := range c.tickers {
-			if tk.d == 100*time.Millisecond {
+			if tk.d == 150*time.Millisecond {
 				c.mu.Unlock()
 				return tk
 			}

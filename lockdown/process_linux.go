@@ -60,6 +60,11 @@ func readIdentity(pid int32) (string, int64, error) {
 	if st := fields[0]; len(st) == 1 && (st[0] == 'Z' || st[0] == 'X') {
 		return "", 0, errGone
 	}
+	// exit_signal (field 38) is -1 for a thread that is not its process's
+	// leader: its id is reachable under /proc but it is not a process.
+	if len(fields) > 35 && string(fields[35]) == "-1" {
+		return "", 0, errThread
+	}
 	ticks, err := strconv.ParseInt(string(fields[19]), 10, 64)
 	if err != nil {
 		return "", 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
@@ -96,6 +101,8 @@ func readProc(_ context.Context, pid int32) (procInfo, error) {
 	return procInfo{pid: pid, name: name, exe: exe, create: create}, nil
 }
 
+func procDir(pid int32) string { return "/proc/" + strconv.Itoa(int(pid)) }
+
 // openExe opens the running executable through /proc, which works even
 // when the file was renamed or deleted after the process started.
 func openExe(info procInfo) (*os.File, error) {
@@ -110,4 +117,40 @@ func keyOf(path string, fi os.FileInfo) fileKey {
 		k.path = path
 	}
 	return k
+}
+
+// lastPID returns the last pid the kernel handed out in our pid namespace
+// (the fifth field of /proc/loadavg): while it stays the same, no process
+// was created. The file stays open; each call is one pread, which makes the
+// kernel regenerate its content.
+func lastPID() (int64, bool) {
+	loadavg.mu.Lock()
+	defer loadavg.mu.Unlock()
+	if loadavg.f == nil {
+		f, err := os.Open("/proc/loadavg")
+		if err != nil {
+			return 0, false
+		}
+		loadavg.f = f
+	}
+	n, err := loadavg.f.ReadAt(loadavg.buf[:], 0)
+	if n == 0 && err != nil {
+		loadavg.f.Close()
+		loadavg.f = nil
+		return 0, false
+	}
+	fields := bytes.Fields(loadavg.buf[:n])
+	if len(fields) < 5 {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(fields[4]), 10, 64)
+	return v, err == nil
+}
+
+// loadavg is /proc/loadavg, opened once for the life of the process (one
+// file descriptor).
+var loadavg struct {
+	mu  sync.Mutex
+	f   *os.File
+	buf [128]byte
 }

@@ -39,7 +39,7 @@ func sshEnv(env envFunc, ev *remoteEvidence) {
 
 func remoteResult(ctx context.Context, p *policy.Policy, env envFunc) CheckResult {
 	r := CheckResult{ID: CheckRemoteSession, Title: "Remote session"}
-	ev, err := detectRemote(ctx, env)
+	ev, err := detectRemote(ctx, env, nil)
 	if err != nil {
 		r.Status, r.Error = StatusUnknown, err.Error()
 		r.Summary = "Could not tell whether this is a remote session"

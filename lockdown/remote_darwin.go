@@ -10,7 +10,7 @@ import (
 // detectRemote on macOS: SSH variables; screensharingd, which launchd starts
 // for the duration of a Screen Sharing / Remote Management connection; and
 // ARDAgent, running when Remote Management is switched on.
-func detectRemote(ctx context.Context, env envFunc) (remoteEvidence, error) {
+func detectRemote(ctx context.Context, env envFunc, _ []procInfo) (remoteEvidence, error) {
 	ev := remoteEvidence{facts: map[string]string{}}
 	sshEnv(env, &ev)
 	procs, err := process.ProcessesWithContext(ctx)

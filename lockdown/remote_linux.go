@@ -16,7 +16,10 @@ import (
 // variables; an X server on our DISPLAY that is a VNC server (Xvnc,
 // Xtigervnc) or xrdp's Xorg; other logins over SSH (sshd session processes,
 // utmp entries with a remote host).
-func detectRemote(ctx context.Context, env envFunc) (remoteEvidence, error) {
+//
+// procs is a recent snapshot of the processes (the Monitor's scanner has
+// one); nil means list them here.
+func detectRemote(ctx context.Context, env envFunc, procs []procInfo) (remoteEvidence, error) {
 	ev := remoteEvidence{facts: map[string]string{}}
 	sshEnv(env, &ev)
 	for _, k := range []string{"XRDP_SESSION", "XRDP_SOCKET_PATH"} {
@@ -27,16 +30,20 @@ func detectRemote(ctx context.Context, env envFunc) (remoteEvidence, error) {
 		}
 	}
 	display := env("DISPLAY")
-	pids, err := process.PidsWithContext(ctx)
-	if err != nil {
-		return ev, fmt.Errorf("list processes: %w", err)
+	if procs == nil {
+		pids, err := process.PidsWithContext(ctx)
+		if err != nil {
+			return ev, fmt.Errorf("list processes: %w", err)
+		}
+		for _, pid := range pids {
+			if name, _, err := readIdentity(pid); err == nil {
+				procs = append(procs, procInfo{pid: pid, name: name})
+			}
+		}
 	}
 	sshd := 0
-	for _, pid := range pids {
-		name, _, err := readIdentity(pid)
-		if err != nil {
-			continue
-		}
+	for _, p := range procs {
+		pid, name := p.pid, p.name
 		switch name {
 		case "sshd", "sshd-session":
 			args := cmdline(pid)

@@ -4,6 +4,6 @@ package lockdown
 
 import "context"
 
-func detectRemote(context.Context, envFunc) (remoteEvidence, error) {
+func detectRemote(context.Context, envFunc, []procInfo) (remoteEvidence, error) {
 	return remoteEvidence{}, ErrUnsupported
 }

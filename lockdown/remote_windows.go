@@ -14,7 +14,7 @@ const smRemoteSession = 0x1000
 
 // detectRemote on Windows: GetSystemMetrics(SM_REMOTESESSION), the session
 // name ("RDP-Tcp#3") and the SSH variables of Windows' OpenSSH server.
-func detectRemote(_ context.Context, env envFunc) (remoteEvidence, error) {
+func detectRemote(_ context.Context, env envFunc, _ []procInfo) (remoteEvidence, error) {
 	ev := remoteEvidence{facts: map[string]string{}}
 	sshEnv(env, &ev)
 	if err := procGetSystemMetrics.Find(); err != nil {

@@ -26,6 +26,7 @@ func (b *Backend) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/join", b.handleJoin)
 	mux.HandleFunc("POST /api/v1/resume", b.handleResume)
 	mux.HandleFunc("GET /api/v1/ws", b.handleWS)
+	mux.HandleFunc("POST /api/v1/speedtest", b.handleSpeedTest)
 	mux.HandleFunc("GET /healthz", b.handleHealth)
 	mux.HandleFunc("GET /api/v1/admin/exams", b.adminOnly(b.handleListExams))
 	mux.HandleFunc("POST /api/v1/admin/exams", b.adminOnly(b.handleCreateExam))
@@ -333,4 +334,24 @@ func (b *Backend) handleTrackFile(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store") // it grows while the exam runs
 	http.ServeContent(w, r, filepath.Base(path), modTime, io.NewSectionReader(f, 0, size))
+}
+
+// maxSpeedTestBytes bounds a network test's upload.
+const maxSpeedTestBytes = 8 << 20
+
+// handleSpeedTest reads and discards an upload of at most 8 MiB from a
+// session's client and says how long reading it took: the check screen's
+// network test.
+func (b *Backend) handleSpeedTest(w http.ResponseWriter, r *http.Request) {
+	if _, _, err := b.sessionByToken(r.Context(), bearer(r)); err != nil {
+		apiError(w, http.StatusUnauthorized, transport.CodeUnauthorized, "unknown session token")
+		return
+	}
+	start := time.Now()
+	n, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxSpeedTestBytes))
+	if err != nil {
+		apiError(w, http.StatusRequestEntityTooLarge, transport.CodeTooLarge, "speed test upload over 8 MiB")
+		return
+	}
+	writeJSON(w, http.StatusOK, transport.SpeedTestResult{Bytes: n, ServerMillis: time.Since(start).Milliseconds()})
 }

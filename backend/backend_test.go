@@ -396,3 +396,16 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestSpeedTest(t *testing.T) {
+	e := newEnv(t)
+	e.b.EnsureDemoExam(context.Background())
+	r, _ := e.join(t, "demo")
+	rate, err := transport.SpeedTest(context.Background(), nil, e.srv.URL, r.Token, 1<<20)
+	if err != nil || rate <= 0 {
+		t.Fatalf("rate %v, err %v", rate, err)
+	}
+	if _, err := transport.SpeedTest(context.Background(), nil, e.srv.URL, "nope", 1000); !errors.Is(err, transport.ErrUnauthorized) {
+		t.Errorf("bad token: %v", err)
+	}
+}

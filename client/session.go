@@ -95,10 +95,17 @@ func (s *Session) Commands() <-chan transport.Command { return s.commands }
 // every Send fails: the caller stops capture and tells the student, and
 // everything spooled so far is still delivered.
 func (s *Session) Send(m transport.Message) error {
+	_, err := s.SendSeq(m)
+	return err
+}
+
+// SendSeq is Send that also returns the message's sequence number, so a
+// caller can follow its upload (Acked).
+func (s *Session) SendSeq(m transport.Message) (uint64, error) {
 	if m.Time.IsZero() {
 		m.Time = s.now()
 	}
-	_, err := s.tc.Send(m)
+	seq, err := s.tc.Send(m)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -106,11 +113,21 @@ func (s *Session) Send(m transport.Message) error {
 			s.sendErr = err
 			s.log.Error("cannot spool more data; capture must stop", "err", err)
 		}
-		return err
+		return 0, err
 	}
 	s.produced[m.Track]++
 	s.bytes += int64(len(m.Payload))
-	return nil
+	return seq, nil
+}
+
+// Acked is the highest sequence number the backend has acknowledged: every
+// message up to it is stored.
+func (s *Session) Acked() uint64 { return s.spool.Status().Acked }
+
+// SpeedTest measures the upload rate to the backend in bytes per second
+// with an n-byte upload (the check screen's network test).
+func (s *Session) SpeedTest(ctx context.Context, n int) (float64, error) {
+	return transport.SpeedTest(ctx, nil, s.j.Server, s.j.Resp.Token, n)
 }
 
 // Event sends an event message of type typ with fields.

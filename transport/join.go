@@ -188,3 +188,45 @@ func decodeAPIError(status int, body []byte) error {
 func NewToken() string {
 	return base64.RawURLEncoding.EncodeToString(randomBytes(32))
 }
+
+// SpeedTestResult is the backend's answer to a network test.
+type SpeedTestResult struct {
+	Bytes        int64 `json:"bytes"`         // bytes the backend received
+	ServerMillis int64 `json:"server_millis"` // how long it took to receive them
+}
+
+// SpeedTest uploads n bytes (at most 8 MiB) to the backend with the session
+// token and returns the upload rate the client saw, in bytes per second.
+func SpeedTest(ctx context.Context, hc *http.Client, server, token string, n int) (float64, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	if n <= 0 || n > 8<<20 {
+		return 0, fmt.Errorf("speed test: %d bytes, want 1 to 8 MiB", n)
+	}
+	base, err := url.Parse(server)
+	if err != nil || base.Host == "" {
+		return 0, fmt.Errorf("server %q is not an http(s) URL", server)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base.JoinPath("/api/v1/speedtest").String(), bytes.NewReader(randomBytes(n)))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	start := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		return 0, decodeAPIError(resp.StatusCode, b)
+	}
+	var res SpeedTestResult
+	if err := json.Unmarshal(b, &res); err != nil || res.Bytes != int64(n) {
+		return 0, fmt.Errorf("speed test: the backend answered %q", b)
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}

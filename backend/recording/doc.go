@@ -21,9 +21,14 @@
 // time minus the track's start (the first written sample's time), so the
 // file keeps the capture clock: gaps in capture stay gaps in the file, and
 // each fragment's tfdt is its first sample's capture offset. A sample's
-// duration is the distance to the next sample; the last sample of a batch
-// gets the previous distance (or State.LastDuration from the batch
-// before, or 1/15 s for the very first). Decode times are kept strictly
+// duration is the distance to the next sample. The last sample of a batch
+// first gets the previous distance (or the batch before's, or 1/15 s for
+// the very first); when the next batch arrives, that 4-byte duration field
+// is patched in place to reach the new fragment's first sample, so the
+// finished file has no holes in its timeline: Chromium's MSE splits its
+// buffered ranges at a hole and playback stalls there. (A live MSE viewer
+// that already took the earlier fragment still sees the hole: the
+// dashboard's player should jump gaps.) Decode times are kept strictly
 // increasing: a sample stamped at or before its predecessor is moved one
 // tick after it (counted in State.ClampedTimes).
 //

@@ -1,3 +1,5 @@
+//go:build linux
+
 package recording
 
 import (
@@ -10,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,12 +130,20 @@ func playInChromium(t *testing.T, path, codec string) mseResult {
 		"--disable-dev-shm-usage", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
 		"--user-data-dir="+filepath.Join(t.TempDir(), "profile"),
 		fmt.Sprintf("%s/?codec=%s", srv.URL, codec))
+	// Its own process group: Chromium forks zygote, GPU and renderer
+	// processes that must go with it (they write into the profile).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
+		// Children reparented to init may still be exiting.
+		for i := 0; i < 50 && syscall.Kill(-cmd.Process.Pid, 0) == nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
 	}()
 	select {
 	case res := <-results:

@@ -2,6 +2,7 @@ package recording
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -49,6 +50,9 @@ type State struct {
 	// sample and LastDuration the duration it was given.
 	LastDecode   uint64 `json:"last_decode"`
 	LastDuration uint32 `json:"last_duration"`
+	// LastDurationAt is the file offset of the last sample's duration
+	// field, which the next Write stretches to reach its first sample.
+	LastDurationAt int64 `json:"last_duration_at,omitempty"`
 	// SPS and PPS of the sample entry (nil until the init segment).
 	SPS []byte `json:"sps,omitempty"`
 	PPS []byte `json:"pps,omitempty"`
@@ -302,6 +306,8 @@ func (w *Writer) Write(samples []Sample) error {
 		w.st.Dropped = st.Dropped
 		return nil
 	}
+	prevLast, prevLastAt := st.LastDecode, st.LastDurationAt
+	fragAt := -1
 	if len(out) > 0 {
 		frag, err := mp4.CreateFragment(st.NextSeq, trackID)
 		if err != nil {
@@ -333,20 +339,109 @@ func (w *Writer) Write(samples []Sample) error {
 			st.LastDecode, st.LastDuration = p.ticks, uint32(dur)
 			st.Frames++
 		}
+		fragAt = buf.Len()
 		if err := frag.Encode(&buf); err != nil {
 			return fmt.Errorf("recording: encode fragment: %w", err)
 		}
+		off, ok := lastDurationOffset(buf.Bytes()[fragAt:])
+		if !ok {
+			return errors.New("recording: encoded fragment has no per-sample durations")
+		}
+		st.LastDurationAt = w.st.Committed + int64(fragAt+off)
 		st.NextSeq++
 	}
 	if _, err := w.f.WriteAt(buf.Bytes(), w.st.Committed); err != nil {
-		if terr := w.f.Truncate(w.st.Committed); terr != nil {
-			w.broken = fmt.Errorf("recording: write failed (%v) and rollback failed: %w", err, terr)
+		return w.rollback(fmt.Errorf("recording: write fragment: %w", err))
+	}
+	// Stretch the previous fragment's last sample to this fragment's
+	// first: its duration was a guess, and a hole between the two would
+	// split a browser's buffered range. A crash between the append and
+	// this patch leaves either value, both valid; the rewrite after the
+	// restart patches again.
+	if fragAt >= 0 && prevLastAt > 0 && prevLastAt+4 <= w.st.Committed && w.st.Frames > 0 {
+		dur := min(out[0].ticks-prevLast, math.MaxUint32)
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], uint32(dur))
+		if _, err := w.f.WriteAt(b[:], prevLastAt); err != nil {
+			return w.rollback(fmt.Errorf("recording: stretch previous sample: %w", err))
 		}
-		return fmt.Errorf("recording: write fragment: %w", err)
 	}
 	st.Committed = w.st.Committed + int64(buf.Len())
 	w.st = st
 	return nil
+}
+
+// rollback truncates the file to the committed size after a failed write.
+func (w *Writer) rollback(err error) error {
+	if terr := w.f.Truncate(w.st.Committed); terr != nil {
+		w.broken = fmt.Errorf("%w; rollback failed: %v", err, terr)
+	}
+	return err
+}
+
+// lastDurationOffset finds, in an encoded moof+mdat, the offset of the
+// last sample's duration field of the (last) trun.
+func lastDurationOffset(frag []byte) (int, bool) {
+	box := func(b []byte, at int) (name string, size int, ok bool) {
+		if at+8 > len(b) {
+			return "", 0, false
+		}
+		size = int(binary.BigEndian.Uint32(b[at:]))
+		if size < 8 || at+size > len(b) {
+			return "", 0, false
+		}
+		return string(b[at+4 : at+8]), size, true
+	}
+	name, moofSize, ok := box(frag, 0)
+	if !ok || name != "moof" {
+		return 0, false
+	}
+	trun := -1
+	for at := 8; at < moofSize; {
+		name, size, ok := box(frag, at)
+		if !ok {
+			return 0, false
+		}
+		if name == "traf" {
+			for in := at + 8; in < at+size; {
+				n, sz, ok := box(frag, in)
+				if !ok {
+					return 0, false
+				}
+				if n == "trun" {
+					trun = in
+				}
+				in += sz
+			}
+		}
+		at += size
+	}
+	if trun < 0 || trun+16 > len(frag) {
+		return 0, false
+	}
+	flags := binary.BigEndian.Uint32(frag[trun+8:]) & 0xffffff
+	count := int(binary.BigEndian.Uint32(frag[trun+12:]))
+	if flags&0x100 == 0 || count == 0 {
+		return 0, false
+	}
+	entries := trun + 16
+	if flags&0x1 != 0 {
+		entries += 4
+	}
+	if flags&0x4 != 0 {
+		entries += 4
+	}
+	entry := 0
+	for _, f := range []uint32{0x100, 0x200, 0x400, 0x800} {
+		if flags&f != 0 {
+			entry += 4
+		}
+	}
+	off := entries + (count-1)*entry // duration is an entry's first field
+	if off+4 > len(frag) {
+		return 0, false
+	}
+	return off, true
 }
 
 // initSegment builds ftyp+moov for one avc1 video track.

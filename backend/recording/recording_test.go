@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/invigil/invigil/capture"
 	"go.uber.org/goleak"
 )
@@ -94,6 +95,32 @@ func encodeScene(t testing.TB, w, h int, d time.Duration, t0 time.Time) []captur
 		}
 	}
 	return frames
+}
+
+// fullSamples decodes every sample of a recording with mp4ff.
+func fullSamples(t *testing.T, path string) []mp4.FullSample {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	file, err := mp4.DecodeFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []mp4.FullSample
+	trex := file.Init.Moov.Mvex.Trex
+	for _, seg := range file.Segments {
+		for _, frag := range seg.Fragments {
+			fs, err := frag.GetFullSamples(trex)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fs...)
+		}
+	}
+	return out
 }
 
 type probeResult struct {
@@ -278,7 +305,8 @@ func TestDecodeTimesFollowCaptureTimes(t *testing.T) {
 	if st := w.State(); st.ClampedTimes != 1 {
 		t.Errorf("ClampedTimes = %d, want 1", st.ClampedTimes)
 	}
-	cmd := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=dts_time", "-of", "csv=p=0", path)
+	// ffmpeg's decode times are the capture offsets.
+	cmd := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=dts", "-of", "csv=p=0", path)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatal(err)
@@ -288,13 +316,21 @@ func TestDecodeTimesFollowCaptureTimes(t *testing.T) {
 		t.Fatalf("%d packets, want %d", len(lines), len(frames))
 	}
 	for i, l := range lines {
-		got, _ := strconv.ParseFloat(l, 64)
-		want := frames[i].Time.Sub(frames[0].Time).Seconds()
+		dts, _ := strconv.ParseInt(l, 10, 64)
+		want := int64(durationToTicks(frames[i].Time.Sub(frames[0].Time)))
 		if i == 3 {
-			want += 1.0 / Timescale // moved one tick after its twin
+			want++ // moved one tick after its twin
 		}
-		if math.Abs(got-want) > 1.5/Timescale {
-			t.Fatalf("packet %d dts %.6f, want capture offset %.6f", i, got, want)
+		if d := dts - want; d < -1 || d > 1 {
+			t.Fatalf("packet %d dts %d, want capture offset %d ticks", i, dts, want)
+		}
+	}
+	// No holes (ffprobe does not print trun durations): each sample lasts
+	// until the next one, across the 1.5 s pause and fragment boundaries.
+	full := fullSamples(t, path)
+	for i := 1; i < len(full); i++ {
+		if end := full[i-1].DecodeTime + uint64(full[i-1].Dur); end != full[i].DecodeTime {
+			t.Fatalf("sample %d starts at %d, previous one ends at %d", i, full[i].DecodeTime, end)
 		}
 	}
 }

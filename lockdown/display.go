@@ -64,9 +64,9 @@ func displayResult(p *policy.Policy, ds []Display, err error) CheckResult {
 		extra := len(ds) - p.Displays.Max
 		what := "the second display"
 		if p.Displays.Max > 1 || extra > 1 {
-			what = fmt.Sprintf("%s", plural(extra, "display", "displays"))
+			what = plural(extra, "display", "displays")
 		}
-		r.Fixes = []string{"Disconnect " + what + " (or turn off mirroring to it), then run the check again"}
+		r.Fixes = []string{"Disconnect " + what + ", then run the check again"}
 	}
 	return r
 }

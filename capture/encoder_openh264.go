@@ -28,8 +28,12 @@ type openh264Encoder struct {
 	cur *image.YCbCr
 }
 
-// Tuning measured with bench/capture/encoder.sh on the synthetic webcam
-// scene (640×480@15, 150 kbps); see doc.go for the figures.
+// Tuning measured with bench/capture/encoder.sh --sweep on the synthetic
+// webcam scene (640×480@15, 150 kbps, 20 s; figures in doc.go). Not
+// exposed by mediadevices v0.10.0: complexity mode, QP range (openh264
+// clamps it to 12–42 for camera and 26–35 for screen content) and scene
+// change detection (it inserts an IDR every ~17 frames on noisy webcam
+// content, whatever the intra period).
 func openh264Params(p encoderParams) (openh264.Params, error) {
 	params, err := openh264.NewParams()
 	if err != nil {
@@ -41,16 +45,20 @@ func openh264Params(p encoderParams) (openh264.Params, error) {
 		params.UsageType = openh264.ScreenContentRealTime
 	}
 	params.RCMode = openh264.RCBitrateMode
-	// Frame skipping is what makes openh264 hold its target on noisy
-	// content: without it the QP cap (42) lets a webcam scene overshoot by
-	// 25 %. A skipped frame is just a longer frame duration downstream.
-	params.EnableFrameSkip = true
+	// No frame skipping inside openh264: with it the encoder drops 5–15 %
+	// of the frames at irregular places and still overshoots; without it
+	// every frame is encoded and the stream's own rate corrector and frame
+	// dropper (ratectl.go) hold the target, dropping only when the content
+	// is beyond any bitrate (the videotest noise patch).
+	params.EnableFrameSkip = false
 	// 0: no periodic IDR from the encoder; the stream forces keyframes on
 	// capture time, which stays right when the frame rate changes.
 	params.IntraPeriod = 0
-	// One thread: the machine is shared with the exam; auto threading
-	// costs about 60 % more CPU for the same output at 640×480.
+	// One thread: the machine is shared with the exam; automatic threading
+	// costs ~60 % more CPU for the same output at 640×480.
 	params.MultipleThreadIdc = 1
+	// One slice per frame: mediadevices' default (size-limited slices of
+	// 12.8 kB) costs bits and makes the rate control skip more.
 	params.SliceMode = openh264.SMSingleSlice
 	params.SliceNum = 1
 	return params, nil

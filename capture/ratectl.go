@@ -8,8 +8,8 @@ import (
 // rateCorrector closes a slow loop around the encoder's own rate control.
 //
 // openh264 overshoots its target on noisy webcam content (its QP is capped
-// at 42) and its frame-skip decisions lag, so a stream asked for 150 kbps
-// delivers 160–190. The corrector measures the encoder's overshoot ratio —
+// at 42, and frame skipping is off, see encoder_openh264.go), so a stream
+// asked for 150 kbps delivers 155–190. The corrector measures the encoder's overshoot ratio —
 // bits produced per bit of budget the encoder believed it had, over the
 // last few seconds — and asks the encoder for target/ratio. It only ever
 // asks for less than the target: an undershoot (static content) is not

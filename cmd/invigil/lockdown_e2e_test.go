@@ -222,7 +222,7 @@ func TestE2EViolationsReachBackend(t *testing.T) {
 // TestE2EDisplayViolation: under Xvfb with two screens (Xinerama) and a
 // policy allowing one display, a headless run reports display.count.
 func TestE2EDisplayViolation(t *testing.T) {
-	display := startXvfbTwoScreens(t)
+	display := startXvfb(t, "1280x720x24", "1280x720x24")
 	dir := t.TempDir()
 	polFile := filepath.Join(dir, "policy.json")
 	os.WriteFile(polFile, []byte(`{"version": 1, "name": "one display", "processes": {"prohibited": [], "allowed": []},
@@ -248,33 +248,4 @@ func TestE2EDisplayViolation(t *testing.T) {
 	if r := waitClient(t, cmd, &out, &errb); r.exit != exitEnded {
 		t.Fatalf("client exit %d\n%s", r.exit, r.stderr)
 	}
-}
-
-// startXvfbTwoScreens starts Xvfb with two screens joined by Xinerama on a
-// free display number and returns the DISPLAY value.
-func startXvfbTwoScreens(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("Xvfb"); err != nil {
-		t.Fatal("Xvfb not installed: run scripts/setup.sh")
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x720x24", "-screen", "1", "1280x720x24", "+xinerama", "-nolisten", "tcp")
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	buf := make([]byte, 32)
-	r.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, _ := r.Read(buf)
-	r.Close()
-	num := strings.TrimSpace(string(buf[:n]))
-	if num == "" {
-		t.Fatal("Xvfb gave no display number")
-	}
-	return ":" + num
 }

@@ -408,12 +408,22 @@ func (m *Monitor) closeProcs(items []askItem, how string) {
 		fs = append(fs, it.f)
 		keys = append(keys, it.key)
 	}
+	// The poll may see a process gone before CloseProcesses returns: note
+	// the resolution first, and the outcome after.
+	m.mu.Lock()
+	for _, key := range keys {
+		m.resolution[key] = how
+	}
+	m.mu.Unlock()
 	res := CloseProcesses(m.ctx, fs, time.Duration(m.p.Enforcement.GraceSeconds)*time.Second)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i, r := range res {
 		m.log.Info("closed prohibited process", "pid", r.PID, "name", r.Name, "outcome", r.Outcome, "err", r.Error)
 		key := keys[i]
+		if m.open[key] == nil {
+			continue // already ended, with the resolution noted above
+		}
 		if r.Outcome == "failed" {
 			m.resolution[key] = "closing failed: " + r.Error
 		} else {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -56,7 +57,8 @@ type compiledRule struct {
 
 type procEntry struct {
 	info    procInfo
-	readAt  time.Time
+	readAt  time.Time // last read
+	seen    time.Time // first seen; zero for processes found by the first listing
 	hash    string
 	hashErr error
 	finding *ProcessFinding
@@ -163,13 +165,14 @@ func (s *procScanner) probe(ctx context.Context, pid int32, now time.Time, retry
 	if pid == s.self || pid <= 0 || s.known[pid] != nil {
 		return
 	}
-	if _, err := os.Stat(procDir(pid)); err != nil {
-		if retry {
+	info, err := readProc(ctx, pid)
+	if err != nil {
+		if retry && errors.Is(err, fs.ErrNotExist) {
 			s.retry = append(s.retry, pid)
 		}
 		return
 	}
-	s.visit(ctx, pid, nil, now, true, out)
+	s.add(info, now, nil)
 }
 
 // list lists every process.
@@ -181,7 +184,7 @@ func (s *procScanner) list(ctx context.Context, now time.Time, sweep bool, gen i
 	if sweep {
 		s.swept = now
 	}
-	s.gen, s.listed, s.retry = gen, true, nil
+	s.gen, s.retry = gen, nil
 	seen := make(map[int32]bool, len(pids))
 	out := procScan{listed: true}
 	for _, pid := range pids {
@@ -200,6 +203,7 @@ func (s *procScanner) list(ctx context.Context, now time.Time, sweep bool, gen i
 			delete(s.known, pid)
 		}
 	}
+	s.listed = true
 	return out, nil
 }
 
@@ -227,26 +231,44 @@ func (s *procScanner) visit(ctx context.Context, pid int32, e *procEntry, now ti
 		out.unread++
 		return nil
 	}
-	e = &procEntry{info: info, readAt: now}
+	return s.add(info, now, e)
+}
+
+// add inspects a process just read and remembers it; prev is what was known
+// under its pid before.
+func (s *procScanner) add(info procInfo, now time.Time, prev *procEntry) *procEntry {
+	e := prev
+	seen := now
+	switch {
+	case !s.listed:
+		seen = time.Time{} // the first listing: already running
+	case e != nil && e.info.create == info.create:
+		seen = e.seen // the same process, after an exec
+	}
+	e = &procEntry{info: info, readAt: now, seen: seen}
 	s.inspect(e)
-	s.known[pid] = e
+	s.known[info.pid] = e
 	return e
 }
 
-// young reports whether the process started less than youngFor ago.
+// young reports whether the scanner first saw the process less than
+// youngFor ago. It goes by when the scanner saw it, not by its start time:
+// start times derive from the boot time in whole seconds, which was ~1 s off
+// the wall clock on the test VM. Processes found by the first listing are
+// not young.
 func (e *procEntry) young(now time.Time) bool {
-	return now.UnixMilli()-e.info.create < youngFor.Milliseconds()
+	return !e.seen.IsZero() && now.Sub(e.seen) < youngFor
 }
 
 // due reports whether a young process should be re-read now: at ages of
-// roughly 0.1, 0.2, 0.4, 0.8 and 1.6 s, not on every poll, since under
+// roughly 0.1, 0.2, 0.4, 0.8 and 1.6 s (each read doubles the wait), not on
+// every poll, since under
 // process churn (a build, a test run) dozens are young at any time.
 func (e *procEntry) due(now time.Time) bool {
 	if !e.young(now) {
 		return false
 	}
-	age := time.Duration(now.UnixMilli()-e.info.create) * time.Millisecond
-	return now.Sub(e.readAt) >= max(90*time.Millisecond, age/2)
+	return now.Sub(e.readAt) >= max(90*time.Millisecond, now.Sub(e.seen))
 }
 
 // snapshot returns what the scanner knows of every process.

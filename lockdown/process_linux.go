@@ -101,8 +101,6 @@ func readProc(_ context.Context, pid int32) (procInfo, error) {
 	return procInfo{pid: pid, name: name, exe: exe, create: create}, nil
 }
 
-func procDir(pid int32) string { return "/proc/" + strconv.Itoa(int(pid)) }
-
 // openExe opens the running executable through /proc, which works even
 // when the file was renamed or deleted after the process started.
 func openExe(info procInfo) (*os.File, error) {

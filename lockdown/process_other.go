@@ -26,6 +26,3 @@ func keyOf(path string, fi os.FileInfo) fileKey {
 // lastPID: no cheap "a process was created" signal here, so every poll
 // lists the pids.
 func lastPID() (int64, bool) { return 0, false }
-
-// procDir is never used here: without lastPID the scanner always lists.
-func procDir(pid int32) string { return "" }

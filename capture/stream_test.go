@@ -215,28 +215,10 @@ func TestCameraBitrateAndKeyframes(t *testing.T) {
 	}
 }
 
-func TestSetBitrateChangesOutput(t *testing.T) {
-	needEncoder(t)
-	t.Parallel()
-	s, err := OpenCamera(context.Background(), Config{Source: "scene", BitrateKbps: 300}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	readFor(t, s, time.Second) // settle
-	high := readFor(t, s, 5*time.Second)
-	s.SetBitrate(100)
-	readFor(t, s, time.Second) // the encoder and the dropper catch up
-	low := readFor(t, s, 5*time.Second)
-	hk, lk := kbpsOf(high), kbpsOf(low)
-	t.Logf("300 kbps target: %.1f kbps at %.1f fps; 100 kbps target: %.1f kbps at %.1f fps; stats %+v",
-		hk, fpsOf(high), lk, fpsOf(low), s.Stats())
-	if math.Abs(hk-300)/300 > 0.25 || math.Abs(lk-100)/100 > 0.25 {
-		t.Errorf("bitrate did not follow SetBitrate: %.1f (want 300) then %.1f (want 100)", hk, lk)
-	}
-}
-
-func TestSetFrameRateAndForceKeyframe(t *testing.T) {
+// TestStreamControls checks that a Stream's SetBitrate, SetFrameRate and
+// ForceKeyframe reach its pipeline; TestSetBitrateChangesOutput and
+// TestSetFrameRateKeepsBitrate measure their effect faster than real time.
+func TestStreamControls(t *testing.T) {
 	needEncoder(t)
 	t.Parallel()
 	s, err := OpenCamera(context.Background(), Config{Source: "scene", KeyframeInterval: 10 * time.Second}, nil)
@@ -244,21 +226,23 @@ func TestSetFrameRateAndForceKeyframe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	readFor(t, s, 500*time.Millisecond)
+	readFor(t, s, 300*time.Millisecond)
+	s.SetBitrate(60)
 	s.SetFrameRate(5)
-	readFor(t, s, 500*time.Millisecond)
-	slow := readFor(t, s, 4*time.Second)
-	fps, kbps := fpsOf(slow), kbpsOf(slow)
-	t.Logf("at 5 fps: %.2f fps, %.1f kbps", fps, kbps)
-	if math.Abs(fps-5) > 0.75 {
+	if s.Bitrate() != 60 || s.FrameRate() != 5 {
+		t.Errorf("targets %d kbps %g fps, want 60 and 5", s.Bitrate(), s.FrameRate())
+	}
+	readFor(t, s, 400*time.Millisecond)
+	slow := readFor(t, s, 2*time.Second)
+	if fps := fpsOf(slow); math.Abs(fps-5) > 1 {
 		t.Errorf("frame rate %.2f after SetFrameRate(5)", fps)
 	}
-	if math.Abs(kbps-150)/150 > 0.25 {
-		t.Errorf("bitrate %.1f at 5 fps, want the 150 kbps target kept", kbps)
+	// Built for 15 fps, running at 5: the encoder is asked for 3×60.
+	if k := s.Stats().EncoderKbps; k < 120 || k > 180 {
+		t.Errorf("encoder asked for %d kbps, want about 180 (60 kbps at a third of its frame rate)", k)
 	}
-	// ForceKeyframe: the next frame (or the one after, if in flight) is IDR.
 	s.SetFrameRate(15)
-	readFor(t, s, 300*time.Millisecond)
+	readFor(t, s, 200*time.Millisecond)
 	s.ForceKeyframe()
 	got := false
 	for i := 0; i < 3 && !got; i++ {
@@ -270,6 +254,74 @@ func TestSetFrameRateAndForceKeyframe(t *testing.T) {
 	}
 	if !got {
 		t.Error("no keyframe within 3 frames of ForceKeyframe")
+	}
+}
+
+func TestSetBitrateChangesOutput(t *testing.T) {
+	needEncoder(t)
+	t.Parallel()
+	e, err := NewEncoder(Config{BitrateKbps: 300}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	g := newSceneGen(640, 480, 15)
+	t0 := time.Unix(1_700_000_000, 0)
+	var high, low []Frame
+	for i := 0; i < 14*15; i++ {
+		if i == 7*15 {
+			e.SetBitrate(100)
+		}
+		f, ok, err := e.Encode(g.frame(i), t0.Add(time.Duration(i)*time.Second/15))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case !ok:
+		case i >= 1*15 && i < 7*15:
+			high = append(high, f)
+		case i >= 8*15: // a second to settle
+			low = append(low, f)
+		}
+	}
+	hk, lk := kbpsOf(high), kbpsOf(low)
+	t.Logf("300 kbps target: %.1f kbps at %.1f fps; then 100 kbps target: %.1f kbps at %.1f fps; %+v",
+		hk, fpsOf(high), lk, fpsOf(low), e.Stats())
+	if math.Abs(hk-300)/300 > 0.2 || math.Abs(lk-100)/100 > 0.2 {
+		t.Errorf("bitrate did not follow SetBitrate: %.1f (want 300) then %.1f (want 100)", hk, lk)
+	}
+}
+
+func TestSetFrameRateKeepsBitrate(t *testing.T) {
+	needEncoder(t)
+	t.Parallel()
+	e, err := NewEncoder(Config{}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	g := newSceneGen(640, 480, 15)
+	t0 := time.Unix(1_700_000_000, 0)
+	var slow []Frame
+	for i := 0; i < 12*15; i++ {
+		if i == 2*15 {
+			e.SetFrameRate(5)
+		}
+		f, ok, err := e.Encode(g.frame(i), t0.Add(time.Duration(i)*time.Second/15))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok && i >= 4*15 {
+			slow = append(slow, f)
+		}
+	}
+	fps, kbps := fpsOf(slow), kbpsOf(slow)
+	t.Logf("at 5 fps: %.2f fps, %.1f kbps; %+v", fps, kbps, e.Stats())
+	if math.Abs(fps-5) > 0.3 {
+		t.Errorf("frame rate %.2f after SetFrameRate(5)", fps)
+	}
+	if math.Abs(kbps-150)/150 > 0.2 {
+		t.Errorf("bitrate %.1f at 5 fps, want the 150 kbps target kept", kbps)
 	}
 }
 

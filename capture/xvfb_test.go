@@ -137,7 +137,7 @@ func TestScreenUnderXvfb(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	s, err := OpenScreen(ctx, Config{Source: "all", FPS: 2}, nil)
+	s, err := OpenScreen(ctx, Config{Source: "all", FPS: 4}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestScreenPerDisplayCrop(t *testing.T) {
 		w, h   int
 	}{{"0", 1280, 720}, {"1", 800, 600}} {
 		t.Run("display"+tt.source, func(t *testing.T) {
-			s, err := OpenScreen(context.Background(), Config{Source: tt.source, FPS: 2}, nil)
+			s, err := OpenScreen(context.Background(), Config{Source: tt.source, FPS: 4}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -55,8 +55,9 @@ func (r *recorder) wait(t *testing.T, timeout time.Duration, what string, ok fun
 		r.mu.Lock()
 		for i, v := range r.events {
 			if ok(v) {
+				at := r.at[i]
 				r.mu.Unlock()
-				return v, r.at[i]
+				return v, at
 			}
 		}
 		r.mu.Unlock()
@@ -151,10 +152,22 @@ func TestMonitorRealProcesses(t *testing.T) {
 	}
 }
 
+// closingPolicy prohibits only a name unique to this test process, so that
+// tests which close prohibited processes never touch another test's (or
+// another engineer's) "anydesk".
+func closingPolicy(t *testing.T) (*policy.Policy, string) {
+	name := fmt.Sprintf("ldtest%d", os.Getpid())
+	p := policy.Default()
+	p.Processes.Prohibited = []policy.ProcessRule{{ID: "test-tool", Name: "Test tool", Category: "remote_access",
+		Names: policy.OSList{All: []string{name}}, Action: policy.Block}}
+	p.RemotePorts = []policy.PortRule{}
+	return p, name
+}
+
 func TestMonitorAutoTerminate(t *testing.T) {
 	dir := t.TempDir()
-	anydesk, _ := copySleep(t, dir, "anydesk")
-	p := policy.Default()
+	p, name := closingPolicy(t)
+	anydesk, _ := copySleep(t, dir, name)
 	p.Enforcement = policy.Enforcement{Terminate: policy.TerminateAuto, GraceSeconds: 2}
 	p.Clipboard = policy.ClipboardAllow
 	j, _, err := OpenJournal(context.Background(), filepath.Join(dir, "journal.jsonl"), JournalOptions{})
@@ -197,8 +210,8 @@ func TestMonitorAsk(t *testing.T) {
 	for _, answer := range []bool{false, true} {
 		t.Run(fmt.Sprint("answer=", answer), func(t *testing.T) {
 			dir := t.TempDir()
-			anydesk, _ := copySleep(t, dir, "anydesk")
-			p := policy.Default()
+			p, name := closingPolicy(t)
+			anydesk, _ := copySleep(t, dir, name)
 			p.Enforcement = policy.Enforcement{Terminate: policy.TerminateAsk, GraceSeconds: 1}
 			p.Clipboard = policy.ClipboardAllow
 			j, _, err := OpenJournal(context.Background(), filepath.Join(dir, "journal.jsonl"), JournalOptions{})

@@ -79,7 +79,7 @@ type procScanner struct {
 	swept    time.Time
 	gen      int64 // lastPID at the last listing or probe
 	listed   bool
-	retry    []int32 // pids allocated but not yet visible
+	retry    []retryPID // pids allocated but not yet visible
 }
 
 type hashResult struct {
@@ -128,16 +128,20 @@ func (s *procScanner) scan(ctx context.Context, now time.Time) (procScan, error)
 	gen, genOK := lastPID()
 	var out procScan
 	switch {
-	case !sweep && genOK && s.listed && gen == s.gen && len(s.retry) == 0:
+	case !sweep && genOK && s.listed && gen == s.gen && !s.retryDue(now):
 		// No process was created.
 	case !sweep && genOK && s.listed && gen >= s.gen && gen-s.gen <= maxProbe:
 		retry := s.retry
 		s.retry = nil
-		for _, pid := range retry {
-			s.probe(ctx, pid, now, false, &out)
+		for _, r := range retry {
+			if now.Before(r.next) {
+				s.retry = append(s.retry, r)
+				continue
+			}
+			s.probe(ctx, r.pid, now, r.tries, &out)
 		}
 		for id := s.gen + 1; id <= gen; id++ {
-			s.probe(ctx, int32(id), now, true, &out)
+			s.probe(ctx, int32(id), now, 0, &out)
 		}
 		s.gen = gen
 	default:
@@ -158,21 +162,44 @@ func (s *procScanner) scan(ctx context.Context, now time.Time) (procScan, error)
 // listing is cheaper.
 const maxProbe = 256
 
-// probe reads a newly allocated pid. A pid not (yet) in /proc is retried
-// once on the next poll when retry is set: the kernel allocates the id a
-// moment before the process becomes visible.
-func (s *procScanner) probe(ctx context.Context, pid int32, now time.Time, retry bool, out *procScan) {
+// probe reads a newly allocated pid. The kernel allocates the id a moment
+// before the process becomes visible in /proc (longer on a loaded machine),
+// so an id that is not there yet is tried again at growing intervals, up to
+// probeTries times over ~2 s; an id that stays missing was a short-lived
+// process or thread. tries counts the earlier attempts.
+func (s *procScanner) probe(ctx context.Context, pid int32, now time.Time, tries int, out *procScan) {
 	if pid == s.self || pid <= 0 || s.known[pid] != nil {
 		return
 	}
 	info, err := readProc(ctx, pid)
 	if err != nil {
-		if retry && errors.Is(err, fs.ErrNotExist) {
-			s.retry = append(s.retry, pid)
+		if tries < probeTries && errors.Is(err, fs.ErrNotExist) {
+			s.retry = append(s.retry, retryPID{pid: pid, tries: tries + 1, next: now.Add(probeBackoff << tries)})
 		}
 		return
 	}
 	s.add(info, now, nil)
+}
+
+// retryPID is an allocated pid not yet seen in /proc.
+type retryPID struct {
+	pid   int32
+	tries int
+	next  time.Time
+}
+
+const (
+	probeTries   = 4
+	probeBackoff = 100 * time.Millisecond
+)
+
+func (s *procScanner) retryDue(now time.Time) bool {
+	for _, r := range s.retry {
+		if !now.Before(r.next) {
+			return true
+		}
+	}
+	return false
 }
 
 // list lists every process.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command encbench compares Invigil's capture encoder with ffmpeg's libx264
 // on the same raw frames: CPU time, PSNR against the source and achieved
 // bitrate. bench/capture/encoder.sh runs it; see that script for usage.

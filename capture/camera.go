@@ -34,7 +34,8 @@ func newDevice(id, name, bus string) Device {
 // OpenCamera opens a camera and starts encoding it. cfg's zero fields take
 // DefaultCameraConfig's values. Source "test" is mediadevices' videotest
 // driver and "scene" a synthetic webcam scene; neither is ever used unless
-// asked for. Errors: ErrNoCamera, ErrCameraBusy, ErrUnsupported (wrapped).
+// asked for. ctx bounds the opening only; Close ends the stream. Errors:
+// ErrNoCamera, ErrCameraBusy, ErrUnsupported (wrapped).
 func OpenCamera(ctx context.Context, cfg Config, log *slog.Logger) (*Stream, error) {
 	cfg, err := cfg.withDefaults(DefaultCameraConfig())
 	if err != nil {

@@ -54,7 +54,9 @@ func parseScreenSource(s string) (screenTarget, error) {
 // resolution. cfg's zero fields take DefaultScreenConfig's values. Source:
 // "all" (every monitor as one image where the OS allows it), "0", "1", ...
 // (one display), or "test" (synthetic desktop of cfg.Width×cfg.Height,
-// default 1280×720). Errors: ErrNoDisplay, ErrUnsupported (wrapped).
+// default 1280×720). ctx bounds the opening only (display retries
+// included); Close ends the stream. Errors: ErrNoDisplay, ErrUnsupported
+// (wrapped).
 func OpenScreen(ctx context.Context, cfg Config, log *slog.Logger) (*Stream, error) {
 	cfg, err := cfg.withDefaults(DefaultScreenConfig())
 	if err != nil {

@@ -435,12 +435,12 @@ func sweep(o opts) error {
 	variants := []variant{
 		{"mediadevices defaults (auto threads, size-limited slices)", func(p *openh264.Params) { p.IntraPeriod = intra }},
 		{"1 thread", func(p *openh264.Params) { p.IntraPeriod = intra; p.MultipleThreadIdc = 1 }},
-		{"1 thread, single slice (capture)", func(p *openh264.Params) {
+		{"1 thread, single slice", func(p *openh264.Params) {
 			p.IntraPeriod = intra
 			p.MultipleThreadIdc = 1
 			p.SliceMode = openh264.SMSingleSlice
 		}},
-		{"  + frame skip off", func(p *openh264.Params) {
+		{"  + frame skip off (capture)", func(p *openh264.Params) {
 			p.IntraPeriod = intra
 			p.MultipleThreadIdc = 1
 			p.SliceMode = openh264.SMSingleSlice

@@ -15,3 +15,15 @@ var DefaultPolicy []byte
 //
 //go:embed privacy-notice.txt.tmpl
 var PrivacyNotice string
+
+// Icon is the application icon (SVG): the desktop client's window and
+// title bar. IconPNG is the same at 512×512 for packaging (FyneApp.toml,
+// the .desktop file).
+//
+//go:embed icon.svg
+var Icon []byte
+
+// IconPNG is Icon rendered at 512×512.
+//
+//go:embed icon.png
+var IconPNG []byte

@@ -1,0 +1,6 @@
+package client
+
+// managedConfigPath is where IT staff put the managed configuration on macOS.
+func managedConfigPath() (string, error) {
+	return "/Library/Application Support/Invigil/config.json", nil
+}

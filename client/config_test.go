@@ -1,0 +1,97 @@
+package client
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const testKey = "ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.json", `{"server": "https://Proctor.example.edu/", "server_key": "`+testKey+`", "spool_dir": "/var/lib/invigil/spool"}`)
+	only := write("only.json", `{"server": "https://proctor.example.edu", "only_server": true}`)
+	tests := []struct {
+		name    string
+		in      ConfigInputs
+		env     map[string]string
+		want    Config
+		wantErr string
+	}{
+		{name: "managed file", in: ConfigInputs{Path: good},
+			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", Source: good}},
+		{name: "env over file", in: ConfigInputs{Path: good}, env: map[string]string{EnvServer: "http://127.0.0.1:9", EnvSpoolDir: "/tmp/s"},
+			want: Config{Server: "http://127.0.0.1:9", ServerKey: testKey, SpoolDir: "/tmp/s", Source: good}},
+		{name: "flags over env", in: ConfigInputs{Path: good, Flags: Config{Server: "http://h:1", SpoolDir: "/x", Camera: "test"}}, env: map[string]string{EnvServer: "http://127.0.0.1:9"},
+			want: Config{Server: "http://h:1", ServerKey: testKey, SpoolDir: "/x", Camera: "test", Source: good}},
+		{name: "config from env", in: ConfigInputs{Flags: Config{SpoolDir: "/s"}}, env: map[string]string{EnvConfig: only},
+			want: Config{Server: "https://proctor.example.edu", OnlyServer: true, SpoolDir: "/s", Source: only}},
+		{name: "named file missing", in: ConfigInputs{Path: filepath.Join(dir, "nope.json")}, wantErr: "no such file"},
+		{name: "unknown key", in: ConfigInputs{Path: write("typo.json", `{"server_kee": "x"}`)}, wantErr: `unknown field "server_kee"`},
+		{name: "trailing data", in: ConfigInputs{Path: write("two.json", `{} {}`)}, wantErr: "data after"},
+		{name: "not json", in: ConfigInputs{Path: write("bad.json", `server=x`)}, wantErr: "not a valid configuration"},
+		{name: "bad server", in: ConfigInputs{Path: write("badserver.json", `{"server": "ftp://x"}`)}, wantErr: "server:"},
+		{name: "bad key", in: ConfigInputs{Path: write("badkey.json", `{"server_key": "ed25519:abc"}`)}, wantErr: "server_key:"},
+		{name: "relative spool", in: ConfigInputs{Path: write("rel.json", `{"spool_dir": "spool"}`)}, wantErr: "not an absolute path"},
+		{name: "only without server", in: ConfigInputs{Path: write("only2.json", `{"only_server": true}`)}, wantErr: "no server"},
+		{name: "only server refuses flag", in: ConfigInputs{Path: only, Flags: Config{Server: "https://other.example"}}, wantErr: "set up for exams on https://proctor.example.edu only"},
+		{name: "only server, same flag", in: ConfigInputs{Path: only, Flags: Config{Server: "https://proctor.example.edu/", SpoolDir: "/s"}},
+			want: Config{Server: "https://proctor.example.edu", OnlyServer: true, SpoolDir: "/s", Source: only}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.in
+			in.Getenv = func(k string) string { return tt.env[k] }
+			got, err := LoadConfig(in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("LoadConfig error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Fatalf("LoadConfig = %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigLinkAndKey(t *testing.T) {
+	c := Config{Server: "https://a.example", ServerKey: testKey, OnlyServer: true}
+	if _, err := c.TargetForLink(JoinLink{Server: "https://b.example", Code: "X"}); err == nil {
+		t.Error("OnlyServer accepted a link to another server")
+	}
+	if tg, err := c.TargetForLink(JoinLink{Server: "https://a.example", Code: "X"}); err != nil || tg.Server != "https://a.example" {
+		t.Errorf("TargetForLink = %+v, %v", tg, err)
+	}
+	c.OnlyServer = false
+	if got := c.KeyFor("https://b.example"); got != "" {
+		t.Errorf("KeyFor(other) = %q, want unpinned", got)
+	}
+	if got := c.KeyFor("https://a.example"); got != testKey {
+		t.Errorf("KeyFor(configured) = %q", got)
+	}
+	if got := (Config{ServerKey: testKey}).KeyFor("https://any.example"); got != testKey {
+		t.Errorf("KeyFor with no configured server = %q", got)
+	}
+}
+
+func TestDefaultConfigPath(t *testing.T) {
+	p, err := DefaultConfigPath()
+	if err != nil || !filepath.IsAbs(p) {
+		t.Fatalf("DefaultConfigPath = %q, %v", p, err)
+	}
+}

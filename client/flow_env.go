@@ -1,0 +1,275 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/invigil/invigil/capture"
+	"github.com/invigil/invigil/lockdown"
+	"github.com/invigil/invigil/lockdown/policy"
+	"github.com/invigil/invigil/transport"
+)
+
+// Env is what a Flow needs from the world: the backend, lockdown and the
+// capture devices. RealEnv wires it to Join, lockdown.Check, capture and
+// StartExam; tests use a fake (client/flowtest).
+type Env interface {
+	// Join joins (or resumes) a session and verifies its policy. Errors
+	// wrap ErrUnreachable, ErrJoinRefused or ErrBadPolicy.
+	Join(ctx context.Context, opts JoinOptions) (*Joined, error)
+	// Check runs the system check once.
+	Check(ctx context.Context, p *policy.Policy) lockdown.Report
+	// CloseApps closes the given prohibited programs.
+	CloseApps(ctx context.Context, procs []lockdown.ProcessFinding) []lockdown.CloseResult
+	// SpeedTest measures the upload rate to the backend in bytes/s.
+	SpeedTest(ctx context.Context, j *Joined) (float64, error)
+	// OpenPreview opens the camera for the check screen's preview only:
+	// nothing read from it is sent. (nil, nil) when the policy records no
+	// camera. Errors wrap capture.ErrNoCamera or capture.ErrCameraBusy
+	// where that is the cause.
+	OpenPreview(ctx context.Context, p *policy.Policy) (Preview, error)
+	// StartExam starts the recording after consent: capture, the session
+	// (spool and upload), a consent.accepted event, lockdown's monitor.
+	StartExam(ctx context.Context, j *Joined, hooks ExamHooks) (ExamRun, error)
+}
+
+// Camera is a live camera the UI previews and the flow takes stills from.
+// *capture.Stream implements it.
+type Camera interface {
+	// Snapshot returns a JPEG of the latest frame, at most maxWidth wide.
+	Snapshot(ctx context.Context, maxWidth int) ([]byte, error)
+}
+
+// Preview is a camera opened only to be shown; the flow closes it.
+type Preview interface {
+	Camera
+	Close() error
+}
+
+// ExamHooks are the flow's callbacks into a running exam.
+type ExamHooks struct {
+	// OnViolation sees every violation; it must not block.
+	OnViolation func(lockdown.Violation)
+	// Ask asks the student whether to close prohibited programs.
+	Ask lockdown.AskFunc
+}
+
+// ExamRun is a running exam as the flow drives it. *realExam wraps
+// *Exam; tests fake it.
+type ExamRun interface {
+	// Camera is the recording camera, for the ID photo and room scan
+	// previews; nil when none records.
+	Camera() Camera
+	// SendStill sends a JPEG on the stills track with a snapshot.taken
+	// event saying why, and returns the sequence number to wait for.
+	SendStill(jpg []byte, why string) (uint64, error)
+	// Acked is the highest sequence number the backend has stored.
+	Acked() uint64
+	// Status is the connection and spool status.
+	Status() transport.Status
+	// Commands are the proctor's commands.
+	Commands() <-chan transport.Command
+	// Stopped is closed when the backend stops the session for good; Err
+	// says why.
+	Stopped() <-chan struct{}
+	Err() error
+	// Problem is a lasting failure of capture or the spool, if any.
+	Problem() error
+	// Event sends an event.
+	Event(typ string, fields map[string]any) error
+	// Snapshot answers a proctor's snapshot command.
+	Snapshot(ctx context.Context, why string) error
+	// Focus and clipboard hooks of lockdown's monitor.
+	FocusLost(at time.Time)
+	FocusGained(at time.Time)
+	ClipboardUsed(at time.Time, op lockdown.ClipboardOp)
+	// Finish stops capture, releases lockdown, uploads everything, wipes
+	// the local data and returns the receipt.
+	Finish(ctx context.Context, reason string) (*Receipt, error)
+	// Abort stops without finishing; the spool keeps what is not uploaded.
+	Abort(ctx context.Context) error
+}
+
+// RealEnv is the Env of the real client.
+type RealEnv struct {
+	Config Config
+	Log    *slog.Logger
+	HTTP   *http.Client
+	// Monitor overrides lockdown's monitor intervals (tests).
+	Monitor lockdown.MonitorOptions
+}
+
+func (e *RealEnv) log() *slog.Logger {
+	if e.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Log
+}
+
+// Join implements Env.
+func (e *RealEnv) Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
+	opts.HTTP, opts.Log = e.HTTP, e.log()
+	return Join(ctx, opts)
+}
+
+// Check implements Env.
+func (e *RealEnv) Check(ctx context.Context, p *policy.Policy) lockdown.Report {
+	return lockdown.Check(ctx, p, lockdown.CheckOptions{Cameras: LockdownCameras()})
+}
+
+// CloseApps implements Env.
+func (e *RealEnv) CloseApps(ctx context.Context, procs []lockdown.ProcessFinding) []lockdown.CloseResult {
+	return lockdown.CloseProcesses(ctx, procs, 3*time.Second)
+}
+
+// speedTestBytes is the network test's upload: enough to see the rate,
+// small enough for a slow line (half a MiB takes 17 s at 30 kB/s).
+const speedTestBytes = 512 << 10
+
+// SpeedTest implements Env.
+func (e *RealEnv) SpeedTest(ctx context.Context, j *Joined) (float64, error) {
+	return transport.SpeedTest(ctx, e.HTTP, j.Server, j.Resp.Token, speedTestBytes)
+}
+
+// OpenPreview implements Env.
+func (e *RealEnv) OpenPreview(ctx context.Context, p *policy.Policy) (Preview, error) {
+	cfg, _ := CaptureConfigs(p, Sources{Camera: e.Config.Camera, Screen: "none"})
+	if cfg == nil {
+		return nil, nil
+	}
+	c := *cfg
+	c.FPS = min(c.FPS, 10)
+	s, err := capture.OpenCamera(ctx, c, e.log())
+	if err != nil {
+		return nil, fmt.Errorf("camera: %w", err)
+	}
+	return s, nil
+}
+
+// StartExam implements Env: the same steps as the headless run.
+func (e *RealEnv) StartExam(ctx context.Context, j *Joined, hooks ExamHooks) (ExamRun, error) {
+	log := e.log()
+	src := Sources{Camera: e.Config.Camera, Screen: e.Config.Screen}
+	cam, scr, err := OpenCapture(ctx, j.Policy, src, log)
+	if err != nil {
+		return nil, err
+	}
+	closeStreams := func() {
+		for _, s := range []*capture.Stream{cam, scr} {
+			if s != nil {
+				s.Close()
+			}
+		}
+	}
+	sess, err := Start(j, SessionOptions{Log: log})
+	if err != nil {
+		closeStreams()
+		return nil, fmt.Errorf("open the spool in %s: %w", j.SpoolDir, err)
+	}
+	if err := sess.Event("consent.accepted", map[string]any{"how": "button"}); err != nil {
+		closeStreams()
+		sess.Close()
+		return nil, err
+	}
+	var disabled []string
+	if src.Camera == "none" && j.Policy.Capture.Camera.Enabled {
+		disabled = append(disabled, "camera")
+	}
+	if src.Screen == "none" && j.Policy.Capture.Screen.Enabled {
+		disabled = append(disabled, "screen")
+	}
+	exam, err := StartExam(ctx, sess, ExamOptions{
+		Camera: cam, Screen: scr, Disabled: disabled, JournalPath: e.Config.JournalPath,
+		Ask: hooks.Ask, Cameras: LockdownCameras(), OnViolation: hooks.OnViolation, Log: log,
+		Monitor: e.Monitor,
+	})
+	if err != nil {
+		closeStreams()
+		sess.Close()
+		return nil, fmt.Errorf("start lockdown: %w", err)
+	}
+	sess.Event("session.started", map[string]any{"resumed": j.Resumed, "ui": "desktop"})
+	r := &realExam{exam: exam, sess: sess}
+	if cam != nil {
+		r.cam = cam
+	}
+	return r, nil
+}
+
+// realExam is the ExamRun of a real exam.
+type realExam struct {
+	exam *Exam
+	sess *Session
+	cam  Camera
+
+	mu        sync.Mutex
+	finishing bool // Finish ran: capture and lockdown are stopped
+}
+
+func (r *realExam) Camera() Camera { return r.cam }
+func (r *realExam) SendStill(jpg []byte, why string) (uint64, error) {
+	return r.sess.SendStill(jpg, why)
+}
+func (r *realExam) Acked() uint64                      { return r.sess.Acked() }
+func (r *realExam) Status() transport.Status           { return r.sess.Status() }
+func (r *realExam) Commands() <-chan transport.Command { return r.sess.Commands() }
+func (r *realExam) Stopped() <-chan struct{}           { return r.sess.Stopped() }
+func (r *realExam) Err() error                         { return r.sess.Err() }
+func (r *realExam) Event(typ string, fields map[string]any) error {
+	return r.sess.Event(typ, fields)
+}
+func (r *realExam) FocusLost(at time.Time)   { r.exam.Monitor().FocusLost(at) }
+func (r *realExam) FocusGained(at time.Time) { r.exam.Monitor().FocusGained(at) }
+func (r *realExam) ClipboardUsed(at time.Time, op lockdown.ClipboardOp) {
+	r.exam.Monitor().ClipboardUsed(at, op)
+}
+
+func (r *realExam) Problem() error {
+	if err := r.sess.SendErr(); err != nil {
+		return err
+	}
+	return r.exam.Media().Err()
+}
+
+func (r *realExam) Snapshot(ctx context.Context, why string) error {
+	_, err := r.exam.Media().Snapshot(ctx, why)
+	return err
+}
+
+func (r *realExam) Finish(ctx context.Context, reason string) (*Receipt, error) {
+	r.mu.Lock()
+	r.finishing = true
+	r.mu.Unlock()
+	return r.exam.Finish(ctx, reason)
+}
+
+func (r *realExam) Abort(ctx context.Context) error {
+	r.mu.Lock()
+	finishing := r.finishing
+	r.mu.Unlock()
+	if finishing {
+		// Finish already stopped capture and lockdown; what is left is the
+		// session, whose spool keeps what was not uploaded.
+		return r.sess.Close()
+	}
+	return r.exam.Abort(ctx)
+}
+
+// SendStill sends jpg on the stills track and a snapshot.taken event saying
+// why ("id_photo", "room_scan"), and returns the event's sequence number:
+// once Acked reaches it, the backend has both.
+func (s *Session) SendStill(jpg []byte, why string) (uint64, error) {
+	if _, err := s.SendSeq(transport.Message{Kind: transport.KindStill, Track: transport.TrackStills, Payload: jpg}); err != nil {
+		return 0, err
+	}
+	b, err := json.Marshal(map[string]any{"type": "snapshot.taken", "source": "camera", "why": why, "bytes": len(jpg)})
+	if err != nil {
+		return 0, err
+	}
+	return s.SendSeq(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Payload: b})
+}

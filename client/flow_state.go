@@ -1,0 +1,266 @@
+package client
+
+import (
+	"time"
+
+	"github.com/invigil/invigil/lockdown"
+)
+
+// Screen names what the UI shows for a State.
+type Screen string
+
+// The screens, in the order a student meets them.
+const (
+	ScreenJoin      Screen = "join"      // type a code (and the server, when none is configured)
+	ScreenBusy      Screen = "busy"      // connecting, starting the recording: a spinner and a line
+	ScreenCheck     Screen = "check"     // the system check
+	ScreenConsent   Screen = "consent"   // the privacy notice
+	ScreenIDPhoto   Screen = "id_photo"  // take, retake and upload the ID photo
+	ScreenRoomScan  Screen = "room_scan" // show the room to the camera
+	ScreenExam      Screen = "exam"      // the exam itself, full screen
+	ScreenFinishing Screen = "finishing" // uploading what is left
+	ScreenReceipt   Screen = "receipt"   // what was uploaded, and the digest
+	ScreenError     Screen = "error"     // something the student can act on
+)
+
+// State is one snapshot of the flow for the UI to render. The flow
+// publishes a new State on every change; a State is never modified after it
+// is published (slices in it are fresh copies), so the UI may keep it.
+type State struct {
+	Screen Screen
+	// Version counts published states.
+	Version uint64
+	// Now is when the state was published; the flow republishes every
+	// second on screens that show a clock (exam, countdowns).
+	Now time.Time
+
+	// ExamName and Server, once known.
+	ExamName string
+	Server   string
+	// Recording is true while camera or screen capture runs: the UI shows
+	// the recording indicator whenever it is set.
+	Recording bool
+
+	Join      *JoinState
+	Busy      *BusyState
+	Check     *CheckState
+	Consent   *ConsentState
+	Photo     *PhotoState
+	RoomScan  *RoomScanState
+	Exam      *ExamState
+	Finishing *FinishingState
+	Receipt   *ReceiptState
+	Error     *ErrorState
+}
+
+// JoinState is the join screen.
+type JoinState struct {
+	Server         string // prefilled
+	ServerEditable bool   // false when the managed configuration fixes it
+	Code           string // prefilled (after an unknown code)
+	// Problem says what was wrong with the last attempt, in plain words.
+	Problem string
+}
+
+// BusyState is a short wait: a title and one line of detail.
+type BusyState struct {
+	Title  string
+	Detail string
+}
+
+// CheckItem is one row of the check screen.
+type CheckItem struct {
+	ID      string
+	Title   string
+	Status  lockdown.Status
+	Summary string
+	// Fixes are what the student can do, in plain words.
+	Fixes []string
+	// Running: the check has not finished yet.
+	Running bool
+}
+
+// Check item IDs the flow adds to lockdown's.
+const (
+	CheckItemCamera  = "camera.preview"
+	CheckItemNetwork = "network"
+)
+
+// CheckState is the system check screen.
+type CheckState struct {
+	Running bool // lockdown's check is running (first run or "Check again")
+	Items   []CheckItem
+	// Closable names the programs "Close these apps" closes; empty hides
+	// the button.
+	Closable []string
+	Closing  bool
+	// Camera is the live preview of the camera (nil: the policy records
+	// no camera, or it is not open yet). It is only shown: nothing is
+	// recorded before consent.
+	Camera Camera
+	// Unpinned: the policy was checked against the key the backend sent,
+	// not one the configuration pins.
+	Unpinned bool
+	// Resumed: an earlier run's session is resumed.
+	Resumed bool
+	// CanContinue: every check finished and none failed.
+	CanContinue bool
+	// Blocking says why Continue is off, in plain words.
+	Blocking string
+}
+
+// ConsentState is the privacy notice.
+type ConsentState struct {
+	Notice string
+}
+
+// PhotoStep is where the ID photo is.
+type PhotoStep string
+
+// The ID photo's steps.
+const (
+	PhotoLive      PhotoStep = "live"      // preview; "Take photo"
+	PhotoTaken     PhotoStep = "taken"     // frozen; "Retake" or "Use this photo"
+	PhotoUploading PhotoStep = "uploading" // progress until the backend has it
+)
+
+// PhotoState is the ID photo screen.
+type PhotoState struct {
+	Step     PhotoStep
+	Camera   Camera
+	Photo    []byte  // the JPEG taken (PhotoTaken, PhotoUploading)
+	Progress float64 // 0..1 while uploading
+	Problem  string
+}
+
+// RoomScanStep is where the room scan is.
+type RoomScanStep string
+
+// The room scan's steps.
+const (
+	RoomScanIntro     RoomScanStep = "intro"
+	RoomScanScanning  RoomScanStep = "scanning"
+	RoomScanUploading RoomScanStep = "uploading"
+)
+
+// RoomScanState is the room scan screen.
+type RoomScanState struct {
+	Step     RoomScanStep
+	Camera   Camera
+	Shots    int // stills taken so far
+	Progress float64
+	Ends     time.Time     // end of the scanning step
+	Length   time.Duration // how long the scanning step lasts
+	Problem  string
+}
+
+// ChatMessage is one line of the proctor conversation.
+type ChatMessage struct {
+	FromProctor bool
+	Text        string
+	At          time.Time
+}
+
+// Warning is a proctor's warning the student must acknowledge.
+type Warning struct {
+	ID   string
+	Text string
+	At   time.Time
+}
+
+// ExamState is the exam screen.
+type ExamState struct {
+	Started time.Time
+	// Connected is the link to the backend; while it is down the
+	// recording goes on into the spool.
+	Connected bool
+	// Backlog is what waits to be uploaded.
+	BacklogBytes    int64
+	BacklogMessages int
+	Reconnects      int
+	// Messages is the chat with the proctor, oldest first.
+	Messages []ChatMessage
+	// Warning, when set, covers the screen until acknowledged.
+	Warning *Warning
+	// Paused by the proctor (PauseReason says why).
+	Paused      bool
+	PauseReason string
+	// ConfirmFinish asks "Finish the exam?".
+	ConfirmFinish bool
+	// Alerts are the open violations, in plain words, so the student can
+	// fix them ("AnyDesk is running").
+	Alerts []string
+	// Ask, when set, asks whether to close prohibited programs (policy
+	// enforcement "ask").
+	Ask []string
+	// ClipboardBlocked: copy, cut and paste are refused in the window.
+	ClipboardBlocked bool
+	// Problem is a lasting problem (capture stopped, disk full).
+	Problem string
+}
+
+// FinishingState is the upload drain.
+type FinishingState struct {
+	EndedByProctor bool
+	EndText        string
+	Total          uint64 // messages to upload in all
+	Uploaded       uint64
+	Progress       float64
+	Connected      bool
+}
+
+// ReceiptState is the end.
+type ReceiptState struct {
+	Receipt        Receipt
+	EndedByProctor bool
+	EndText        string
+	// WipeProblem is set when the local data could not be removed.
+	WipeProblem string
+}
+
+// ErrorKind says which error screen to show.
+type ErrorKind string
+
+// The error screens.
+const (
+	ErrorUnreachable ErrorKind = "unreachable"    // cannot reach the backend; retrying
+	ErrorCamera      ErrorKind = "camera"         // no camera, or busy
+	ErrorBadPolicy   ErrorKind = "bad_policy"     // the exam settings do not verify
+	ErrorNotOpen     ErrorKind = "not_open"       // the exam opens later
+	ErrorRefused     ErrorKind = "refused"        // closed, finished, ...
+	ErrorBadLink     ErrorKind = "bad_link"       // a malformed invigil:// link
+	ErrorDeclined    ErrorKind = "declined"       // the student did not agree
+	ErrorStopped     ErrorKind = "stopped"        // the backend stopped the session
+	ErrorUpload      ErrorKind = "upload"         // the final upload could not finish
+	ErrorOther       ErrorKind = "other"          // anything else, in one line
+	ErrorDisk        ErrorKind = "disk"           // the spool or disk is full
+	ErrorInstance    ErrorKind = "instance_other" // reserved for the app wiring
+)
+
+// Action is something the student can do on an error screen.
+type Action string
+
+// The error screens' actions.
+const (
+	ActionRetry      Action = "retry"       // try the same thing again now
+	ActionEnterCode  Action = "enter_code"  // back to the join screen
+	ActionBackNotice Action = "back_notice" // back to the privacy notice
+	ActionQuit       Action = "quit"
+)
+
+// ErrorState is an error screen.
+type ErrorState struct {
+	Kind    ErrorKind
+	Title   string
+	Message string
+	// Detail is the technical cause in one line (for IT staff), never a
+	// stack trace.
+	Detail string
+	// SpoolSafe: recordings are kept on this computer and upload later.
+	SpoolSafe bool
+	// RetryAt, when set, is when the flow tries again by itself.
+	RetryAt time.Time
+	// OpensAt is when the exam opens (ErrorNotOpen).
+	OpensAt time.Time
+	Actions []Action
+}

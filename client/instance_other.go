@@ -1,0 +1,7 @@
+//go:build !windows
+
+package client
+
+// isStaleSocket: on Unix a stale socket gives ECONNREFUSED, which
+// ClaimInstance checks itself.
+func isStaleSocket(error) bool { return false }

@@ -1,0 +1,289 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/jpeg"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/lockdown"
+)
+
+// Actions is what the screens ask the flow to do; *client.Flow implements
+// it. Every method returns at once (the flow queues the work).
+type Actions interface {
+	Join(server, code string)
+	Retry()
+	EnterCode()
+	BackToNotice()
+	Quit()
+	CheckAgain()
+	CloseApps()
+	Continue()
+	Agree()
+	Decline()
+	TakePhoto()
+	Retake()
+	UsePhoto()
+	StartRoomScan()
+	Reply(text string)
+	AcknowledgeWarning()
+	AnswerAsk(closeThem bool)
+	RequestFinish()
+	CancelFinish()
+	ConfirmFinish()
+	UploadLater()
+	CloseRequested()
+	FocusChanged(focused bool)
+	ClipboardUsed(op lockdown.ClipboardOp)
+}
+
+var _ Actions = (*client.Flow)(nil)
+
+// screen is one screen type. Each lives in its own file.
+type screen interface {
+	// object is the screen's root.
+	object() fyne.CanvasObject
+	// update renders a state of the screen's kind; it only changes what
+	// differs, so that a state every half second costs little.
+	update(s client.State)
+	// controls are the buttons and entries on the screen (tests and the
+	// test driver find them by their text).
+	controls() []fyne.CanvasObject
+}
+
+// previewer is a screen that shows a camera.
+type previewer interface {
+	// camera is the camera the screen shows in s (nil: none now).
+	camera(s client.State) client.Camera
+	setFrame(img image.Image)
+}
+
+// App renders the flow's states into a window. Render and everything
+// else on App run on the UI goroutine only; Run is the adapter that
+// carries states there with fyne.Do.
+type App struct {
+	win  fyne.Window
+	act  Actions
+	bar  *appBar
+	body *fyne.Container
+
+	cur     screen
+	kind    client.Screen
+	state   client.State
+	full    bool
+	focused bool
+
+	// rendered, if set, is called after each Render (the test driver).
+	rendered func(client.State)
+}
+
+// New builds the app's content in win. It wires the window's close button
+// and the exam window's focus to act.
+func New(win fyne.Window, act Actions) *App {
+	a := &App{win: win, act: act, bar: newAppBar(), body: container.NewStack(), focused: true}
+	win.SetPadded(false)
+	win.SetContent(container.NewBorder(a.bar.root, nil, nil, nil, a.body))
+	win.SetCloseIntercept(act.CloseRequested)
+	win.SetIcon(LogoPNG)
+	if app := fyne.CurrentApp(); app != nil {
+		lc := app.Lifecycle()
+		lc.SetOnExitedForeground(func() { a.focusChanged(false) })
+		lc.SetOnEnteredForeground(func() { a.focusChanged(true) })
+	}
+	return a
+}
+
+func (a *App) focusChanged(focused bool) {
+	if a.focused == focused {
+		return
+	}
+	a.focused = focused
+	a.act.FocusChanged(focused)
+}
+
+// State is the state last rendered.
+func (a *App) State() client.State { return a.state }
+
+// Render shows s. UI goroutine only.
+func (a *App) Render(s client.State) {
+	if a.cur == nil || a.kind != s.Screen {
+		a.cur, a.kind = a.newScreen(s.Screen), s.Screen
+		a.body.Objects = []fyne.CanvasObject{a.cur.object()}
+		a.body.Refresh()
+	}
+	a.state = s
+	a.cur.update(s)
+	a.bar.set(s.ExamName, s.Recording)
+	a.bar.right.Objects = nil
+	if ex, ok := a.cur.(*examScreen); ok {
+		a.bar.right.Objects = ex.barItems()
+	}
+	a.bar.right.Refresh()
+	// The exam runs full screen; everything else in a normal window.
+	if full := s.Screen == client.ScreenExam; full != a.full {
+		a.full = full
+		a.win.SetFullScreen(full)
+	}
+	if a.rendered != nil {
+		a.rendered(s)
+	}
+}
+
+func (a *App) newScreen(k client.Screen) screen {
+	switch k {
+	case client.ScreenJoin:
+		return newJoinScreen(a.act)
+	case client.ScreenBusy:
+		return newBusyScreen()
+	case client.ScreenCheck:
+		return newCheckScreen(a.act)
+	case client.ScreenConsent:
+		return newConsentScreen(a.act)
+	case client.ScreenIDPhoto:
+		return newPhotoScreen(a.act)
+	case client.ScreenRoomScan:
+		return newRoomScanScreen(a.act)
+	case client.ScreenExam:
+		return newExamScreen(a.act, a.win)
+	case client.ScreenFinishing:
+		return newFinishingScreen(a.act)
+	case client.ScreenReceipt:
+		return newReceiptScreen(a.act, a.win)
+	}
+	return newErrorScreen(a.act)
+}
+
+// Controls are the current screen's buttons and entries.
+func (a *App) Controls() []fyne.CanvasObject {
+	if a.cur == nil {
+		return nil
+	}
+	return a.cur.controls()
+}
+
+// Button finds an enabled, visible button of the current screen by its
+// text; nil if there is none.
+func (a *App) Button(text string) *widget.Button {
+	for _, c := range a.Controls() {
+		if b, ok := c.(*widget.Button); ok && b.Text == text && b.Visible() && !b.Disabled() {
+			return b
+		}
+	}
+	return nil
+}
+
+// Entry finds a visible entry of the current screen by its placeholder.
+func (a *App) Entry(placeholder string) *widget.Entry {
+	for _, c := range a.Controls() {
+		switch e := c.(type) {
+		case *widget.Entry:
+			if e.PlaceHolder == placeholder && e.Visible() {
+				return e
+			}
+		case *guardedEntry:
+			if e.PlaceHolder == placeholder && e.Visible() {
+				return &e.Entry
+			}
+		}
+	}
+	return nil
+}
+
+// Input finds a visible text input of the current screen by its
+// placeholder, as the object that receives typing and shortcuts (the exam's
+// entries report copy and paste themselves); nil if there is none.
+func (a *App) Input(placeholder string) interface {
+	fyne.Focusable
+	fyne.Shortcutable
+} {
+	for _, c := range a.Controls() {
+		switch e := c.(type) {
+		case *widget.Entry:
+			if e.PlaceHolder == placeholder && e.Visible() {
+				return e
+			}
+		case *guardedEntry:
+			if e.PlaceHolder == placeholder && e.Visible() {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+// CameraFor is the camera the current screen shows in s, if any. Safe from
+// any goroutine: it reads only s.
+func CameraFor(s client.State) client.Camera {
+	switch {
+	case s.Screen == client.ScreenCheck && s.Check != nil:
+		return s.Check.Camera
+	case s.Screen == client.ScreenIDPhoto && s.Photo != nil && s.Photo.Step == client.PhotoLive:
+		return s.Photo.Camera
+	case s.Screen == client.ScreenRoomScan && s.RoomScan != nil && s.RoomScan.Step != client.RoomScanUploading:
+		return s.RoomScan.Camera
+	}
+	return nil
+}
+
+// ShowFrame puts a camera picture on the current screen if it still shows
+// that camera. UI goroutine only.
+func (a *App) ShowFrame(cam client.Camera, img image.Image) {
+	if p, ok := a.cur.(previewer); ok && cam != nil && p.camera(a.state) == cam {
+		p.setFrame(img)
+	}
+}
+
+// previewInterval is how often the camera preview refreshes.
+const previewInterval = 150 * time.Millisecond
+
+// Run carries states and camera pictures to the UI goroutine until states
+// closes (the flow ended: then it calls done on the UI goroutine) or ctx
+// ends. It is the only goroutine of the UI.
+func (a *App) Run(ctx context.Context, states <-chan client.State, done func()) {
+	tick := time.NewTicker(previewInterval)
+	defer tick.Stop()
+	var cam client.Camera
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s, ok := <-states:
+			if !ok {
+				fyne.Do(done)
+				return
+			}
+			cam = CameraFor(s)
+			fyne.Do(func() { a.Render(s) })
+		case <-tick.C:
+			if cam == nil {
+				continue
+			}
+			if img := Frame(ctx, cam); img != nil {
+				c := cam
+				fyne.Do(func() { a.ShowFrame(c, img) })
+			}
+		}
+	}
+}
+
+// Frame takes one preview picture from cam (nil on failure).
+func Frame(ctx context.Context, cam client.Camera) image.Image {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	jpg, err := cam.Snapshot(ctx, 640)
+	if err != nil {
+		return nil
+	}
+	img, err := jpeg.Decode(bytes.NewReader(jpg))
+	if err != nil {
+		return nil
+	}
+	return img
+}

@@ -1,0 +1,161 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/invigil/invigil/client"
+)
+
+// ActionLabel is the button text of an error screen's action.
+func ActionLabel(k client.ErrorKind, a client.Action) string {
+	switch a {
+	case client.ActionRetry:
+		if k == client.ErrorNotOpen {
+			return "Check now"
+		}
+		return "Try again"
+	case client.ActionEnterCode:
+		return "Enter a join code"
+	case client.ActionBackNotice:
+		return "Back to the notice"
+	}
+	return "Quit"
+}
+
+// errorScreen is an error the student can act on: what happened, what to
+// do, and the buttons to do it.
+type errorScreen struct {
+	act     Actions
+	root    fyne.CanvasObject
+	icon    *widget.Icon
+	title   *widget.Label
+	message *widget.Label
+	when    *widget.Label
+	safe    *banner
+	detail  *widget.Label
+	buttons *fyne.Container
+	btns    []*widget.Button
+	kind    client.ErrorKind
+	actions []client.Action
+}
+
+func newErrorScreen(act Actions) *errorScreen {
+	s := &errorScreen{act: act, icon: widget.NewIcon(nil), title: heading(""), message: body(""), when: subheading(""),
+		safe: newBanner(), detail: muted(""), buttons: container.NewHBox()}
+	iconBox := container.New(fixedSize{fyne.NewSize(64, 64)}, s.icon)
+	card := surface(container.NewVBox(
+		container.NewHBox(iconBox),
+		s.title, s.message, s.when, s.safe.root,
+		container.New(layout.NewCustomPaddedLayout(8, 0, 0, 0), s.detail),
+		container.New(layout.NewCustomPaddedLayout(10, 0, 0, 0), container.NewBorder(nil, nil, nil, s.buttons)),
+	))
+	s.root = container.NewVScroll(container.New(layout.NewCustomPaddedLayout(56, 24, 24, 24),
+		container.New(column{700}, container.NewVBox(card))))
+	return s
+}
+
+func (s *errorScreen) object() fyne.CanvasObject { return s.root }
+
+func (s *errorScreen) controls() []fyne.CanvasObject {
+	out := make([]fyne.CanvasObject, len(s.btns))
+	for i, b := range s.btns {
+		out[i] = b
+	}
+	return out
+}
+
+func errorIcon(k client.ErrorKind) fyne.Resource {
+	switch k {
+	case client.ErrorNotOpen:
+		return theme.NewPrimaryThemedResource(theme.HistoryIcon())
+	case client.ErrorUnreachable, client.ErrorUpload:
+		return theme.NewWarningThemedResource(theme.WarningIcon())
+	case client.ErrorCamera:
+		return theme.NewWarningThemedResource(theme.MediaVideoIcon())
+	case client.ErrorDeclined:
+		return theme.NewPrimaryThemedResource(theme.InfoIcon())
+	}
+	return theme.NewErrorThemedResource(theme.ErrorIcon())
+}
+
+func (s *errorScreen) update(st client.State) {
+	e := st.Error
+	if e == nil {
+		return
+	}
+	if e.Kind != s.kind {
+		s.kind = e.Kind
+		s.icon.SetResource(errorIcon(e.Kind))
+	}
+	setText(s.title, e.Title)
+	setText(s.message, e.Message)
+	if e.Detail != "" {
+		setText(s.detail, "Details for IT support: "+e.Detail)
+		s.detail.Show()
+	} else {
+		s.detail.Hide()
+	}
+	if e.SpoolSafe {
+		s.safe.set(toneSuccess, "Your recordings are safe on this computer. They upload as soon as the exam server can be reached.")
+	} else {
+		s.safe.set(toneSuccess, "")
+	}
+	switch {
+	case e.Kind == client.ErrorNotOpen && !e.OpensAt.IsZero():
+		setText(s.when, fmt.Sprintf("Opens at %s (%s)", e.OpensAt.Local().Format("15:04 on Mon 2 Jan"), untilText(e.OpensAt.Sub(st.Now))))
+		s.when.Show()
+	case !e.RetryAt.IsZero():
+		setText(s.when, fmt.Sprintf("Trying again %s…", untilText(e.RetryAt.Sub(st.Now))))
+		s.when.Show()
+	default:
+		s.when.Hide()
+	}
+	if !slices.Equal(e.Actions, s.actions) {
+		s.actions = e.Actions
+		s.btns = nil
+		s.buttons.Objects = nil
+		// The first action is the main one; it goes on the right.
+		for i := len(e.Actions) - 1; i >= 0; i-- {
+			a := e.Actions[i]
+			b := button(ActionLabel(e.Kind, a), i == 0, s.handler(a))
+			s.btns = append(s.btns, b)
+			s.buttons.Add(b)
+		}
+		s.buttons.Refresh()
+	}
+}
+
+func (s *errorScreen) handler(a client.Action) func() {
+	switch a {
+	case client.ActionRetry:
+		return s.act.Retry
+	case client.ActionEnterCode:
+		return s.act.EnterCode
+	case client.ActionBackNotice:
+		return s.act.BackToNotice
+	}
+	return s.act.Quit
+}
+
+// untilText says how long until something, in words.
+func untilText(d time.Duration) string {
+	switch {
+	case d <= time.Second:
+		return "now"
+	case d < time.Minute:
+		return fmt.Sprintf("in %d s", int(d.Seconds()+0.5))
+	case d < 2*time.Hour:
+		return fmt.Sprintf("in %d min", int(d.Minutes()+0.5))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("in %d hours", int(d.Hours()+0.5))
+	}
+	return fmt.Sprintf("in %d days", int(d.Hours()/24+0.5))
+}

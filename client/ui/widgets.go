@@ -1,0 +1,434 @@
+package ui
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/invigil/invigil/lockdown"
+)
+
+// columnWidth is the width of a screen's content column: lines of text
+// stay readable on a wide window.
+const columnWidth = 820
+
+// column centres its one object and caps its width.
+type column struct{ max float32 }
+
+func (c column) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	w := min(size.Width, c.max)
+	for _, o := range objs {
+		o.Resize(fyne.NewSize(w, size.Height))
+		o.Move(fyne.NewPos((size.Width-w)/2, 0))
+	}
+}
+
+func (c column) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var s fyne.Size
+	for _, o := range objs {
+		m := o.MinSize()
+		s = s.Max(fyne.NewSize(min(m.Width, c.max), m.Height))
+	}
+	return s
+}
+
+// fixedSize gives its objects a fixed minimum size.
+type fixedSize struct{ size fyne.Size }
+
+func (f fixedSize) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Resize(size)
+		o.Move(fyne.NewPos(0, 0))
+	}
+}
+
+func (f fixedSize) MinSize([]fyne.CanvasObject) fyne.Size { return f.size }
+
+// heading is a screen's title.
+func heading(text string) *widget.Label {
+	l := widget.NewLabel(text)
+	l.SizeName = theme.SizeNameHeadingText
+	l.TextStyle.Bold = true
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+// subheading is a section title.
+func subheading(text string) *widget.Label {
+	l := widget.NewLabel(text)
+	l.SizeName = theme.SizeNameSubHeadingText
+	l.TextStyle.Bold = true
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+// body is wrapped text.
+func body(text string) *widget.Label {
+	l := widget.NewLabel(text)
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+// muted is secondary text.
+func muted(text string) *widget.Label {
+	l := body(text)
+	l.Importance = widget.LowImportance
+	l.SizeName = theme.SizeNameCaptionText
+	return l
+}
+
+// steps is a numbered list of instructions under a subheading.
+func steps(title string, lines ...string) *fyne.Container {
+	var b strings.Builder
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "%d.  %s", i+1, l)
+	}
+	return container.NewVBox(subheading(title), body(b.String()))
+}
+
+// tight stacks objects with less space between them than a VBox (labels
+// carry their own padding).
+func tight(objs ...fyne.CanvasObject) *fyne.Container {
+	return container.New(layout.NewCustomPaddedVBoxLayout(-theme.Padding()*2), objs...)
+}
+
+// surface is a white card with a border around content.
+func surface(content fyne.CanvasObject) *fyne.Container {
+	bg := canvas.NewRectangle(colorSurface)
+	bg.CornerRadius = 10
+	bg.StrokeColor = colorBorder
+	bg.StrokeWidth = 1
+	return container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(14, 14, 18, 18), content))
+}
+
+// tone is the colour family of a banner or status.
+type tone int
+
+const (
+	toneInfo tone = iota
+	toneSuccess
+	toneWarning
+	toneError
+)
+
+func (t tone) colors() (bg, fg color.Color) {
+	switch t {
+	case toneSuccess:
+		return colorSuccessBg, colorSuccess
+	case toneWarning:
+		return colorWarningBg, colorWarning
+	case toneError:
+		return colorErrorBg, colorError
+	}
+	return colorInfoBg, colorPrimary
+}
+
+func (t tone) icon() fyne.Resource {
+	switch t {
+	case toneSuccess:
+		return theme.NewSuccessThemedResource(theme.ConfirmIcon())
+	case toneWarning:
+		return theme.NewWarningThemedResource(theme.WarningIcon())
+	case toneError:
+		return theme.NewErrorThemedResource(theme.ErrorIcon())
+	}
+	return theme.NewPrimaryThemedResource(theme.InfoIcon())
+}
+
+// banner is a coloured box with an icon and a message; empty text hides it.
+type banner struct {
+	root  *fyne.Container
+	bg    *canvas.Rectangle
+	edge  *canvas.Rectangle
+	icon  *widget.Icon
+	label *widget.Label
+}
+
+func newBanner() *banner {
+	b := &banner{bg: canvas.NewRectangle(colorInfoBg), edge: canvas.NewRectangle(colorPrimary), icon: widget.NewIcon(nil), label: body("")}
+	b.bg.CornerRadius = 8
+	edge := container.New(fixedSize{fyne.NewSize(4, 4)}, b.edge)
+	row := container.NewBorder(nil, nil, container.NewHBox(edge, container.NewCenter(b.icon)), nil, b.label)
+	b.root = container.NewStack(b.bg, container.New(layout.NewCustomPaddedLayout(6, 6, 4, 10), row))
+	b.root.Hide()
+	return b
+}
+
+func (b *banner) set(t tone, text string) {
+	if text == "" {
+		b.root.Hide()
+		return
+	}
+	bg, fg := t.colors()
+	b.bg.FillColor, b.edge.FillColor = bg, fg
+	b.icon.SetResource(t.icon())
+	b.label.SetText(text)
+	b.bg.Refresh()
+	b.edge.Refresh()
+	b.root.Show()
+}
+
+func statusTone(s lockdown.Status) tone {
+	switch s {
+	case lockdown.StatusPass:
+		return toneSuccess
+	case lockdown.StatusWarn:
+		return toneWarning
+	case lockdown.StatusFail:
+		return toneError
+	}
+	return toneInfo
+}
+
+func statusIcon(s lockdown.Status) fyne.Resource {
+	switch s {
+	case lockdown.StatusPass:
+		return theme.NewSuccessThemedResource(theme.ConfirmIcon())
+	case lockdown.StatusWarn:
+		return theme.NewWarningThemedResource(theme.WarningIcon())
+	case lockdown.StatusFail:
+		return theme.NewErrorThemedResource(theme.CancelIcon())
+	}
+	return theme.NewColoredResource(theme.QuestionIcon(), theme.ColorNameDisabled)
+}
+
+// recIndicator is the red "Recording" badge, shown whenever capture runs.
+type recIndicator struct {
+	root *fyne.Container
+}
+
+func newRecIndicator() *recIndicator {
+	dot := canvas.NewCircle(colorRecording)
+	dotBox := container.New(fixedSize{fyne.NewSize(12, 12)}, dot)
+	text := canvas.NewText("Recording", colorAppBarText)
+	text.TextStyle.Bold = true
+	text.TextSize = 14
+	bg := canvas.NewRectangle(color.NRGBA{R: 0xe0, G: 0x24, B: 0x24, A: 0x40})
+	bg.CornerRadius = 13
+	bg.StrokeColor = colorRecording
+	bg.StrokeWidth = 1.5
+	row := container.NewHBox(container.NewCenter(dotBox), text)
+	r := &recIndicator{root: container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(2, 2, 10, 12), row))}
+	r.root.Hide()
+	return r
+}
+
+// appBar is the dark bar at the top of every screen: the product, the
+// exam, and the recording indicator.
+type appBar struct {
+	root *fyne.Container
+	exam *canvas.Text
+	rec  *recIndicator
+	// right holds screen-specific status (the exam screen's clock).
+	right *fyne.Container
+}
+
+func newAppBar() *appBar {
+	bg := canvas.NewRectangle(colorAppBar)
+	logo := canvas.NewImageFromResource(Logo)
+	logo.FillMode = canvas.ImageFillContain
+	logoBox := container.New(fixedSize{fyne.NewSize(28, 28)}, logo)
+	name := canvas.NewText("Invigil", colorAppBarText)
+	name.TextStyle.Bold = true
+	name.TextSize = 18
+	exam := canvas.NewText("", color.NRGBA{R: 0xb8, G: 0xc2, B: 0xd6, A: 0xff})
+	exam.TextSize = 15
+	b := &appBar{exam: exam, rec: newRecIndicator(), right: container.NewHBox()}
+	left := container.NewHBox(container.NewCenter(logoBox), container.NewCenter(name), container.NewCenter(exam))
+	right := container.NewHBox(b.right, container.NewCenter(b.rec.root))
+	b.root = container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(8, 8, 16, 16),
+		container.NewBorder(nil, nil, left, right)))
+	return b
+}
+
+func (b *appBar) set(examName string, recording bool) {
+	if examName != "" {
+		examName = "·  " + examName
+	}
+	if b.exam.Text != examName {
+		b.exam.Text = examName
+		b.exam.Refresh()
+	}
+	if recording {
+		b.rec.root.Show()
+	} else {
+		b.rec.root.Hide()
+	}
+}
+
+// stepNames are the steps of the journey the stepper shows.
+var stepNames = []string{"Join", "Check", "Consent", "ID photo", "Room scan", "Exam", "Finish"}
+
+// stepper shows where the student is in the journey.
+type stepper struct {
+	root  *fyne.Container
+	steps []*canvas.Text
+	dots  []*canvas.Circle
+}
+
+func newStepper(current int) *stepper {
+	s := &stepper{root: container.NewHBox()}
+	for i, n := range stepNames {
+		dot := canvas.NewCircle(colorBorder)
+		txt := canvas.NewText(n, colorMuted)
+		txt.TextSize = 13
+		s.dots, s.steps = append(s.dots, dot), append(s.steps, txt)
+		item := container.NewHBox(container.NewCenter(container.New(fixedSize{fyne.NewSize(10, 10)}, dot)), txt)
+		if i > 0 {
+			line := canvas.NewRectangle(colorBorder)
+			s.root.Add(container.NewCenter(container.New(fixedSize{fyne.NewSize(18, 2)}, line)))
+		}
+		s.root.Add(item)
+	}
+	s.set(current)
+	return s
+}
+
+func (s *stepper) set(current int) {
+	for i := range s.steps {
+		switch {
+		case i < current:
+			s.dots[i].FillColor, s.steps[i].Color, s.steps[i].TextStyle.Bold = colorSuccess, colorText, false
+		case i == current:
+			s.dots[i].FillColor, s.steps[i].Color, s.steps[i].TextStyle.Bold = colorPrimary, colorPrimary, true
+		default:
+			s.dots[i].FillColor, s.steps[i].Color, s.steps[i].TextStyle.Bold = colorBorder, colorMuted, false
+		}
+		s.dots[i].Refresh()
+		s.steps[i].Refresh()
+	}
+}
+
+// page is the frame of a step screen: the stepper, a title and a lead
+// line, the content, and the buttons at the bottom right.
+type page struct {
+	root    *fyne.Container
+	icon    *widget.Icon
+	iconBox *fyne.Container
+	title   *widget.Label
+	lead    *widget.Label
+	actions *fyne.Container
+	scroll  *container.Scroll
+}
+
+func newPage(step int, title, lead string, content fyne.CanvasObject, actions ...fyne.CanvasObject) *page {
+	p := &page{icon: widget.NewIcon(nil), title: heading(title), lead: body(lead), actions: container.NewHBox(actions...)}
+	p.iconBox = container.New(layout.NewCustomPaddedLayout(0, 0, 0, 6), container.NewCenter(container.New(fixedSize{fyne.NewSize(40, 40)}, p.icon)))
+	p.iconBox.Hide()
+	if lead == "" {
+		p.lead.Hide()
+	}
+	var top fyne.CanvasObject = layout.NewSpacer()
+	if step >= 0 {
+		top = container.NewCenter(newStepper(step).root)
+	}
+	titleRow := container.NewBorder(nil, nil, p.iconBox, nil, p.title)
+	col := container.NewVBox(top, container.New(layout.NewCustomPaddedLayout(10, 0, 0, 0), titleRow), p.lead, content)
+	p.scroll = container.NewVScroll(container.New(layout.NewCustomPaddedLayout(12, 24, 24, 24), container.New(column{columnWidth}, col)))
+	sep := canvas.NewRectangle(colorBorder)
+	barBg := canvas.NewRectangle(colorSurface)
+	bar := container.NewStack(barBg, container.New(layout.NewCustomPaddedLayout(10, 10, 24, 24),
+		container.NewBorder(nil, nil, nil, p.actions)))
+	bottom := container.NewVBox(container.New(fixedSize{fyne.NewSize(1, 1)}, sep), bar)
+	p.root = container.NewBorder(nil, bottom, nil, nil, p.scroll)
+	return p
+}
+
+// button makes a button; primary ones are filled with the primary colour.
+func button(label string, primary bool, tapped func()) *widget.Button {
+	b := widget.NewButton(label, tapped)
+	if primary {
+		b.Importance = widget.HighImportance
+	}
+	return b
+}
+
+// iconButton is a button with an icon.
+func iconButton(label string, icon fyne.Resource, primary bool, tapped func()) *widget.Button {
+	b := widget.NewButtonWithIcon(label, icon, tapped)
+	if primary {
+		b.Importance = widget.HighImportance
+	}
+	return b
+}
+
+// setEnabled enables or disables a button.
+func setEnabled(b *widget.Button, on bool) {
+	if on && b.Disabled() {
+		b.Enable()
+	} else if !on && !b.Disabled() {
+		b.Disable()
+	}
+}
+
+func setVisible(o fyne.CanvasObject, on bool) {
+	if on && !o.Visible() {
+		o.Show()
+	} else if !on && o.Visible() {
+		o.Hide()
+	}
+}
+
+func setText(l *widget.Label, s string) {
+	if l.Text != s {
+		l.SetText(s)
+	}
+}
+
+// preview shows a camera's live picture.
+type preview struct {
+	root  *fyne.Container
+	img   *canvas.Image
+	note  *canvas.Text
+	frame image.Image
+}
+
+func newPreview(w, h float32) *preview {
+	bg := canvas.NewRectangle(color.NRGBA{R: 0x1d, G: 0x24, B: 0x33, A: 0xff})
+	bg.CornerRadius = 10
+	p := &preview{img: canvas.NewImageFromImage(nil), note: canvas.NewText("Starting the camera…", colorAppBarText)}
+	p.img.FillMode = canvas.ImageFillContain
+	p.img.ScaleMode = canvas.ImageScaleFastest
+	p.note.TextSize = 14
+	p.root = container.New(fixedSize{fyne.NewSize(w, h)}, container.NewStack(bg, container.NewCenter(p.note), p.img))
+	return p
+}
+
+// show sets the picture (nil: the placeholder).
+func (p *preview) show(img image.Image) {
+	if img == nil {
+		p.img.Image = nil
+		p.img.Refresh()
+		p.note.Show()
+		return
+	}
+	p.frame = img
+	p.img.Image = img
+	p.note.Hide()
+	p.img.Refresh()
+}
+
+// reset clears the picture to the placeholder with text.
+func (p *preview) reset(text string) {
+	p.note.Text = text
+	p.note.Refresh()
+	p.frame = nil
+	p.show(nil)
+}
+
+// setIcon shows an icon before the page's title.
+func (p *page) setIcon(r fyne.Resource) {
+	p.icon.SetResource(r)
+	p.iconBox.Show()
+}

@@ -119,7 +119,18 @@ func (e *RealEnv) Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
 
 // Check implements Env.
 func (e *RealEnv) Check(ctx context.Context, p *policy.Policy) lockdown.Report {
-	return lockdown.Check(ctx, p, lockdown.CheckOptions{Cameras: LockdownCameras()})
+	return lockdown.Check(ctx, p, lockdown.CheckOptions{Cameras: e.cameras()})
+}
+
+// cameras is the camera list lockdown checks: the devices, or the
+// synthetic source a test chose (--camera test or scene), which is the
+// camera in use then.
+func (e *RealEnv) cameras() []lockdown.Camera {
+	switch e.Config.Camera {
+	case "test", "scene":
+		return []lockdown.Camera{{Label: "Invigil synthetic camera (" + e.Config.Camera + ")"}}
+	}
+	return LockdownCameras()
 }
 
 // CloseApps implements Env.
@@ -185,7 +196,7 @@ func (e *RealEnv) StartExam(ctx context.Context, j *Joined, hooks ExamHooks) (Ex
 	}
 	exam, err := StartExam(ctx, sess, ExamOptions{
 		Camera: cam, Screen: scr, Disabled: disabled, JournalPath: e.Config.JournalPath,
-		Ask: hooks.Ask, Cameras: LockdownCameras(), OnViolation: hooks.OnViolation, Log: log,
+		Ask: hooks.Ask, Cameras: e.cameras(), OnViolation: hooks.OnViolation, Log: log,
 		Monitor: e.Monitor,
 	})
 	if err != nil {

@@ -62,9 +62,8 @@ func refusedError(err error) *ErrorState {
 }
 
 func badLinkError(err error) *ErrorState {
-	why := strings.TrimPrefix(err.Error(), ErrBadLink.Error()+": ")
 	return &ErrorState{Kind: ErrorBadLink, Title: "This exam link doesn't work",
-		Message: "The link that opened Invigil is damaged or incomplete (" + why + "). " +
+		Message: "The link that opened Invigil is damaged, incomplete or not meant for this computer. " +
 			"Ask your teacher for a new link, or type your join code instead.",
 		Detail: oneLine(err), Actions: []Action{ActionEnterCode, ActionQuit}}
 }

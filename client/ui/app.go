@@ -89,7 +89,7 @@ type App struct {
 func New(win fyne.Window, act Actions) *App {
 	a := &App{win: win, act: act, bar: newAppBar(), body: container.NewStack(), focused: true}
 	win.SetPadded(false)
-	win.SetContent(container.NewBorder(a.bar.root, nil, nil, nil, a.body))
+	win.SetContent(container.New(barLayout{}, a.bar.root, a.body))
 	win.SetCloseIntercept(act.CloseRequested)
 	win.SetIcon(LogoPNG)
 	if app := fyne.CurrentApp(); app != nil {

@@ -26,8 +26,13 @@
 //   - A focused Entry takes copy/cut/paste shortcuts before the canvas's
 //     own shortcuts, so the exam's entries (guardedEntry) report them
 //     themselves; the canvas shortcuts cover the rest of the window.
-//   - With LANG=C.UTF-8 Fyne logs "Error parsing user locale C"; the app
-//     wiring sets LANGUAGE=en when the locale is C or POSIX.
-//   - The system tray panics on Quit without a D-Bus session: it is only
-//     set up when DBUS_SESSION_BUS_ADDRESS is set.
+//   - With LANG=C.UTF-8 Fyne logs "Error parsing user locale C": its lang
+//     package reads the locale in an init function, before any code of
+//     ours runs. Harmless; LANGUAGE=en silences it (the scripts set it).
+//   - The system tray panics on Quit without a D-Bus session, and its menu
+//     always gets a Quit item that would end an exam without finishing it:
+//     the client has no tray.
+//   - A Border layout leaves a padding-wide gap between its top object and
+//     the centre; the app bar uses its own layout so that the exam's
+//     overlays cover everything under the bar.
 package ui

@@ -152,10 +152,15 @@ func untilText(d time.Duration) string {
 		return "now"
 	case d < time.Minute:
 		return fmt.Sprintf("in %d s", int(d.Seconds()+0.5))
-	case d < 2*time.Hour:
+	case d < time.Hour:
 		return fmt.Sprintf("in %d min", int(d.Minutes()+0.5))
 	case d < 48*time.Hour:
-		return fmt.Sprintf("in %d hours", int(d.Hours()+0.5))
+		d = d.Round(time.Minute)
+		h, m := int(d.Hours()), int(d.Minutes())%60
+		if m == 0 {
+			return fmt.Sprintf("in %d h", h)
+		}
+		return fmt.Sprintf("in %d h %d min", h, m)
 	}
 	return fmt.Sprintf("in %d days", int(d.Hours()/24+0.5))
 }

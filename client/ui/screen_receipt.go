@@ -92,7 +92,6 @@ func (s *receiptScreen) update(st client.State) {
 		v := body(kv[1])
 		if kv[0] == "Receipt code" || kv[0] == "Server's code" || kv[0] == "Session" {
 			v.TextStyle.Monospace = true
-			v.Selectable = true
 		}
 		s.rows.Add(k)
 		s.rows.Add(v)

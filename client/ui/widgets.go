@@ -40,6 +40,24 @@ func (c column) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	return s
 }
 
+// barLayout puts its first object at the top at its minimum height and
+// gives the rest of the space to the second, with no gap (a Border leaves
+// a padding-wide strip that overlays would not cover).
+type barLayout struct{}
+
+func (barLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	h := objs[0].MinSize().Height
+	objs[0].Resize(fyne.NewSize(size.Width, h))
+	objs[0].Move(fyne.NewPos(0, 0))
+	objs[1].Resize(fyne.NewSize(size.Width, size.Height-h))
+	objs[1].Move(fyne.NewPos(0, h))
+}
+
+func (barLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	a, b := objs[0].MinSize(), objs[1].MinSize()
+	return fyne.NewSize(max(a.Width, b.Width), a.Height+b.Height)
+}
+
 // fixedSize gives its objects a fixed minimum size.
 type fixedSize struct{ size fyne.Size }
 

@@ -41,6 +41,12 @@ type runFlags struct {
 	camera        string
 	screen        string
 	journal       string
+
+	// The desktop app's (ui.go).
+	link          string // an invigil:// link, the one argument
+	config        string
+	uiTestControl string
+	roomScan      time.Duration
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
@@ -62,15 +68,28 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.StringVar(&f.camera, "camera", "", `camera: "" (as the policy says, first real camera), a device id or node (video0), "test" (synthetic), or "none"`)
 	fs.StringVar(&f.screen, "screen", "", `screen: "" (as the policy says: every display), "all", a display number (0, 1...), "test" (synthetic), or "none"`)
 	fs.StringVar(&f.journal, "journal", "", "lockdown journal file (default: the user's; see 'invigil reset')")
+	fs.StringVar(&f.config, "config", "", "managed configuration file (default: the machine-wide one, see docs/client.md)")
+	fs.StringVar(&f.uiTestControl, "ui-test-control", "", "tests only: serve the desktop app's test driver on this unix socket")
+	fs.DurationVar(&f.roomScan, "room-scan", 12*time.Second, "how long the desktop app's room scan lasts (3s to 2m)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if !f.headless {
+		// The desktop app: flags and the managed configuration are
+		// merged and validated by client.LoadConfig (ui.go).
+		switch {
+		case fs.NArg() > 1:
+			return nil, fmt.Errorf("unexpected argument %q", fs.Arg(1))
+		case f.roomScan < 3*time.Second || f.roomScan > 2*time.Minute:
+			return nil, errors.New("--room-scan must be between 3s and 2m")
+		}
+		f.link = fs.Arg(0)
+		return f, nil
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	switch {
-	case !f.headless:
-		return nil, errors.New("the desktop app is not available in this build; use --headless")
 	case f.server == "":
 		return nil, errors.New("--server URL is required")
 	case f.code == "":
@@ -124,6 +143,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "invigil run: %v\n", err)
 		return exitUsage
+	}
+	if !f.headless {
+		return runDesktop(ctx, f, stderr)
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(f.logLevel)); err != nil {

@@ -102,10 +102,14 @@ type frameDropper struct {
 }
 
 // dropperCapacity is how far above the target the stream may run
-// short-term: half a keyframe interval, between 1 s and 5 s of target. A
-// screen keyframe alone can be several seconds of an 80 kbps budget.
+// short-term: a fifth of a keyframe interval, between 1 s and 2 s of
+// target. The bucket starts empty, so this is also the burst a fresh stream
+// may make: at 5 s (an earlier value) an 80 kbps screen delivered 103 kbps
+// over its first 20 s. A screen keyframe can be larger than the capacity;
+// the frames after it are then dropped until the bucket drains, which at
+// 1 fps costs a frame or two, not the bitrate.
 func dropperCapacity(targetBps int, keyInt time.Duration) float64 {
-	span := min(max(keyInt/2, time.Second), 5*time.Second)
+	span := min(max(keyInt/5, time.Second), 2*time.Second)
 	return float64(targetBps) * span.Seconds()
 }
 

@@ -112,8 +112,11 @@ func LoadConfig(in ConfigInputs) (Config, error) {
 	}
 	overlay(&cfg.Server, getenv(EnvServer))
 	overlay(&cfg.ServerKey, getenv(EnvServerKey))
-	overlay(&cfg.SpoolDir, getenv(EnvSpoolDir))
+	overlay(&cfg.SpoolDir, absPath(getenv(EnvSpoolDir)))
 	f := in.Flags
+	// Paths from the command line and the environment are relative to
+	// the working directory; the managed configuration's must be absolute.
+	f.SpoolDir, f.JournalPath = absPath(f.SpoolDir), absPath(f.JournalPath)
 	if cfg.OnlyServer && f.Server != "" && cfg.Server != "" {
 		if s, err := ParseServerURL(f.Server); err == nil && s != mustServer(cfg.Server) {
 			return Config{}, fmt.Errorf("--server %s: this computer is set up for exams on %s only (%s)", s, cfg.Server, cfg.Source)
@@ -135,6 +138,16 @@ func LoadConfig(in ConfigInputs) (Config, error) {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+func absPath(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 func mustServer(s string) string {

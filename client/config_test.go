@@ -43,6 +43,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad server", in: ConfigInputs{Path: write("badserver.json", `{"server": "ftp://x"}`)}, wantErr: "server:"},
 		{name: "bad key", in: ConfigInputs{Path: write("badkey.json", `{"server_key": "ed25519:abc"}`)}, wantErr: "server_key:"},
 		{name: "relative spool", in: ConfigInputs{Path: write("rel.json", `{"spool_dir": "spool"}`)}, wantErr: "not an absolute path"},
+		{name: "relative flag", in: ConfigInputs{Path: good, Flags: Config{SpoolDir: "rel/spool"}},
+			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: mustAbs("rel/spool"), Source: good}},
 		{name: "only without server", in: ConfigInputs{Path: write("only2.json", `{"only_server": true}`)}, wantErr: "no server"},
 		{name: "only server refuses flag", in: ConfigInputs{Path: only, Flags: Config{Server: "https://other.example"}}, wantErr: "set up for exams on https://proctor.example.edu only"},
 		{name: "only server, same flag", in: ConfigInputs{Path: only, Flags: Config{Server: "https://proctor.example.edu/", SpoolDir: "/s"}},
@@ -67,6 +69,14 @@ func TestLoadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustAbs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		panic(err)
+	}
+	return a
 }
 
 func TestConfigLinkAndKey(t *testing.T) {

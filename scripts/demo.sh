@@ -32,18 +32,26 @@ key=$(./bin/invigild key --data "$demo/data")
 echo "== backend on $url (data in $demo/data, log in $log)"
 echo "   policy key: $key"
 
-common=(--server "$url" --code DEMO --server-key "$key" --spool "$demo/spool")
-if [ -n "${DISPLAY:-}" ] && ./bin/invigil run --help 2>&1 | grep -q -- '-headless'; then
-  if ./bin/invigil ui-available >/dev/null 2>&1; then
-    echo "== opening the Invigil app against the demo backend"
-    ./bin/invigil run "${common[@]}"
-  else
-    echo "== display found, but this build has no desktop app yet: running headless"
-    ./bin/invigil run --headless --accept-consent --duration "${DEMO_DURATION:-20s}" --json "${common[@]}"
-  fi
+common=(--server-key "$key" --spool "$demo/spool")
+# A machine without a camera records the synthetic one (DEMO_CAMERA picks
+# another: a device such as video0, test, scene or none).
+cam=()
+if [ -n "${DEMO_CAMERA:-}" ]; then
+  cam=(--camera "$DEMO_CAMERA")
+elif [ "$(uname)" = Linux ] && ! ls /dev/video* >/dev/null 2>&1; then
+  echo "== no camera found: the client uses a synthetic camera (set DEMO_CAMERA to choose)"
+  cam=(--camera scene)
+fi
+export LANGUAGE=en # Fyne logs a locale error under LANG=C.UTF-8 otherwise
+if ./bin/invigil ui-available >/dev/null 2>&1; then
+  # The desktop app, launched the way an LMS launches it: with a join link.
+  echo "== opening the Invigil app against the demo backend (join code DEMO); close it to see what the backend stored"
+  ./bin/invigil run "${common[@]}" "${cam[@]}" "invigil://join?server=$url&code=DEMO" || true
 else
-  echo "== no display (DISPLAY is unset): running the client headless for ${DEMO_DURATION:-20s}"
-  ./bin/invigil run --headless --accept-consent --duration "${DEMO_DURATION:-20s}" --json "${common[@]}"
+  echo "== no display (neither DISPLAY nor WAYLAND_DISPLAY is set): the desktop app cannot open here,"
+  echo "   so this falls back to a HEADLESS run of the client for ${DEMO_DURATION:-20s} (screen: synthetic)"
+  ./bin/invigil run --headless --accept-consent --duration "${DEMO_DURATION:-20s}" --json \
+    --server "$url" --code DEMO "${common[@]}" "${cam[@]}" --screen test
 fi
 echo "== what the backend stored"
 ./bin/invigild sessions --data "$demo/data"

@@ -3,65 +3,31 @@
 package capture
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"image"
 	"image/color"
 	"image/jpeg"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/invigil/invigil/capture/xvfb"
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
 )
 
-// startXvfb starts an Xvfb with args on a free display (Xvfb picks it
-// and reports it through -displayfd), points DISPLAY at it and stops it at
-// cleanup. It skips only when Xvfb is not installed at all.
-func startXvfb(t *testing.T, args ...string) string {
+// startXvfb starts an Xvfb with the given screens, points DISPLAY at it
+// and stops it at cleanup.
+func startXvfb(t *testing.T, screens ...string) string {
 	t.Helper()
-	if _, err := exec.LookPath("Xvfb"); err != nil {
-		t.Skip("Xvfb not installed (scripts/setup.sh installs it; CI has it)")
-	}
-	r, w, err := os.Pipe()
+	srv, err := xvfb.Start(screens...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	cmd := exec.Command("Xvfb", append([]string{"-displayfd", "3", "-nolisten", "tcp", "-noreset"}, args...)...)
-	cmd.ExtraFiles = []*os.File{w}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	got := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(r).ReadString('\n')
-		got <- strings.TrimSpace(line)
-	}()
-	select {
-	case n := <-got:
-		if n == "" {
-			t.Fatalf("Xvfb did not report a display: %s", stderr.String())
-		}
-		display := ":" + n
-		t.Setenv("DISPLAY", display)
-		return display
-	case <-time.After(10 * time.Second):
-		t.Fatalf("Xvfb did not start: %s", stderr.String())
-	}
-	return ""
+	t.Cleanup(srv.Close)
+	t.Setenv("DISPLAY", srv.Display())
+	return srv.Display()
 }
 
 // xconn opens the X display, retrying: under Xvfb the connection set-up
@@ -122,7 +88,7 @@ func snapshotImage(t *testing.T, s *Stream) image.Image {
 
 func TestScreenUnderXvfb(t *testing.T) {
 	needEncoder(t)
-	display := startXvfb(t, "-screen", "0", "1280x720x24")
+	display := startXvfb(t, "1280x720x24")
 	c := xconn(t, display)
 	defer c.Close()
 	paint(t, c, image.Rect(0, 0, 640, 360), 0xff0000)      // red, top left
@@ -165,7 +131,7 @@ func TestScreenPerDisplayCrop(t *testing.T) {
 	needEncoder(t)
 	// Two heads through Xinerama. Xvfb reports both at (0,0) (see
 	// DESIGN.md), so display 1 is the 800×600 top-left part of the root.
-	display := startXvfb(t, "+xinerama", "-screen", "0", "1280x720x24", "-screen", "1", "800x600x24")
+	display := startXvfb(t, "1280x720x24", "800x600x24")
 	c := xconn(t, display)
 	defer c.Close()
 	paint(t, c, image.Rect(0, 0, 400, 300), 0x00ff00)
@@ -204,7 +170,7 @@ func TestScreenPerDisplayCrop(t *testing.T) {
 // two can run at once (e.g. a thumbnail stream next to the recording).
 func TestMultipleScreenStreams(t *testing.T) {
 	needEncoder(t)
-	startXvfb(t, "-screen", "0", "640x480x24")
+	startXvfb(t, "640x480x24")
 	var streams []*Stream
 	for i := 0; i < 2; i++ {
 		s, err := OpenScreen(context.Background(), Config{Source: "all", FPS: 4}, nil)

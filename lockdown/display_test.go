@@ -1,51 +1,25 @@
 package lockdown
 
 import (
-	"bufio"
 	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/invigil/invigil/capture/xvfb"
 	"github.com/invigil/invigil/lockdown/policy"
 )
 
-// startXvfb starts Xvfb with two screens joined by Xinerama on a free
-// display number and returns it (":N").
+// startXvfb starts Xvfb with two screens joined by Xinerama and returns
+// its display (":N").
 func startXvfb(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("Xvfb"); err != nil {
-		t.Skip("Xvfb not installed")
-	}
-	r, w, err := os.Pipe()
+	srv, err := xvfb.Start("1280x720x24", "1280x720x24")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x720x24", "-screen", "1", "1280x720x24", "+xinerama", "-nolisten", "tcp")
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(r).ReadString('\n')
-		line <- strings.TrimSpace(s)
-		r.Close()
-	}()
-	select {
-	case n := <-line:
-		if n == "" {
-			t.Fatal("Xvfb gave no display number")
-		}
-		return ":" + n
-	case <-time.After(10 * time.Second):
-		t.Fatal("Xvfb did not start")
-	}
-	return ""
+	t.Cleanup(srv.Close)
+	return srv.Display()
 }
 
 // TestDisplaysXvfb: two screens under Xinerama are two displays; the

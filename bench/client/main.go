@@ -8,6 +8,8 @@
 package main
 
 import (
+	"github.com/invigil/invigil/capture/xvfb"
+
 	"bufio"
 	"flag"
 	"fmt"
@@ -147,25 +149,22 @@ func verdict(ok bool) string {
 }
 
 func movingScreen() (string, func(), error) {
-	display := fmt.Sprintf(":%d", 900+os.Getpid()%90)
-	x := exec.Command("Xvfb", display, "-screen", "0", "1920x1080x24", "-nolisten", "tcp")
-	if err := x.Start(); err != nil {
-		return "", nil, fmt.Errorf("Xvfb: %w (run scripts/setup.sh)", err)
+	srv, err := xvfb.Start("1920x1080x24")
+	if err != nil {
+		return "", nil, err
 	}
-	time.Sleep(time.Second)
 	play := exec.Command("ffplay", "-loglevel", "quiet", "-nostats", "-an", "-noborder", "-left", "0", "-top", "0",
 		"-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=10")
-	play.Env = append(os.Environ(), "DISPLAY="+display, "SDL_VIDEODRIVER=x11", "SDL_AUDIODRIVER=dummy")
+	play.Env = append(os.Environ(), "DISPLAY="+srv.Display(), "SDL_VIDEODRIVER=x11", "SDL_AUDIODRIVER=dummy")
 	if err := play.Start(); err != nil {
-		x.Process.Kill()
+		srv.Close()
 		return "", nil, err
 	}
 	time.Sleep(time.Second)
-	return display, func() {
+	return srv.Display(), func() {
 		play.Process.Kill()
 		play.Wait()
-		x.Process.Signal(syscall.SIGTERM)
-		x.Wait()
+		srv.Close()
 	}, nil
 }
 

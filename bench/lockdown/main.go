@@ -12,7 +12,8 @@
 package main
 
 import (
-	"bufio"
+	"github.com/invigil/invigil/capture/xvfb"
+
 	"flag"
 	"fmt"
 	"io"
@@ -24,7 +25,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -223,25 +223,9 @@ func verdict(ok bool) string {
 }
 
 func startXvfb() (func(), string, error) {
-	if _, err := exec.LookPath("Xvfb"); err != nil {
-		return nil, "", err
-	}
-	r, w, err := os.Pipe()
+	srv, err := xvfb.Start("1280x720x24", "1280x720x24")
 	if err != nil {
 		return nil, "", err
 	}
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x720x24", "-screen", "1", "1280x720x24", "+xinerama", "-nolisten", "tcp")
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	w.Close()
-	line, err := bufio.NewReader(r).ReadString('\n')
-	r.Close()
-	stop := func() { cmd.Process.Kill(); cmd.Wait() }
-	if err != nil {
-		stop()
-		return nil, "", fmt.Errorf("xvfb display number: %w", err)
-	}
-	return stop, ":" + strings.TrimSpace(line), nil
+	return srv.Close, srv.Display(), nil
 }

@@ -99,6 +99,21 @@ func TestConfigLinkAndKey(t *testing.T) {
 	}
 }
 
+// TestConfigExample keeps the template IT staff start from valid.
+func TestConfigExample(t *testing.T) {
+	b, err := os.ReadFile("../packaging/config.example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseManagedConfig(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Server == "" || m.SpoolDir == "" || !strings.HasPrefix(m.ServerKey, "ed25519:") {
+		t.Fatalf("example %+v", m)
+	}
+}
+
 func TestDefaultConfigPath(t *testing.T) {
 	p, err := DefaultConfigPath()
 	if err != nil || !filepath.IsAbs(p) {

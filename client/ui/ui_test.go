@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"image/png"
 	"os"
@@ -23,6 +24,9 @@ import (
 	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
 )
+
+var updateScreenshots = flag.Bool("update-screenshots", false,
+	"write the screens the Xvfb test does not reach to docs/screenshots (rendered by Fyne's software painter)")
 
 // harness runs a real client.Flow against a fake world (flowtest.Env) and
 // renders its states into a Fyne test window. Rendering happens on the test
@@ -178,6 +182,24 @@ func negativeObjects(o fyne.CanvasObject, path string) []string {
 	return out
 }
 
+// save writes the window to docs/screenshots/name.png with
+// -update-screenshots.
+func (h *harness) save(name string) {
+	h.t.Helper()
+	if !*updateScreenshots {
+		return
+	}
+	h.win.Content().Refresh()
+	f, err := os.Create(filepath.Join("..", "..", "docs", "screenshots", name+".png"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, h.win.Canvas().Capture()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 func (h *harness) done() client.Outcome {
 	h.t.Helper()
 	select {
@@ -218,6 +240,7 @@ func TestWalkthrough(t *testing.T) {
 	if s.Check.CanContinue || s.ExamName != "Physics midterm" {
 		t.Fatalf("check with a failure: %+v", describe(s))
 	}
+	h.save("20-check-failing")
 	h.noButton("Continue")
 	h.tap(ui.CloseButtonLabel([]string{"AnyDesk"}))
 	s = h.wait(client.ScreenCheck, func(s client.State) bool { return s.Check.CanContinue })
@@ -391,6 +414,7 @@ func TestProctorEnds(t *testing.T) {
 	x := toExam(h)
 	x.Command(transport.Command{ID: "c_9", Command: transport.CommandEnd, Text: "Time is up."})
 	s := h.wait(client.ScreenReceipt, nil)
+	h.save("25-receipt-ended-by-proctor")
 	if !s.Receipt.EndedByProctor || s.Receipt.EndText != "Time is up." {
 		t.Fatalf("receipt %+v", s.Receipt)
 	}
@@ -429,7 +453,8 @@ func TestUploadLater(t *testing.T) {
 	h.wait(client.ScreenExam, func(s client.State) bool { return s.Exam.ConfirmFinish })
 	x.HoldFinish()
 	h.tap(ui.LabelConfirm)
-	h.wait(client.ScreenFinishing, func(s client.State) bool { return !s.Finishing.Connected })
+	s = h.wait(client.ScreenFinishing, func(s client.State) bool { return !s.Finishing.Connected })
+	h.save("24-finishing-offline")
 	h.tap(ui.LabelUploadLater)
 	s = h.wait(client.ScreenError, nil)
 	if s.Error.Kind != client.ErrorUpload || !s.Error.SpoolSafe || !x.Aborted() {
@@ -460,6 +485,7 @@ func TestAsk(t *testing.T) {
 		got <- x.Hooks.Ask(context.Background(), []lockdown.ProcessFinding{{PID: 7, Name: "teamviewer", Program: "TeamViewer"}})
 	}()
 	h.wait(client.ScreenExam, func(s client.State) bool { return len(s.Exam.Ask) == 1 && s.Exam.Ask[0] == "TeamViewer" })
+	h.save("26-exam-ask")
 	h.noButton(ui.LabelFinish)
 	h.tap("Close them")
 	if ok := <-got; !ok {
@@ -508,6 +534,7 @@ func TestErrorScreens(t *testing.T) {
 		env  *flowtest.Env
 		opts client.FlowOptions
 		kind client.ErrorKind
+		shot string // the docs screenshot of the error screen, if any
 		// then is what to do on the error screen and the screen it leads to.
 		then func(h *harness)
 	}{
@@ -535,12 +562,16 @@ func TestErrorScreens(t *testing.T) {
 				}
 			}},
 		{name: "unreachable, try now", env: &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: refused", client.ErrUnreachable)}},
-			opts: client.FlowOptions{Link: link, RetryMin: time.Hour}, kind: client.ErrorUnreachable, then: func(h *harness) {
+			opts: client.FlowOptions{Link: link, RetryMin: 20 * time.Second, Config: client.Config{SpoolDir: spoolWithSession(t)}},
+			kind: client.ErrorUnreachable, shot: "21-error-unreachable", then: func(h *harness) {
+				if !h.flow.Current().Error.SpoolSafe {
+					h.t.Fatal("a spool with a session is not reported safe")
+				}
 				h.tap("Try again")
 				h.wait(client.ScreenCheck, nil)
 			}},
 		{name: "bad policy", env: &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: signature does not verify", client.ErrBadPolicy)}},
-			opts: client.FlowOptions{Link: link}, kind: client.ErrorBadPolicy, then: func(h *harness) {
+			opts: client.FlowOptions{Link: link}, kind: client.ErrorBadPolicy, shot: "23-error-bad-policy", then: func(h *harness) {
 				h.tap("Try again")
 				h.wait(client.ScreenCheck, nil)
 			}},
@@ -559,7 +590,7 @@ func TestErrorScreens(t *testing.T) {
 				h.done()
 			}},
 		{name: "camera missing", env: &flowtest.Env{PreviewErrs: []error{fmt.Errorf("camera: %w", capture.ErrNoCamera)}},
-			opts: client.FlowOptions{Link: link}, kind: client.ErrorCamera, then: func(h *harness) {
+			opts: client.FlowOptions{Link: link}, kind: client.ErrorCamera, shot: "22-error-no-camera", then: func(h *harness) {
 				if s := h.flow.Current(); s.Error.Title != "No camera found" {
 					h.t.Fatalf("title %q", s.Error.Title)
 				}
@@ -601,9 +632,23 @@ func TestErrorScreens(t *testing.T) {
 			if strings.Contains(s.Error.Detail, "goroutine") || strings.Contains(s.Error.Message, ".go:") {
 				t.Fatalf("error screen shows a trace: %+v", s.Error)
 			}
+			if tt.shot != "" {
+				h.save(tt.shot)
+			}
 			tt.then(h)
 		})
 	}
+}
+
+// spoolWithSession is a spool directory holding an earlier run's session
+// file (what a crashed client leaves).
+func spoolWithSession(t *testing.T) string {
+	dir := t.TempDir()
+	sf := `{"server":"https://proctor.example.edu","session_id":"s_1","token":"t","joined_at":"2026-11-26T09:00:00Z"}`
+	if err := os.WriteFile(filepath.Join(dir, "session.json"), []byte(sf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func countCalls(env *flowtest.Env, name string) int {

@@ -28,8 +28,9 @@ type Flow struct {
 
 	actions chan func()
 	states  chan State
-	started chan struct{} // closed when Run starts
-	done    chan struct{} // closed when Run has returned
+	started  chan struct{} // closed when Run starts
+	stopping chan struct{} // closed when Run's loop has ended
+	done     chan struct{} // closed when Run has returned
 
 	mu      sync.Mutex
 	current State
@@ -138,8 +139,9 @@ func NewFlow(opts FlowOptions) *Flow {
 		opts: opts, env: opts.Env, cfg: opts.Config, log: opts.Log, now: opts.Now,
 		actions: make(chan func(), 64),
 		states:  make(chan State, 1),
-		started: make(chan struct{}),
-		done:    make(chan struct{}),
+		started:  make(chan struct{}),
+		stopping: make(chan struct{}),
+		done:     make(chan struct{}),
 		alerts:  map[string]string{},
 		wake:    make(chan struct{}, 1),
 	}
@@ -205,11 +207,15 @@ func (f *Flow) Run(ctx context.Context) {
 		f.outcome.Error = f.st.Error.Kind
 	}
 	f.mu.Unlock()
+	close(f.stopping)
 	f.stopRetry()
 	if f.askReply != nil {
 		f.askReply <- false
 	}
+	// Jobs see the cancelled context and end; what they opened and could
+	// not hand over they release themselves (goJobOwning).
 	cancel()
+	f.jobs.Wait()
 	f.closePreview()
 	if f.exam != nil {
 		actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -219,7 +225,6 @@ func (f *Flow) Run(ctx context.Context) {
 		acancel()
 		f.exam = nil
 	}
-	f.jobs.Wait()
 }
 
 // post queues fn for Run's goroutine. It is safe from any goroutine; after
@@ -227,22 +232,37 @@ func (f *Flow) Run(ctx context.Context) {
 // for it.
 func (f *Flow) post(fn func()) {
 	select {
-	case <-f.done:
+	case <-f.stopping:
 		return
 	default:
 	}
 	select {
 	case f.actions <- fn:
-	case <-f.done:
+	case <-f.stopping:
 	}
 }
 
-// postJob posts from a job goroutine: it gives up when the flow stops.
-func (f *Flow) postJob(fn func()) {
+// postJob posts from a job goroutine: it gives up when the flow stops,
+// and reports whether fn was queued.
+func (f *Flow) postJob(fn func()) bool {
 	select {
 	case f.actions <- fn:
+		return true
 	case <-f.ctx.Done():
+		return false
 	}
+}
+
+// goJobOwning is goJob for work that opens something (a camera, an exam):
+// if the flow stops before its result is taken, release releases it.
+func (f *Flow) goJobOwning(work func(ctx context.Context) (apply, release func())) {
+	ctx := f.ctx
+	f.jobs.Go(func() {
+		apply, release := work(ctx)
+		if apply != nil && !f.postJob(apply) && release != nil {
+			release()
+		}
+	})
 }
 
 // goJob runs work on a goroutine the flow owns; work's result, a function,
@@ -449,7 +469,13 @@ func (f *Flow) RequestFinish() { f.post(f.doRequestFinish) }
 func (f *Flow) CancelFinish() { f.post(f.doCancelFinish) }
 
 // ConfirmFinish finishes the exam: upload, release, receipt.
-func (f *Flow) ConfirmFinish() { f.post(func() { f.startFinish(false, "") }) }
+func (f *Flow) ConfirmFinish() {
+	f.post(func() {
+		if f.examState.ConfirmFinish {
+			f.startFinish(false, "")
+		}
+	})
+}
 
 // UploadLater stops a final upload that cannot finish; the spool keeps the
 // rest for the next start, and the flow ends.

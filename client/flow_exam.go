@@ -373,7 +373,7 @@ func (f *Flow) ask(ctx context.Context, procs []lockdown.ProcessFinding) bool {
 	case ok := <-reply:
 		return ok
 	case <-ctx.Done():
-	case <-f.done:
+	case <-f.stopping:
 	}
 	return false
 }

@@ -279,10 +279,15 @@ func (f *Flow) openPreview() {
 	f.previewGen++
 	gen := f.previewGen
 	p := f.joined.Policy
-	f.goJob(func(ctx context.Context) func() {
+	f.goJobOwning(func(ctx context.Context) (func(), func()) {
 		octx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		pv, err := f.env.OpenPreview(octx, p)
+		release := func() {
+			if pv != nil {
+				pv.Close()
+			}
+		}
 		return func() {
 			if f.st.Screen != ScreenCheck || gen != f.previewGen {
 				if pv != nil {
@@ -299,7 +304,7 @@ func (f *Flow) openPreview() {
 			f.previewItem = cameraOK()
 			f.st.Check.Camera = pv
 			f.updateCheck()
-		}
+		}, release
 	})
 }
 
@@ -462,8 +467,17 @@ func (f *Flow) startRecording(j *Joined) {
 	f.st.Busy = &BusyState{Title: "Starting the recording", Detail: "Opening the camera and the screen recording…"}
 	f.publish()
 	hooks := ExamHooks{OnViolation: f.onViolation, Ask: f.ask}
-	f.goJob(func(ctx context.Context) func() {
+	f.goJobOwning(func(ctx context.Context) (func(), func()) {
 		ex, err := f.env.StartExam(ctx, j, hooks)
+		release := func() {
+			// The flow stopped first: stop the recording it will not see;
+			// the spool keeps it for the next start.
+			if ex != nil {
+				actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				ex.Abort(actx)
+				cancel()
+			}
+		}
 		return func() {
 			if f.quit || f.joined != j {
 				if ex != nil {
@@ -482,7 +496,7 @@ func (f *Flow) startRecording(j *Joined) {
 				return
 			}
 			f.examStarted(ex)
-		}
+		}, release
 	})
 }
 

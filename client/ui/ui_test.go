@@ -527,7 +527,6 @@ func TestNoCamera(t *testing.T) {
 // TestErrorScreens: each error screen, what it offers and where its
 // buttons lead.
 func TestErrorScreens(t *testing.T) {
-	notOpen := &transport.RemoteError{Code: transport.CodeExamNotOpen, Message: "the exam opens later", OpensAt: time.Now().Add(150 * time.Millisecond)}
 	closed := &transport.RemoteError{Code: transport.CodeExamClosed, Message: "the exam is closed"}
 	tests := []struct {
 		name string
@@ -555,7 +554,8 @@ func TestErrorScreens(t *testing.T) {
 			}},
 		{name: "unreachable, retries by itself", env: &flowtest.Env{JoinErrs: []error{
 			fmt.Errorf("%w: dial tcp: connection refused", client.ErrUnreachable), fmt.Errorf("%w: timeout", client.ErrUnreachable)}},
-			opts: client.FlowOptions{Link: link}, kind: client.ErrorUnreachable, then: func(h *harness) {
+			opts: client.FlowOptions{Link: link, RetryMin: 300 * time.Millisecond, RetryMax: 600 * time.Millisecond},
+			kind: client.ErrorUnreachable, then: func(h *harness) {
 				h.wait(client.ScreenCheck, nil)
 				if n := countCalls(h.env, "join"); n != 3 {
 					h.t.Fatalf("%d joins, want 3", n)
@@ -575,7 +575,7 @@ func TestErrorScreens(t *testing.T) {
 				h.tap("Try again")
 				h.wait(client.ScreenCheck, nil)
 			}},
-		{name: "not open yet, joins when it opens", env: &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: %w", client.ErrJoinRefused, notOpen)}},
+		{name: "not open yet, joins when it opens", env: &flowtest.Env{},
 			opts: client.FlowOptions{Link: link}, kind: client.ErrorNotOpen, then: func(h *harness) {
 				s := h.flow.Current()
 				if s.Error.OpensAt.IsZero() || h.app.Button("Check now") == nil {
@@ -612,6 +612,12 @@ func TestErrorScreens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.kind == client.ErrorNotOpen {
+				// The exam opens a moment after the join; the flow joins
+				// again 2 s after that.
+				tt.env.JoinErrs = []error{fmt.Errorf("%w: %w", client.ErrJoinRefused, &transport.RemoteError{
+					Code: transport.CodeExamNotOpen, Message: "the exam opens later", OpensAt: time.Now().Add(100 * time.Millisecond)})}
+			}
 			h := newHarness(t, tt.env, tt.opts)
 			if tt.kind == client.ErrorDeclined {
 				h.wait(client.ScreenCheck, func(s client.State) bool { return s.Check.CanContinue })

@@ -1,0 +1,112 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/flowtest"
+	"github.com/invigil/invigil/transport"
+)
+
+// waitState polls the flow until ok holds for its current state.
+func waitState(t *testing.T, f *client.Flow, what string, ok func(client.State) bool) client.State {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if s := f.Current(); ok(s) {
+			return s
+		}
+	}
+	t.Fatalf("no %s; the flow shows %+v", what, f.Current())
+	return client.State{}
+}
+
+func on(screen client.Screen) func(client.State) bool {
+	return func(s client.State) bool { return s.Screen == screen }
+}
+
+// TestFlowWithoutUI drives the flow through its actions alone, from a link
+// to the receipt, and checks that it stops every goroutine it started.
+func TestFlowWithoutUI(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	env := &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: refused", client.ErrUnreachable)}}
+	f := client.NewFlow(client.FlowOptions{Env: env, Config: client.Config{SpoolDir: t.TempDir()},
+		Link: "invigil://join?server=https://proctor.example.edu&code=PHYS1",
+		Tick: 5 * time.Millisecond, RetryMin: 10 * time.Millisecond, RoomScan: 30 * time.Millisecond, RoomScanShots: 2})
+	done := make(chan struct{})
+	go func() { f.Run(context.Background()); close(done) }()
+
+	s := waitState(t, f, "unreachable error", on(client.ScreenError))
+	if s.Error.Kind != client.ErrorUnreachable || s.Error.RetryAt.IsZero() {
+		t.Fatalf("error %+v", s.Error)
+	}
+	waitState(t, f, "check ready", func(s client.State) bool { return s.Screen == client.ScreenCheck && s.Check.CanContinue })
+	f.Agree() // ignored: not on the consent screen
+	f.Continue()
+	waitState(t, f, "consent", on(client.ScreenConsent))
+	f.Agree()
+	waitState(t, f, "ID photo", on(client.ScreenIDPhoto))
+	f.TakePhoto()
+	waitState(t, f, "photo taken", func(s client.State) bool { return s.Photo != nil && s.Photo.Step == client.PhotoTaken })
+	f.UsePhoto()
+	waitState(t, f, "room scan", on(client.ScreenRoomScan))
+	f.StartRoomScan()
+	waitState(t, f, "exam", on(client.ScreenExam))
+	x := env.Exam()
+	x.Command(transport.Command{ID: "c1", Command: transport.CommandWarn, Text: "eyes on the screen"})
+	waitState(t, f, "warning", func(s client.State) bool { return s.Exam != nil && s.Exam.Warning != nil })
+	f.ConfirmFinish() // ignored: not asked to confirm yet
+	f.AcknowledgeWarning()
+	waitState(t, f, "no warning", func(s client.State) bool { return s.Exam != nil && s.Exam.Warning == nil })
+	if !x.HasEvent("warning.acknowledged") {
+		t.Fatal("no warning.acknowledged event")
+	}
+	f.RequestFinish()
+	waitState(t, f, "confirmation", func(s client.State) bool { return s.Exam != nil && s.Exam.ConfirmFinish })
+	f.ConfirmFinish()
+	s = waitState(t, f, "receipt", on(client.ScreenReceipt))
+	if !s.Receipt.Receipt.Match || s.Recording {
+		t.Fatalf("receipt %+v recording %v", s.Receipt, s.Recording)
+	}
+	f.Quit()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if _, ok := <-f.States(); ok {
+		// drain the last state; the channel must then be closed
+		if _, ok := <-f.States(); ok {
+			t.Fatal("States not closed after Run")
+		}
+	}
+}
+
+// TestFlowCancelStopsExam: cancelling Run's context mid-exam stops the
+// exam without finishing it (the spool keeps the rest).
+func TestFlowCancelStopsExam(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	env := &flowtest.Env{}
+	f := client.NewFlow(client.FlowOptions{Env: env, Config: client.Config{SpoolDir: t.TempDir(), Server: "https://e.example"},
+		Code: "PHYS1", Tick: 5 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	waitState(t, f, "check ready", func(s client.State) bool { return s.Screen == client.ScreenCheck && s.Check.CanContinue })
+	f.Continue()
+	waitState(t, f, "consent", on(client.ScreenConsent))
+	f.Agree()
+	waitState(t, f, "ID photo", on(client.ScreenIDPhoto))
+	cancel()
+	<-done
+	if x := env.Exam(); !x.Aborted() || x.Finished() {
+		t.Fatalf("aborted %v finished %v", x.Aborted(), x.Finished())
+	}
+	if o := f.Outcome(); o.Screen != client.ScreenIDPhoto {
+		t.Fatalf("outcome %+v", o)
+	}
+}

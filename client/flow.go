@@ -26,8 +26,8 @@ type Flow struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	actions chan func()
-	states  chan State
+	actions  chan func()
+	states   chan State
 	started  chan struct{} // closed when Run starts
 	stopping chan struct{} // closed when Run's loop has ended
 	done     chan struct{} // closed when Run has returned
@@ -137,13 +137,13 @@ func NewFlow(opts FlowOptions) *Flow {
 	}
 	return &Flow{
 		opts: opts, env: opts.Env, cfg: opts.Config, log: opts.Log, now: opts.Now,
-		actions: make(chan func(), 64),
-		states:  make(chan State, 1),
+		actions:  make(chan func(), 64),
+		states:   make(chan State, 1),
 		started:  make(chan struct{}),
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
-		alerts:  map[string]string{},
-		wake:    make(chan struct{}, 1),
+		alerts:   map[string]string{},
+		wake:     make(chan struct{}, 1),
 	}
 }
 

@@ -4,12 +4,13 @@
 #   cgo for Fyne and openh264: gcc g++ pkg-config libgl1-mesa-dev xorg-dev
 #   screen capture (mediadevices X11/XShm): libx11-dev libxext-dev
 #   headless display + screenshots: xvfb imagemagick xdotool x11-utils
+#   the desktop app under Xvfb (software OpenGL): libgl1-mesa-dri
 #   recording checks: ffmpeg (ffprobe, ffplay for moving screen content)
 #   browser playback tests (MSE, dashboard): chromium
 set -euo pipefail
 
 pkgs=(gcc g++ make pkg-config libgl1-mesa-dev xorg-dev libx11-dev libxext-dev
-      xvfb x11-utils xauth imagemagick xdotool ffmpeg chromium ca-certificates git)
+      xvfb x11-utils xauth imagemagick xdotool libgl1-mesa-dri ffmpeg chromium ca-certificates git)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -67,8 +67,24 @@ func uiEnv(t *testing.T, display, dir string) []string {
 }
 
 // startApp runs `invigil run args...` with the test driver on and connects
-// to it.
+// to it. Opening the X display under Xvfb fails now and then here (EOF,
+// EAGAIN): an app that exits at start is started again, twice at most.
 func startApp(t *testing.T, env []string, display, shots, dir string, args ...string) *uiApp {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		a, err := tryStartApp(t, env, display, shots, dir, args...)
+		if err == nil {
+			return a
+		}
+		if attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("the app did not start (attempt %d), again: %v", attempt, err)
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func tryStartApp(t *testing.T, env []string, display, shots, dir string, args ...string) (*uiApp, error) {
 	t.Helper()
 	bin, _ := binaries(t)
 	sock := filepath.Join(dir, "driver.sock")
@@ -96,11 +112,11 @@ func startApp(t *testing.T, env []string, display, shots, dir string, args ...st
 		c, err := net.Dial("unix", sock)
 		if err == nil {
 			a.conn, a.rd = c, bufio.NewReader(c)
-			return a
+			return a, nil
 		}
 		select {
 		case <-a.exited:
-			t.Fatalf("the app exited at start (%v):\n%s", a.cmd.ProcessState, a.stderr)
+			return nil, fmt.Errorf("the app exited at start (%v):\n%s", a.cmd.ProcessState, tail(a.stderr.String(), 3000))
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -223,18 +223,16 @@ type ErrorKind string
 
 // The error screens.
 const (
-	ErrorUnreachable ErrorKind = "unreachable"    // cannot reach the backend; retrying
-	ErrorCamera      ErrorKind = "camera"         // no camera, or busy
-	ErrorBadPolicy   ErrorKind = "bad_policy"     // the exam settings do not verify
-	ErrorNotOpen     ErrorKind = "not_open"       // the exam opens later
-	ErrorRefused     ErrorKind = "refused"        // closed, finished, ...
-	ErrorBadLink     ErrorKind = "bad_link"       // a malformed invigil:// link
-	ErrorDeclined    ErrorKind = "declined"       // the student did not agree
-	ErrorStopped     ErrorKind = "stopped"        // the backend stopped the session
-	ErrorUpload      ErrorKind = "upload"         // the final upload could not finish
-	ErrorOther       ErrorKind = "other"          // anything else, in one line
-	ErrorDisk        ErrorKind = "disk"           // the spool or disk is full
-	ErrorInstance    ErrorKind = "instance_other" // reserved for the app wiring
+	ErrorUnreachable ErrorKind = "unreachable" // cannot reach the backend; retrying
+	ErrorCamera      ErrorKind = "camera"      // no camera, or busy
+	ErrorBadPolicy   ErrorKind = "bad_policy"  // the exam settings do not verify
+	ErrorNotOpen     ErrorKind = "not_open"    // the exam opens later
+	ErrorRefused     ErrorKind = "refused"     // closed, finished, ...
+	ErrorBadLink     ErrorKind = "bad_link"    // a malformed invigil:// link
+	ErrorDeclined    ErrorKind = "declined"    // the student did not agree
+	ErrorStopped     ErrorKind = "stopped"     // the backend stopped the session
+	ErrorUpload      ErrorKind = "upload"      // the final upload could not finish
+	ErrorOther       ErrorKind = "other"       // anything else, in one line
 )
 
 // Action is something the student can do on an error screen.

@@ -156,13 +156,11 @@ func sameItem(a, b client.CheckItem) bool {
 
 // checkRow is one check: its icon, title, what was found and the fixes.
 func checkRow(it client.CheckItem) fyne.CanvasObject {
-	var icon fyne.CanvasObject
+	// A still icon for a running check (the banner above says "Checking…"):
+	// an animation per row would redraw the screen for nothing.
+	icon := widget.NewIcon(statusIcon(it.Status))
 	if it.Running {
-		a := widget.NewActivity()
-		a.Start()
-		icon = a
-	} else {
-		icon = widget.NewIcon(statusIcon(it.Status))
+		icon.SetResource(theme.NewPrimaryThemedResource(theme.HistoryIcon()))
 	}
 	title := widget.NewLabel(it.Title)
 	title.TextStyle.Bold = true

@@ -33,7 +33,7 @@ func newPhotoScreen(act Actions) *photoScreen {
 	s.take = iconButton("Take photo", theme.MediaPhotoIcon(), true, act.TakePhoto)
 	s.retake = iconButton("Retake", theme.ViewRefreshIcon(), false, act.Retake)
 	s.use = iconButton("Use this photo", theme.ConfirmIcon(), true, act.UsePhoto)
-	s.progressBox = container.NewVBox(muted("Uploading your photo…"), s.progress)
+	s.progressBox = container.NewVBox(s.progress)
 	how := steps("How to take it",
 		"Hold your student card or photo ID next to your face.",
 		"Make sure your face and the card are both clear and not cut off.",

@@ -727,3 +727,39 @@ func TestQuitDuringExam(t *testing.T) {
 		t.Fatalf("aborted %v finished %v", x.Aborted(), x.Finished())
 	}
 }
+
+// TestRenderStates renders states no walkthrough stops at (a spinner, a
+// check still running, an ID photo uploading, a room scan in progress) and
+// switches between screens in both directions, checking the layout and
+// the recording badge each time.
+func TestRenderStates(t *testing.T) {
+	h := newHarness(t, &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: slow", client.ErrUnreachable)}},
+		client.FlowOptions{RetryMin: time.Hour}) // the flow stays on the join screen
+	now := time.Now()
+	cam := &flowtest.Camera{}
+	states := []client.State{
+		{Screen: client.ScreenBusy, Busy: &client.BusyState{Title: "Connecting to your exam", Detail: "Contacting proctor.example.edu…"}},
+		{Screen: client.ScreenCheck, ExamName: "Physics midterm", Check: &client.CheckState{Running: true, Camera: cam, Items: []client.CheckItem{
+			{ID: client.CheckItemCamera, Title: "Camera", Status: lockdown.StatusUnknown, Summary: "Starting the camera…", Running: true},
+			{ID: client.CheckItemNetwork, Title: "Connection to the exam server", Status: lockdown.StatusUnknown, Summary: "Measuring the upload speed…", Running: true},
+			{ID: "lockdown", Title: "This computer", Status: lockdown.StatusUnknown, Summary: "Checking programs, displays and the camera…", Running: true},
+		}, Blocking: "Wait for the check to finish."}},
+		{Screen: client.ScreenIDPhoto, Recording: true, Photo: &client.PhotoState{Step: client.PhotoUploading, Camera: cam, Progress: 0.4}},
+		{Screen: client.ScreenRoomScan, Recording: true, RoomScan: &client.RoomScanState{Step: client.RoomScanScanning, Camera: cam,
+			Shots: 2, Ends: now.Add(5 * time.Second), Length: 12 * time.Second}},
+		{Screen: client.ScreenExam, Recording: true, Exam: &client.ExamState{Started: now.Add(-83 * time.Minute), Connected: false,
+			BacklogBytes: 3 << 20, BacklogMessages: 120, Problem: "This computer's disk is full, so the recording has stopped."}},
+		{Screen: client.ScreenBusy, Busy: &client.BusyState{Title: "Starting the recording", Detail: "Opening the camera…"}},
+	}
+	for i, s := range states {
+		s.Version, s.Now = uint64(1000+i), now
+		h.app.Render(s)
+		if cam := ui.CameraFor(s); cam != nil {
+			h.app.ShowFrame(cam, ui.Frame(context.Background(), cam))
+		}
+		h.capture(fmt.Sprintf("render-%s", s.Screen))
+		if bad := negativeObjects(h.win.Content(), ""); len(bad) > 0 {
+			t.Fatalf("%s: %v", s.Screen, bad)
+		}
+	}
+}

@@ -182,7 +182,6 @@ func (f *Flow) scanProgress() {
 func (f *Flow) showExam() {
 	if f.examState.Started.IsZero() {
 		f.examState.Started = f.now()
-		f.exam.Event("exam.screen", map[string]any{"shown": true})
 	}
 	f.show(ScreenExam)
 	f.applyWarnings()

@@ -758,6 +758,7 @@ func TestRenderStates(t *testing.T) {
 			h.app.ShowFrame(cam, ui.Frame(context.Background(), cam))
 		}
 		h.capture(fmt.Sprintf("render-%s", s.Screen))
+		h.win.Content().Refresh() // as the GL driver would (see capture)
 		if bad := negativeObjects(h.win.Content(), ""); len(bad) > 0 {
 			t.Fatalf("%s: %v", s.Screen, bad)
 		}

@@ -144,6 +144,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "invigil run: %v\n", err)
 		return exitUsage
 	}
+	tuneMemory()
 	if !f.headless {
 		return runDesktop(ctx, f, stderr)
 	}

@@ -102,6 +102,22 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// openData parses a data command's flags and opens the backend in *data.
+func openData(fs *flag.FlagSet, args []string, data *string) (*backend.Backend, error) {
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	if err := requireData(*data); err != nil {
+		return nil, err
+	}
+	// Only serve creates a data directory: a typo here must not start a
+	// new, empty backend.
+	if st, err := os.Stat(*data); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("%s is not a backend data directory (invigild serve --data creates one)", *data)
+	}
+	return backend.Open(backend.Config{DataDir: *data})
+}
+
 func requireData(dir string) error {
 	if dir == "" {
 		return usageError{errors.New("--data DIR is required")}
@@ -213,13 +229,7 @@ func cmdExam(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		opens = fs.String("opens", "", "opening time, RFC 3339 (default: open now)")
 		closes = fs.String("closes", "", "closing time, RFC 3339 (default: never closes)")
 	}
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	if err := requireData(*data); err != nil {
-		return err
-	}
-	b, err := backend.Open(backend.Config{DataDir: *data})
+	b, err := openData(fs, args[1:], data)
 	if err != nil {
 		return err
 	}
@@ -275,13 +285,7 @@ func cmdSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlags("sessions", stderr)
 	data := fs.String("data", "", "data directory")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := requireData(*data); err != nil {
-		return err
-	}
-	b, err := backend.Open(backend.Config{DataDir: *data})
+	b, err := openData(fs, args, data)
 	if err != nil {
 		return err
 	}
@@ -310,20 +314,14 @@ func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	data := fs.String("data", "", "data directory")
 	session := fs.String("session", "", "session id (required)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := requireData(*data); err != nil {
-		return err
-	}
-	if *session == "" {
-		return usageError{errors.New("--session ID is required")}
-	}
-	b, err := backend.Open(backend.Config{DataDir: *data})
+	b, err := openData(fs, args, data)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
+	if *session == "" {
+		return usageError{errors.New("--session ID is required")}
+	}
 	evs, err := b.ListEvents(ctx, *session)
 	if err != nil {
 		return err

@@ -418,12 +418,17 @@ func TestE2EJoinErrors(t *testing.T) {
 	go mitm.Serve(mln)
 	defer mitm.Close()
 
+	// A managed configuration (as IT installs it) that names the backend and
+	// pins another backend's key: the headless run honours it.
+	cfgFile := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`{"server": %q, "server_key": %q}`, be.url(), otherKey)), 0o644)
 	tests := []struct {
 		name     string
 		args     []string
 		exit     int
 		contains string
 	}{
+		{"managed config pins another key", []string{"run", "--headless", "--config", cfgFile, "--code", "e2e", "--accept-consent", "--duration", "1s", "--spool", t.TempDir(), "--camera", "none", "--screen", "none"}, exitBadPolicy, "does not verify"},
 		{"wrong code", []string{"run", "--headless", "--server", be.url(), "--code", "NOPE", "--accept-consent", "--duration", "1s", "--spool", t.TempDir()}, exitJoinRefused, "no exam has the join code NOPE"},
 		{"unreachable", []string{"run", "--headless", "--server", "http://" + dead, "--code", "e2e", "--accept-consent", "--duration", "1s", "--spool", t.TempDir(), "--camera", "none", "--screen", "none"}, exitUnreachable, "cannot reach the backend"},
 		{"tampered policy", []string{"run", "--headless", "--server", "http://" + mln.Addr().String(), "--code", "e2e", "--accept-consent", "--duration", "1s", "--spool", t.TempDir(), "--camera", "none", "--screen", "none"}, exitBadPolicy, "policy signature does not verify"},

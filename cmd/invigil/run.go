@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -89,9 +87,19 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// A headless run honours the managed configuration too: a lab
+	// machine's server, pinned key, spool and journal apply whether or not
+	// a window opens. Flags win, except against only_server.
+	cfg, err := client.LoadConfig(client.ConfigInputs{Path: f.config, Flags: client.Config{
+		Server: f.server, ServerKey: f.serverKey, SpoolDir: f.spool, JournalPath: f.journal,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	f.server, f.serverKey, f.spool, f.journal = cfg.Server, cfg.KeyFor(cfg.Server), cfg.SpoolDir, cfg.JournalPath
 	switch {
 	case f.server == "":
-		return nil, errors.New("--server URL is required")
+		return nil, errors.New("--server URL is required (or a server in the managed configuration)")
 	case f.code == "":
 		return nil, errors.New("--code is required")
 	case !f.acceptConsent:
@@ -103,14 +111,6 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	case f.hbSize < 16 || f.hbSize > 1<<20:
 		return nil, errors.New("--heartbeat-size must be between 16 and 1048576")
 	}
-	if f.spool == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			return nil, fmt.Errorf("no --spool and no user cache directory: %w", err)
-		}
-		f.spool = filepath.Join(dir, "invigil", "spool")
-	}
-	f.server = strings.TrimRight(f.server, "/")
 	return f, nil
 }
 

@@ -29,7 +29,7 @@ func needEncoder(t *testing.T) {
 func needTool(t *testing.T, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not installed (scripts/setup.sh installs it)", name)
+		t.Fatalf("%s not installed: scripts/setup.sh installs it", name)
 	}
 }
 

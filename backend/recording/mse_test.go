@@ -102,7 +102,7 @@ func playInChromium(t *testing.T, path, codec string) mseResult {
 	t.Helper()
 	bin := findChromium()
 	if bin == "" {
-		t.Skip("no chromium (Debian package chromium) to check MSE playback")
+		t.Fatal("no chromium to check MSE playback: scripts/setup.sh installs the Debian package chromium")
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -156,7 +156,7 @@ func playInChromium(t *testing.T, path, codec string) mseResult {
 
 func TestPlaysInChromiumMSE(t *testing.T) {
 	if findChromium() == "" {
-		t.Skip("no chromium (Debian package chromium) to check MSE playback")
+		t.Fatal("no chromium to check MSE playback: scripts/setup.sh installs the Debian package chromium")
 	}
 	t0 := time.Unix(1_700_000_000, 0)
 	frames := encodeScene(t, 640, 480, 4*time.Second, t0)
@@ -194,7 +194,7 @@ func TestPlaysInChromiumMSE(t *testing.T) {
 // keyframe with new in-band SPS/PPS switches Chromium's decoder too.
 func TestChromiumFollowsInbandResolutionChange(t *testing.T) {
 	if findChromium() == "" {
-		t.Skip("no chromium (Debian package chromium) to check MSE playback")
+		t.Fatal("no chromium to check MSE playback: scripts/setup.sh installs the Debian package chromium")
 	}
 	t0 := time.Unix(1_700_000_000, 0)
 	a := encodeScene(t, 640, 480, 2*time.Second, t0)

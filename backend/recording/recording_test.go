@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func needFFprobe(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Skip("ffprobe not installed (scripts/setup.sh installs it)")
+		t.Fatal("ffprobe not installed: scripts/setup.sh installs it")
 	}
 }
 

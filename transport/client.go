@@ -341,6 +341,7 @@ func (c *Client) connectAndServe() (healthy bool, err error) {
 	c.setStatus(func(s *Status) {
 		s.Connected, s.ServerState, s.LastError, s.Reconnects = true, welcome.State, nil, reconnects
 	})
+	c.log.Info("connected", "reconnects", reconnects, "last_ack", welcome.LastAck, "state", welcome.State)
 	defer func() {
 		c.mu.Lock()
 		c.ctrl = nil

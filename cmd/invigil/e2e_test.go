@@ -338,22 +338,38 @@ func TestE2ENetworkStalledAndCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	cmd, out, errb := startClient(t, clientArgs("http://"+p.Addr(), t.TempDir(), 9*time.Second)...)
-	time.Sleep(1500 * time.Millisecond)
+	cmd, out, errb := startClient(t, clientArgs("http://"+p.Addr(), t.TempDir(), 12*time.Second, "--log-level", "info")...)
+	// Each fault waits for the client to have come back from the last one
+	// (its "connected" log line), so that a loaded machine cannot make two
+	// faults fall on one connection.
+	connected := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for strings.Count(errb.String(), "msg=connected") < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("client did not connect %d times:\n%s", n, errb.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	connected(1)
+	time.Sleep(500 * time.Millisecond)
 	p.Stall() // longer than 3 heartbeats: the client must notice the dead link
 	time.Sleep(2500 * time.Millisecond)
 	p.Resume()
-	time.Sleep(1000 * time.Millisecond)
+	connected(2)
+	time.Sleep(300 * time.Millisecond)
 	p.Cut()
-	time.Sleep(500 * time.Millisecond)
+	connected(3)
 	p.Refuse(true)
 	p.Cut()
 	time.Sleep(1000 * time.Millisecond)
 	p.Refuse(false)
 	p.Throttle(64 << 10)
+	connected(4)
 	r := waitClient(t, cmd, out, errb)
-	if r.summary.Reconnects < 2 {
-		t.Errorf("reconnects = %d, want >= 2", r.summary.Reconnects)
+	if r.summary.Reconnects < 3 {
+		t.Errorf("reconnects = %d, want >= 3", r.summary.Reconnects)
 	}
 	be.kill()
 	verifyExactlyOnce(t, be.data, r)

@@ -90,7 +90,10 @@ func (s *receiptScreen) update(st client.State) {
 		k := widget.NewLabel(kv[0])
 		k.TextStyle.Bold = true
 		v := body(kv[1])
-		if kv[0] == "Receipt code" || kv[0] == "Server's code" || kv[0] == "Session" {
+		// Only the codes are monospaced, for reading them out in groups.
+		// Not the session id: Fyne's GL painter clips the monospace "_"
+		// (fyne-io/fyne#6006), and "s_3f…" would read as "s 3f…".
+		if kv[0] == "Receipt code" || kv[0] == "Server's code" {
 			v.TextStyle.Monospace = true
 		}
 		s.rows.Add(k)

@@ -48,7 +48,7 @@ func TestDisplaysXvfb(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	v, _ := rec.wait(t, 3*time.Second, "display.count", func(v Violation) bool { return v.Code == CodeDisplayCount && v.Phase == PhaseOpen })
+	v, _ := rec.wait(t, eventWait, "display.count", func(v Violation) bool { return v.Code == CodeDisplayCount && v.Phase == PhaseOpen })
 	if v.Evidence["count"] != "2" || v.Severity != SeverityCritical {
 		t.Errorf("violation %+v", v)
 	}
@@ -59,7 +59,7 @@ func TestDisplaysXvfb(t *testing.T) {
 		t.Error("DisplaySink not told about the displays")
 	}
 	m.Close()
-	end, _ := rec.wait(t, time.Second, "display end", func(v Violation) bool { return v.Code == CodeDisplayCount && v.Phase == PhaseEnd })
+	end, _ := rec.wait(t, eventWait, "display end", func(v Violation) bool { return v.Code == CodeDisplayCount && v.Phase == PhaseEnd })
 	if end.Evidence["resolution"] != "monitor stopped" {
 		t.Errorf("end %+v", end)
 	}

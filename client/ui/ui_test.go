@@ -382,12 +382,12 @@ func hasEvent(x *flowtest.Exam, typ, key, val string) bool {
 
 func waitFor(t *testing.T, ok func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
 		if ok() {
 			return
 		}
 	}
-	t.Fatal("condition not met in 5 s")
+	t.Fatal("condition not met in 15 s")
 }
 
 // toExam walks a flow started from a link to the exam screen.

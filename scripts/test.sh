@@ -24,8 +24,8 @@ for os in windows darwin; do
   GOOS=$os GOARCH=amd64 CGO_ENABLED=0 go vet "${pure[@]}"
 done
 
-step "go test -race ./..."
-go test -race -timeout 25m ./...
+step "go test -race -count=1 ./... (never a cached result)"
+go test -race -count=1 -timeout 25m ./...
 
 # Fuzz budgets are input counts, not durations: with -fuzztime=10s, Go 1.26's
 # fuzz coordinator can fail a target with a bare "context deadline exceeded"

@@ -1,5 +1,12 @@
 package main
 
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+)
+
 // Exit codes of the invigil binary. Scripts and the packaging rely on them;
 // docs/protocol.md lists them too.
 const (
@@ -14,3 +21,20 @@ const (
 	exitEnded       = 8 // a proctor ended the attempt
 	exitCapture     = 9 // the camera or screen could not be captured (missing, busy, no display)
 )
+
+// parseNoArgs parses the flags of a subcommand that takes no positional
+// arguments. When the command must stop there (-h, a wrong flag, a stray
+// argument) it returns the exit code and false.
+func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "invigil %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage, false
+	}
+	return 0, true
+}

@@ -26,8 +26,10 @@ var commands = map[string]command{}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stderr, restore := filterNativeStderr()
+	code := dispatch(ctx, os.Args[1:], os.Stdout, stderr)
 	stop()
+	restore()
 	os.Exit(code)
 }
 

@@ -219,7 +219,7 @@ func TestConfigKeyMismatchRejected(t *testing.T) {
 	c.Send(event("x"))
 	select {
 	case <-c.Done():
-	case <-time.After(5 * time.Second):
+	case <-time.After(15 * time.Second):
 		t.Fatal("client not stopped")
 	}
 	if !errors.Is(c.Err(), transport.ErrConfigKeyMismatch) {

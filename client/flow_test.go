@@ -75,7 +75,7 @@ func TestFlowWithoutUI(t *testing.T) {
 	f.Quit()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return")
 	}
 	if _, ok := <-f.States(); ok {

@@ -24,7 +24,7 @@ func TestInstanceHandOver(t *testing.T) {
 		if got != link {
 			t.Fatalf("handed over %q, want %q", got, link)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(15 * time.Second):
 		t.Fatal("no link handed over")
 	}
 	// A launch without a link brings the window forward.

@@ -152,8 +152,7 @@ func TestScannerProbesNewPids(t *testing.T) {
 		if !found {
 			t.Fatalf("start %d: pid %d not found", i, cmd.Process.Pid)
 		}
-		cmd.Process.Kill()
-		cmd.Wait()
+		cmd.stop()
 		now = now.Add(100 * time.Millisecond)
 		out, _ := s.scan(context.Background(), now)
 		if _, ok := findPID(out.findings, cmd.Process.Pid); ok {

@@ -108,13 +108,28 @@ func copySleep(t testing.TB, dir, name string) (string, string) {
 	return path, hex.EncodeToString(h.Sum(nil))
 }
 
+// proc is a child process reaped by its own goroutine, as a real parent
+// would, so that a test never calls Wait concurrently with the cleanup.
+type proc struct {
+	*exec.Cmd
+	exited chan struct{} // closed once the process has exited and been reaped
+}
+
+// stop kills the process and returns once it is reaped.
+func (p *proc) stop() {
+	p.Process.Kill()
+	<-p.exited
+}
+
 // startProc starts path with a long sleep and kills it at cleanup.
-func startProc(t *testing.T, path string) *exec.Cmd {
+func startProc(t *testing.T, path string) *proc {
 	t.Helper()
 	cmd := exec.Command(path, "60")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd
+	p := &proc{Cmd: cmd, exited: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.exited) }()
+	t.Cleanup(p.stop)
+	return p
 }

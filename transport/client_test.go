@@ -441,7 +441,7 @@ func TestClientPermanentErrors(t *testing.T) {
 			sendN(t, c, 1, 3)
 			select {
 			case <-c.Done():
-			case <-time.After(5 * time.Second):
+			case <-time.After(15 * time.Second):
 				t.Fatal("client kept retrying a permanent error")
 			}
 			if !errors.Is(c.Err(), tt.want) {

@@ -70,7 +70,10 @@
 //   - The X11 screen driver registers at init, only if $DISPLAY is
 //     reachable then; it grabs the root window of the default X screen (all
 //     monitors as one image) at the FrameRate of the mode it is given, and
-//     each Read blocks on that ticker. Its Close frees the XShm segment
+//     each Read blocks on that ticker, so its first frame comes a whole
+//     period late (1 s at 1 fps). The driver runs at 20 fps here and
+//     pacedSource reads it at the stream's rate, the first frame at once.
+//     Its Close frees the XShm segment
 //     even while a Read uses it, and after Close a Read waiting on the
 //     (stopped) ticker never returns; videotest has the same ticker trap.
 //     Streams therefore close a driver only after their goroutine has
@@ -81,7 +84,11 @@
 //     error handler exits the process. Not handled here (installing an X
 //     error handler is process-wide and Fyne's GLFW manages its own).
 //   - The Windows/macOS per-display screen driver captures on every Read
-//     with no pacing; pacedSource adds a ticker.
+//     with no pacing; pacedSource paces it too.
+//   - In this project's sandboxed CI machines the first XShm grab of a
+//     1080p Xvfb screen took from 0.2 s to 7 s (the first touch of the
+//     shared-memory pages, inside the driver's copyBGR24); later grabs take
+//     about 0.1 s. Tests must not expect an early first screen frame.
 //   - The driver wrapper keeps its open/running state in an unguarded
 //     field: driversMu serialises every open and close.
 //   - videotest announces 640×480@30 YUYV, delivers 4:2:2 YCbCr images at
@@ -96,7 +103,8 @@
 //     detection, not configurable through mediadevices), whatever the intra
 //     period; it is never given timestamps (so RC timestamp mode is
 //     meaningless); it logs warnings ("[OpenH264] ... Warning: ...") to
-//     stderr, which mediadevices offers no way to silence.
+//     stderr, which mediadevices offers no way to silence (cmd/invigil
+//     filters them out of fd 2 on Linux).
 //   - mediadevices' openh264 ForceKeyFrame writes an unsynchronised C
 //     field, so keyframes are forced only from the stream goroutine; each
 //     Read returns a fresh C.GoBytes copy (Frame.Data is not aliased).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pion/mediadevices/pkg/driver"
 	"github.com/pion/mediadevices/pkg/prop"
+
 	// X11/XShm screen driver (cgo, libX11 + libXext). It grabs the root
 	// window of the default X screen: every monitor as one image.
 	"github.com/pion/mediadevices/pkg/driver/screen"
@@ -50,7 +51,10 @@ func openScreenDevice(ctx context.Context, t screenTarget, fps float64) (rawSour
 				return prop.Media{}, errors.New("screen driver has no mode")
 			}
 			p := props[0]
-			p.FrameRate = float32(fps) // the driver's ticker runs at this rate
+			// The driver waits for its own ticker before each grab. A fast
+			// one keeps that wait short; pacedSource sets the real rate
+			// and grabs the first frame at once.
+			p.FrameRate = float32(max(fps, 20))
 			return p, nil
 		})
 		if err != nil {
@@ -58,7 +62,7 @@ func openScreenDevice(ctx context.Context, t screenTarget, fps float64) (rawSour
 			lastErr = err
 			continue
 		}
-		return src, crop, nil
+		return newPacedSource(src, fps), crop, nil
 	}
 	return nil, crop, fmt.Errorf("%w: %w", ErrNoDisplay, lastErr)
 }

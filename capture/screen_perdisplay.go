@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"image"
 	"strconv"
-	"time"
 
 	"github.com/pion/mediadevices/pkg/driver"
 	"github.com/pion/mediadevices/pkg/prop"
+
 	// Per-display screen driver over kbinani/screenshot (pure Go on
 	// Windows, cgo on macOS). One driver per display, labelled "0", "1", ...
 	"github.com/pion/mediadevices/pkg/driver/screen"
@@ -45,7 +45,7 @@ func openScreenDevice(ctx context.Context, t screenTarget, fps float64) (rawSour
 		return nil, image.Rectangle{}, fmt.Errorf("%w: %w", ErrNoDisplay, err)
 	}
 	// This driver captures on every Read with no pacing of its own.
-	return &pacedSource{src: src, tick: time.NewTicker(time.Duration(float64(time.Second) / fps)), done: make(chan struct{})}, image.Rectangle{}, nil
+	return newPacedSource(src, fps), image.Rectangle{}, nil
 }
 
 // registerDisplay re-registers the per-display drivers (displays may have
@@ -67,27 +67,4 @@ func registerDisplay(idx int) (driver.Driver, error) {
 		}
 	}
 	return nil, fmt.Errorf("display %d: %w", idx, ErrNoDisplay)
-}
-
-// pacedSource waits for a ticker before each read of a source that would
-// otherwise deliver as fast as it is read.
-type pacedSource struct {
-	src  rawSource
-	tick *time.Ticker
-	done chan struct{}
-}
-
-func (p *pacedSource) Read() (image.Image, error) {
-	select {
-	case <-p.done:
-		return nil, errSourceClosed
-	case <-p.tick.C:
-	}
-	return p.src.Read()
-}
-
-func (p *pacedSource) Close() error {
-	p.tick.Stop()
-	close(p.done)
-	return p.src.Close()
 }

@@ -34,19 +34,21 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
 	type stream struct {
-		name string
-		s    *capture.Stream
+		name   string
+		s      *capture.Stream
+		opened time.Time // when Open was called
 	}
 	var streams []stream
 	if *camera != "" {
 		cfg := capture.DefaultCameraConfig()
 		cfg.Source = *camera
+		opened := time.Now()
 		s, err := capture.OpenCamera(ctx, cfg, log)
 		if err != nil {
 			fail(err)
 		}
 		defer s.Close()
-		streams = append(streams, stream{"camera " + *camera, s})
+		streams = append(streams, stream{"camera " + *camera, s, opened})
 	}
 	if *screen != "" {
 		cfg := capture.DefaultScreenConfig()
@@ -56,16 +58,18 @@ func main() {
 				fail(fmt.Errorf("-size: %w", err))
 			}
 		}
+		opened := time.Now()
 		s, err := capture.OpenScreen(ctx, cfg, log)
 		if err != nil {
 			fail(err)
 		}
 		defer s.Close()
-		streams = append(streams, stream{"screen " + *screen, s})
+		streams = append(streams, stream{"screen " + *screen, s, opened})
 	}
 	type count struct {
 		frames, bytes int
 		w, h          int
+		first         time.Duration // from Open to the first encoded frame
 	}
 	counts := make([]count, len(streams))
 	var mu sync.Mutex
@@ -82,6 +86,9 @@ func main() {
 					return
 				}
 				mu.Lock()
+				if counts[i].first == 0 {
+					counts[i].first = time.Since(st.opened)
+				}
 				if measuring {
 					counts[i].frames++
 					counts[i].bytes += len(f.Data)
@@ -112,8 +119,8 @@ func main() {
 	fmt.Printf("measured %v after %v warm-up\n", wall.Round(time.Millisecond), *warm)
 	for i, st := range streams {
 		c := counts[i]
-		fmt.Printf("  %-14s %dx%d  %5.2f fps  %6.1f kbps  %+v\n", st.name, c.w, c.h,
-			float64(c.frames)/wall.Seconds(), float64(c.bytes)*8/wall.Seconds()/1000, st.s.Stats())
+		fmt.Printf("  %-14s %dx%d  %5.2f fps  %6.1f kbps  first frame %v after open  %+v\n", st.name, c.w, c.h,
+			float64(c.frames)/wall.Seconds(), float64(c.bytes)*8/wall.Seconds()/1000, c.first.Round(time.Millisecond), st.s.Stats())
 	}
 	fmt.Printf("CPU: %.1f %% of one core (user+sys)\n", 100*(c1-c0).Seconds()/wall.Seconds())
 	var ms runtime.MemStats

@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,7 +35,18 @@ func main() {
 	size := flag.Int("size", 1700, "mean payload bytes (about 230 kbps at 17/s)")
 	dur := flag.Duration("duration", 10*time.Second, "how long each round streams")
 	saturate := flag.Bool("saturate", false, "send as fast as the spool accepts instead of at -rate")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (clients and backend) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	fmt.Printf("ingest benchmark: %s per round, payload ~%d B, ", *dur, *size)
 	if *saturate {

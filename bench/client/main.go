@@ -59,6 +59,9 @@ func run(dur time.Duration, camera, screen string) error {
 	}
 
 	data := filepath.Join(tmp, "data")
+	if err := os.Mkdir(data, 0o700); err != nil { // invigild's CLI refuses a missing data dir
+		return err
+	}
 	quiet := `{"version": 1, "name": "bench", "processes": {"prohibited": [], "allowed": []}, "remote_ports": [],
 	  "displays": {"max": 16, "action": "flag"}, "virtual_machine": "flag", "remote_session": "flag", "virtual_camera": {"action": "flag"}}`
 	pol := filepath.Join(tmp, "policy.json")

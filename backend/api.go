@@ -219,7 +219,12 @@ func (b *Backend) handleHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *Backend) internalError(w http.ResponseWriter, what string, err error) {
-	b.log.Error(what, "err", err)
+	if errors.Is(err, context.Canceled) {
+		// The client hung up while we worked for it: not our failure.
+		b.log.Debug(what, "err", err)
+	} else {
+		b.log.Error(what, "err", err)
+	}
 	apiError(w, http.StatusInternalServerError, transport.CodeInternal, "internal error; try again")
 }
 

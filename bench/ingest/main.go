@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
@@ -90,7 +91,8 @@ func round(n int, rate float64, size int, dur time.Duration, saturate bool) (*re
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	b, err := backend.Open(backend.Config{DataDir: filepath.Join(dir, "backend")})
+	b, err := backend.Open(backend.Config{DataDir: filepath.Join(dir, "backend"),
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return nil, err
 	}

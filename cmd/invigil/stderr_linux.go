@@ -28,28 +28,30 @@ func filterNativeStderr() (io.Writer, func()) {
 		return os.Stderr, nop
 	}
 	unix.CloseOnExec(saved)
-	real := os.NewFile(uintptr(saved), "/dev/stderr")
+	orig := os.NewFile(uintptr(saved), "/dev/stderr")
 	r, w, err := os.Pipe()
 	if err != nil {
-		real.Close()
+		orig.Close()
 		return os.Stderr, nop
 	}
 	if err := unix.Dup3(int(w.Fd()), 2, 0); err != nil {
-		real.Close()
+		orig.Close()
 		r.Close()
 		w.Close()
 		return os.Stderr, nop
 	}
 	w.Close() // fd 2 is now the pipe's only writer
-	debug.SetCrashOutput(real, debug.CrashOptions{})
+	debug.SetCrashOutput(orig, debug.CrashOptions{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		forwardLines(r, real, keepNativeLine)
+		forwardLines(r, orig, keepNativeLine)
 	}()
-	return real, func() {
-		// Point fd 2 back at the terminal: that closes the pipe's last
-		// writer, and the forwarder ends once it has copied the rest.
+	return orig, func() {
+		// Point fd 2 back at the terminal: that closes our end of the
+		// pipe, and the forwarder ends once it has copied the rest. A
+		// child still holding it (xclip serving the selection) would keep
+		// it open: wait a second at most.
 		unix.Dup3(saved, 2, 0)
 		select {
 		case <-done:

@@ -12,9 +12,6 @@ import (
 // lockdown), and no package of ours in their graph imports testing outside
 // tests (github.com/jezek/xgb, which the display code uses, does itself).
 func TestDeps(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
 	for _, tt := range []struct {
 		pkg    string
 		banned []string

@@ -50,8 +50,14 @@ func vmVendorMatch(s string) string {
 }
 
 func vmResult(ctx context.Context, p *policy.Policy) CheckResult {
-	r := CheckResult{ID: CheckVM, Title: "Virtual machine"}
 	ev, err := detectVM(ctx)
+	return vmCheck(p, ev, err)
+}
+
+// vmCheck turns what detectVM found (or its error) into the check result
+// policy p asks for.
+func vmCheck(p *policy.Policy, ev vmEvidence, err error) CheckResult {
+	r := CheckResult{ID: CheckVM, Title: "Virtual machine"}
 	if err != nil {
 		r.Status, r.Error = StatusUnknown, err.Error()
 		r.Summary = "Could not tell whether this is a virtual machine"

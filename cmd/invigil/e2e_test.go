@@ -42,9 +42,6 @@ var bins struct {
 // binaries builds invigil and invigild once per test binary.
 func binaries(t *testing.T) (client, serve string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test builds binaries; skipped in -short mode")
-	}
 	bins.once.Do(func() {
 		bins.dir, bins.err = os.MkdirTemp("", "invigil-e2e-bin")
 		if bins.err != nil {

@@ -9,8 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const nativeStderrFiltered = true
-
 // filterNativeStderr routes file descriptor 2, where C libraries write,
 // through keepNativeLine. It returns the real stderr, for the Go code's
 // own messages, and a restore function that puts fd 2 back and forwards

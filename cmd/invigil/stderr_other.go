@@ -7,7 +7,5 @@ import (
 	"os"
 )
 
-const nativeStderrFiltered = false
-
 // filterNativeStderr filters only on Linux; elsewhere stderr is left as it is.
 func filterNativeStderr() (io.Writer, func()) { return os.Stderr, func() {} }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invigil/invigil/lockdown/lockdowntest"
 	"go.uber.org/goleak"
 )
 
@@ -26,8 +26,7 @@ import (
 func TestMain(m *testing.M) {
 	switch os.Getenv("INVIGIL_TEST_HELPER") {
 	case "listen":
-		helperListen()
-		return
+		lockdowntest.ListenVNC()
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ready")
@@ -35,27 +34,6 @@ func TestMain(m *testing.M) {
 		return
 	}
 	goleak.VerifyTestMain(m)
-}
-
-// helperListen listens on the first free port of 5900..5909 on 127.0.0.1,
-// prints it and waits.
-func helperListen() {
-	for port := 5900; port <= 5909; port++ {
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err != nil {
-			continue
-		}
-		fmt.Println(port)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}
-	fmt.Println("0")
-	os.Exit(1)
 }
 
 // startListener starts a helper process listening on a VNC port and

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/invigil/invigil/assets"
 	"github.com/invigil/invigil/lockdown"
+	"github.com/invigil/invigil/lockdown/lockdowntest"
 	"github.com/invigil/invigil/lockdown/policy"
 )
 
@@ -27,25 +27,9 @@ import (
 // with INVIGIL_CHECK_HELPER=listen). An init function, not TestMain, so the
 // package stays free to add one.
 func init() {
-	if os.Getenv("INVIGIL_CHECK_HELPER") != "listen" {
-		return
+	if os.Getenv("INVIGIL_CHECK_HELPER") == "listen" {
+		lockdowntest.ListenVNC()
 	}
-	for port := 5900; port <= 5909; port++ {
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err != nil {
-			continue
-		}
-		fmt.Println(port)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				os.Exit(0)
-			}
-			c.Close()
-		}
-	}
-	fmt.Println(0)
-	os.Exit(1)
 }
 
 func startCmd(t *testing.T, cmd *exec.Cmd) {

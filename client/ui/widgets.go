@@ -71,20 +71,15 @@ func (f fixedSize) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 func (f fixedSize) MinSize([]fyne.CanvasObject) fyne.Size { return f.size }
 
 // heading is a screen's title.
-func heading(text string) *widget.Label {
-	l := widget.NewLabel(text)
-	l.SizeName = theme.SizeNameHeadingText
-	l.TextStyle.Bold = true
-	l.Wrapping = fyne.TextWrapWord
-	return l
-}
+func heading(text string) *widget.Label { return boldLabel(text, theme.SizeNameHeadingText) }
 
 // subheading is a section title.
-func subheading(text string) *widget.Label {
-	l := widget.NewLabel(text)
-	l.SizeName = theme.SizeNameSubHeadingText
+func subheading(text string) *widget.Label { return boldLabel(text, theme.SizeNameSubHeadingText) }
+
+func boldLabel(text string, size fyne.ThemeSizeName) *widget.Label {
+	l := body(text)
+	l.SizeName = size
 	l.TextStyle.Bold = true
-	l.Wrapping = fyne.TextWrapWord
 	return l
 }
 

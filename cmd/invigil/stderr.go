@@ -4,23 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"io"
-	"os"
 )
 
 // openh264Env, set to 1, shows openh264's own log lines on stderr.
 const openh264Env = "INVIGIL_OPENH264_LOG"
 
-// keepNativeLine reports whether a line that native code wrote to stderr
-// is shown. openh264 (inside mediadevices, which never sets its trace
+// nativeLineFilter returns which lines that native code wrote to stderr
+// are shown. openh264 (inside mediadevices, which never sets its trace
 // level) prints a warning at every bitrate change the rate corrector makes:
 // "[OpenH264] this = 0x…, Warning:bEnableFrameSkip = 0, bitrate can't be
 // controlled…". They are noise to a student or an IT admin; its errors
-// are kept.
-func keepNativeLine(line []byte) bool {
-	if !bytes.HasPrefix(line, []byte("[OpenH264]")) {
-		return true
+// are kept, and showAll keeps everything.
+func nativeLineFilter(showAll bool) func(line []byte) bool {
+	return func(line []byte) bool {
+		return showAll || !bytes.HasPrefix(line, []byte("[OpenH264]")) || bytes.Contains(line, []byte("Error"))
 	}
-	return bytes.Contains(line, []byte("Error")) || os.Getenv(openh264Env) == "1"
 }
 
 // forwardLines copies r to w line by line, dropping what keep refuses.

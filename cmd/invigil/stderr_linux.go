@@ -10,7 +10,7 @@ import (
 )
 
 // filterNativeStderr routes file descriptor 2, where C libraries write,
-// through keepNativeLine. It returns the real stderr, for the Go code's
+// through nativeLineFilter. It returns the real stderr, for the Go code's
 // own messages, and a restore function that puts fd 2 back and forwards
 // what is still in the pipe; call it before exiting. If anything fails,
 // stderr is left as it was.
@@ -40,10 +40,11 @@ func filterNativeStderr() (io.Writer, func()) {
 	}
 	w.Close() // fd 2 is now the pipe's only writer
 	debug.SetCrashOutput(orig, debug.CrashOptions{})
+	keep := nativeLineFilter(os.Getenv(openh264Env) == "1")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		forwardLines(r, orig, keepNativeLine)
+		forwardLines(r, orig, keep)
 	}()
 	return orig, func() {
 		// Point fd 2 back at the terminal: that closes our end of the

@@ -136,7 +136,7 @@ func ParseServerURL(s string) (string, error) {
 			return bad("has an invalid port %q", truncate(p, 8))
 		}
 	}
-	if u.Path == "" && strings.HasSuffix(u.Host, ":") {
+	if strings.HasSuffix(u.Host, ":") { // "host:" or "host:/path": a colon and no port
 		return bad("has an empty port")
 	}
 	out := url.URL{Scheme: scheme, Host: strings.ToLower(u.Host), Path: strings.TrimRight(u.Path, "/")}

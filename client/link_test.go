@@ -41,6 +41,7 @@ func TestParseJoinLink(t *testing.T) {
 		{in: "invigil://join?server=https://&code=X", wantErr: "no host"},
 		{in: "invigil://join?server=https://e.edu:99999&code=X", wantErr: "invalid port"},
 		{in: "invigil://join?server=https://e.edu:&code=X", wantErr: "empty port"},
+		{in: "invigil://join?server=http://0:/&code=0", wantErr: "empty port"}, // found by the fuzzer
 		{in: "invigil://join?server=https%3A%2F%2Fe.edu%3Fa%3Db&code=X", wantErr: "query or a fragment"},
 		{in: "invigil://join?server=https%3A%2F%2Fe.edu%23x&code=X", wantErr: "query or a fragment"},
 		{in: "invigil://join?server=https://e.edu&code=X#frag", wantErr: "fragment"},

@@ -97,54 +97,142 @@ func ParseJoinLink(s string) (JoinLink, error) {
 	return JoinLink{Server: server, Code: code}, nil
 }
 
+// MaxServerLength bounds a server address. Real ones are under 100 bytes;
+// the bound keeps a link's canonical form (which escapes the address) under
+// MaxLinkLength.
+const MaxServerLength = 512
+
 // ParseServerURL validates a backend base URL (from a link, the managed
-// configuration, a flag or the join screen) and returns it normalised:
-// http or https only, a host, no user name or password, no query or
-// fragment, no trailing slash. A path is kept (a backend behind a reverse
-// proxy at https://example.edu/proctor). Errors wrap ErrBadLink.
+// configuration, a flag or the join screen) and returns it normalised. The
+// grammar is deliberately narrower than RFC 3986, so that what a student or
+// an IT admin sees is what the client connects to:
+//
+//   - http or https;
+//   - a host that is a DNS name (letters, digits, "-" and "_" in dot-separated
+//     labels; an internationalised name in its xn-- form), an IPv4 address or
+//     a bracketed IPv6 address without a zone;
+//   - an optional port, 1 to 65535;
+//   - an optional path of letters, digits, "-", ".", "_", "~" and "/" (a
+//     backend behind a reverse proxy at https://example.edu/proctor), without
+//     "." or ".." segments or empty ones;
+//   - no user name or password, no "@" anywhere (look-alike links such as
+//     https://evil.example/@proctor.example.edu), no percent-escapes, no
+//     query or fragment.
+//
+// The result has the scheme and host in lower case, the port without leading
+// zeros and no trailing slash. Errors wrap ErrBadLink.
 func ParseServerURL(s string) (string, error) {
 	bad := func(format string, a ...any) (string, error) {
 		return "", fmt.Errorf("%w: the server address "+format, append([]any{ErrBadLink}, a...)...)
 	}
-	if len(s) > MaxLinkLength {
-		return bad("is too long")
+	if len(s) > MaxServerLength {
+		return bad("is too long (at most %d characters)", MaxServerLength)
 	}
-	if hasControl(s) || strings.ContainsAny(s, " \\") {
+	if !utf8.ValidString(s) || hasControl(s) || strings.ContainsAny(s, " \\") {
 		return bad("contains spaces or control characters")
 	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return bad("%q cannot be read", truncate(s, 80))
-	}
-	scheme := strings.ToLower(u.Scheme)
-	switch {
-	case scheme != "http" && scheme != "https":
+	scheme, rest, ok := strings.Cut(s, "://")
+	scheme = strings.ToLower(scheme)
+	if !ok || scheme != "http" && scheme != "https" {
 		return bad("%q is not an http:// or https:// address", truncate(s, 80))
-	case u.User != nil || strings.Contains(u.Host, "@"):
+	}
+	hostport, path, _ := strings.Cut(rest, "/")
+	switch {
+	case strings.Contains(hostport, "@"):
 		return bad("carries a user name or password")
-	case u.Opaque != "" || u.Host == "":
-		return bad("%q has no host", truncate(s, 80))
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(s, "?#"):
+	case strings.ContainsAny(s, "?#"):
 		return bad("has a query or a fragment")
+	case strings.Contains(s, "@"):
+		return bad("contains an @")
+	case strings.Contains(s, "%"):
+		return bad("contains a percent-escape")
+	case hostport == "":
+		return bad("%q has no host", truncate(s, 80))
 	}
-	host := u.Hostname()
-	if host == "" || strings.ContainsAny(host, "%") && net.ParseIP(strings.Split(host, "%")[0]) == nil {
-		return bad("%q has no valid host", truncate(s, 80))
+	host, port := hostport, ""
+	if strings.HasPrefix(hostport, "[") {
+		end := strings.Index(hostport, "]")
+		if end < 0 {
+			return bad("has an unclosed [ in its host")
+		}
+		host, port = hostport[1:end], hostport[end+1:]
+		if net.ParseIP(host) == nil || !strings.Contains(host, ":") {
+			return bad("%q is not an IPv6 address", truncate(host, 64))
+		}
+		host = "[" + strings.ToLower(host) + "]"
+		if port != "" && !strings.HasPrefix(port, ":") {
+			return bad("has something after its IPv6 address")
+		}
+	} else if i := strings.LastIndex(hostport, ":"); i >= 0 {
+		host, port = hostport[:i], hostport[i:]
+		if err := checkHostName(host); err != "" {
+			return bad("%s", err)
+		}
+		host = strings.ToLower(host)
+	} else {
+		if err := checkHostName(host); err != "" {
+			return bad("%s", err)
+		}
+		host = strings.ToLower(host)
 	}
-	if p := u.Port(); p != "" {
-		if len(p) > 5 || strings.TrimLeft(p, "0123456789") != "" || atoiPort(p) < 1 || atoiPort(p) > 65535 {
+	if port != "" {
+		p := port[1:]
+		switch {
+		case p == "":
+			return bad("has an empty port")
+		case len(p) > 5 || strings.TrimLeft(p, "0123456789") != "" || atoiPort(p) < 1 || atoiPort(p) > 65535:
 			return bad("has an invalid port %q", truncate(p, 8))
 		}
+		port = fmt.Sprintf(":%d", atoiPort(p))
 	}
-	if strings.HasSuffix(u.Host, ":") { // "host:" or "host:/path": a colon and no port
-		return bad("has an empty port")
+	var segs []string
+	if trimmed := strings.TrimRight(path, "/"); trimmed != "" {
+		for seg := range strings.SplitSeq(trimmed, "/") {
+			switch {
+			case seg == "" || seg == "." || seg == "..":
+				return bad("has an empty, . or .. segment in its path")
+			case strings.TrimFunc(seg, isPathChar) != "":
+				return bad("path %q may only have letters, digits, -, ., _, ~ and /", truncate(path, 64))
+			}
+			segs = append(segs, seg)
+		}
 	}
-	out := url.URL{Scheme: scheme, Host: strings.ToLower(u.Host), Path: strings.TrimRight(u.Path, "/")}
-	if u.RawPath != "" {
-		out.RawPath = strings.TrimRight(u.RawPath, "/")
+	out := scheme + "://" + host + port
+	if len(segs) > 0 {
+		out += "/" + strings.Join(segs, "/")
 	}
-	return out.String(), nil
+	return out, nil
 }
+
+// checkHostName says what is wrong with a DNS host name, or "".
+func checkHostName(h string) string {
+	if h == "" {
+		return "has no host"
+	}
+	if len(h) > 253 {
+		return "has a host name longer than 253 characters"
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Sprintf("host %q has an empty or over-long label", truncate(h, 64))
+		}
+		for _, r := range label {
+			if r >= utf8.RuneSelf {
+				return fmt.Sprintf("host %q is not ASCII (write an internationalised name in its xn-- form)", truncate(h, 64))
+			}
+			if !isAlnum(r) && r != '-' && r != '_' {
+				return fmt.Sprintf("host %q may only have letters, digits, - and _ between its dots", truncate(h, 64))
+			}
+		}
+	}
+	return ""
+}
+
+func isAlnum(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}
+
+func isPathChar(r rune) bool { return isAlnum(r) || strings.ContainsRune("-._~", r) }
 
 func atoiPort(p string) int {
 	n := 0

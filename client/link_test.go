@@ -101,8 +101,37 @@ func TestParseServerURL(t *testing.T) {
 		{"https://example.edu?x", ""},
 		{"https://example.edu/ x", ""},
 		{"https://a@example.edu", ""},
+		{"https://0/@", ""},
+		{"https://evil.example/@proctor.example.edu", ""},
+		{"https://evil.example/%40proctor", ""},
 		{"https://example.edu:0", ""},
 		{"wss://example.edu", ""},
+		{"https://[::1]:08443/p/", "https://[::1]:8443/p"},
+		{"https://[FE80::1]", "https://[fe80::1]"},
+		{"https://[fe80::1%25eth0]", ""},
+		{"https://[1.2.3.4]", ""},
+		{"https://[::1", ""},
+		{"https://[::1]x", ""},
+		{"https://a:b:80", ""},
+		{"https://10.0.0.7:8443", "https://10.0.0.7:8443"},
+		{"https://Proctor_1.example.edu/a-b/c.d/~e", "https://proctor_1.example.edu/a-b/c.d/~e"},
+		{"https://xn--bcher-kva.example", "https://xn--bcher-kva.example"},
+		{"https://bücher.example", ""},
+		{"https://a..b", ""},
+		{"https://a.b.", ""},
+		{"https://" + strings.Repeat("a", 64) + ".edu", ""},
+		{"https://e.edu/a/../b", ""},
+		{"https://e.edu/a//b", ""},
+		{"https://e.edu/./b", ""},
+		{"https://e.edu/a;b", ""},
+		{"https://e.edu/a%2Fb", ""},
+		{"https://e.edu:", ""},
+		{"https://e.edu:/p", ""},
+		{"https://e.edu:65536", ""},
+		{"https://e.edu:+80", ""},
+		{"https:e.edu", ""},
+		{"https:///e.edu", ""},
+		{"https://e.edu/" + strings.Repeat("a", MaxServerLength), ""},
 	}
 	for _, tt := range tests {
 		got, err := ParseServerURL(tt.in)
@@ -147,6 +176,9 @@ func FuzzParseJoinLink(f *testing.F) {
 		}
 		if strings.Contains(l.Server, "@") || strings.ContainsAny(l.Server, "?#") {
 			t.Fatalf("accepted server %q with credentials, query or fragment", l.Server)
+		}
+		if again, err := ParseServerURL(l.Server); err != nil || again != l.Server {
+			t.Fatalf("server %q is not in its normal form: %q, %v", l.Server, again, err)
 		}
 		if !transport.ValidJoinCode(l.Code) {
 			t.Fatalf("accepted code %q", l.Code)

@@ -163,13 +163,10 @@ func ParseServerURL(s string) (string, error) {
 		if port != "" && !strings.HasPrefix(port, ":") {
 			return bad("has something after its IPv6 address")
 		}
-	} else if i := strings.LastIndex(hostport, ":"); i >= 0 {
-		host, port = hostport[:i], hostport[i:]
-		if err := checkHostName(host); err != "" {
-			return bad("%s", err)
-		}
-		host = strings.ToLower(host)
 	} else {
+		if i := strings.LastIndex(hostport, ":"); i >= 0 {
+			host, port = hostport[:i], hostport[i:]
+		}
 		if err := checkHostName(host); err != "" {
 			return bad("%s", err)
 		}
@@ -185,7 +182,7 @@ func ParseServerURL(s string) (string, error) {
 		}
 		port = fmt.Sprintf(":%d", atoiPort(p))
 	}
-	var segs []string
+	out := scheme + "://" + host + port
 	if trimmed := strings.TrimRight(path, "/"); trimmed != "" {
 		for seg := range strings.SplitSeq(trimmed, "/") {
 			switch {
@@ -194,12 +191,8 @@ func ParseServerURL(s string) (string, error) {
 			case strings.TrimFunc(seg, isPathChar) != "":
 				return bad("path %q may only have letters, digits, -, ., _, ~ and /", truncate(path, 64))
 			}
-			segs = append(segs, seg)
 		}
-	}
-	out := scheme + "://" + host + port
-	if len(segs) > 0 {
-		out += "/" + strings.Join(segs, "/")
+		out += "/" + trimmed
 	}
 	return out, nil
 }

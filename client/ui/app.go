@@ -181,41 +181,44 @@ func (a *App) Button(text string) *widget.Button {
 
 // Entry finds a visible entry of the current screen by its placeholder.
 func (a *App) Entry(placeholder string) *widget.Entry {
-	for _, c := range a.Controls() {
-		switch e := c.(type) {
-		case *widget.Entry:
-			if e.PlaceHolder == placeholder && e.Visible() {
-				return e
-			}
-		case *guardedEntry:
-			if e.PlaceHolder == placeholder && e.Visible() {
-				return &e.Entry
-			}
-		}
-	}
-	return nil
+	e, _ := a.findEntry(placeholder)
+	return e
+}
+
+// TextInput is what receives typing and shortcuts.
+type TextInput = interface {
+	fyne.Focusable
+	fyne.Shortcutable
 }
 
 // Input finds a visible text input of the current screen by its
 // placeholder, as the object that receives typing and shortcuts (the exam's
 // entries report copy and paste themselves); nil if there is none.
-func (a *App) Input(placeholder string) interface {
-	fyne.Focusable
-	fyne.Shortcutable
-} {
+func (a *App) Input(placeholder string) TextInput {
+	_, in := a.findEntry(placeholder)
+	return in
+}
+
+// findEntry finds a visible entry of the current screen by its placeholder:
+// the entry widget and the object that takes its input (the guarded entry
+// itself for the exam's); nils if there is none.
+func (a *App) findEntry(placeholder string) (*widget.Entry, TextInput) {
 	for _, c := range a.Controls() {
-		switch e := c.(type) {
+		var e *widget.Entry
+		var in TextInput
+		switch w := c.(type) {
 		case *widget.Entry:
-			if e.PlaceHolder == placeholder && e.Visible() {
-				return e
-			}
+			e, in = w, w
 		case *guardedEntry:
-			if e.PlaceHolder == placeholder && e.Visible() {
-				return e
-			}
+			e, in = &w.Entry, w
+		default:
+			continue
+		}
+		if e.PlaceHolder == placeholder && e.Visible() {
+			return e, in
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // CameraFor is the camera the current screen shows in s, if any. Safe from

@@ -84,9 +84,7 @@ func startMovingScreen(t *testing.T) string {
 // dropping most frames (capture/doc.go). The screen keeps the default 80 kbps.
 func recordingData(t *testing.T) string {
 	t.Helper()
-	data := t.TempDir()
-	runOut(t, "exam", "create", "--data", data, "--name", "recording", "--code", "E2E", "--policy", "testdata/recording-policy.json")
-	return data
+	return examData(t, "recording", "E2E", "testdata/recording-policy.json")
 }
 
 // recordingArgs are clientArgs with capture on: the videotest camera and
@@ -129,13 +127,8 @@ func mediaTracks(t *testing.T, data, session string) map[string]backend.TrackInf
 func TestE2ERecording20s(t *testing.T) {
 	display := startMovingScreen(t)
 	be := startBackend(t, recordingData(t), "127.0.0.1:0")
-	cl, _ := binaries(t)
-	cmd := exec.Command(cl, recordingArgs(be.url(), t.TempDir(), 20*time.Second)...)
-	cmd.Env = append(os.Environ(), "DISPLAY="+display)
-	var out, errb lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	startCmd(t, cmd)
-	r := waitClient(t, cmd, &out, &errb)
+	cmd, out, errb := startClientEnv(t, []string{"DISPLAY=" + display}, recordingArgs(be.url(), t.TempDir(), 20*time.Second)...)
+	r := waitClient(t, cmd, out, errb)
 	be.kill()
 	verifyExactlyOnce(t, be.data, r)
 
@@ -170,17 +163,12 @@ func TestE2ERecordingSurvivesBackendKill(t *testing.T) {
 	display := startMovingScreen(t)
 	data := recordingData(t)
 	be := startBackend(t, data, "127.0.0.1:0")
-	cl, _ := binaries(t)
-	cmd := exec.Command(cl, recordingArgs(be.url(), t.TempDir(), 10*time.Second)...)
-	cmd.Env = append(os.Environ(), "DISPLAY="+display)
-	var out, errb lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	startCmd(t, cmd)
+	cmd, out, errb := startClientEnv(t, []string{"DISPLAY=" + display}, recordingArgs(be.url(), t.TempDir(), 10*time.Second)...)
 	time.Sleep(4 * time.Second)
 	be.kill()
 	time.Sleep(1500 * time.Millisecond)
 	be = startBackend(t, data, be.addr)
-	r := waitClient(t, cmd, &out, &errb)
+	r := waitClient(t, cmd, out, errb)
 	be.kill()
 	verifyExactlyOnce(t, data, r)
 	for name, tr := range mediaTracks(t, data, r.summary.SessionID) {

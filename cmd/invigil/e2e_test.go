@@ -155,8 +155,14 @@ type clientResult struct {
 // prohibited tools, and delivery tests must not trip over them.
 func newData(t *testing.T) string {
 	t.Helper()
+	return examData(t, "e2e", "E2E", "testdata/quiet-policy.json")
+}
+
+// examData makes a backend data directory with one exam.
+func examData(t *testing.T, name, code, policyFile string) string {
+	t.Helper()
 	data := t.TempDir()
-	runOut(t, "exam", "create", "--data", data, "--name", "e2e", "--code", "E2E", "--policy", "testdata/quiet-policy.json")
+	runOut(t, "exam", "create", "--data", data, "--name", name, "--code", code, "--policy", policyFile)
 	return data
 }
 
@@ -172,8 +178,18 @@ func clientArgs(server, spool string, duration time.Duration, extra ...string) [
 
 func startClient(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer, *lockedBuffer) {
 	t.Helper()
+	return startClientEnv(t, nil, args...)
+}
+
+// startClientEnv starts the client with env added to this process's
+// environment, its output in buffers, and kills it at cleanup.
+func startClientEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, *lockedBuffer, *lockedBuffer) {
+	t.Helper()
 	cl, _ := binaries(t)
 	cmd := exec.Command(cl, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var stdout, stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

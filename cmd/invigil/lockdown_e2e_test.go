@@ -157,8 +157,7 @@ func TestE2EViolationsReachBackend(t *testing.T) {
 	  "virtual_camera": {"action": "flag"}, "enforcement": {"terminate": "never"}}`, toolName, tag, sum)
 	polFile := filepath.Join(dir, "policy.json")
 	os.WriteFile(polFile, []byte(pol), 0o644)
-	data := t.TempDir()
-	runOut(t, "exam", "create", "--data", data, "--name", "lockdown e2e", "--code", "LOCK", "--policy", polFile)
+	data := examData(t, "lockdown e2e", "LOCK", polFile)
 	be := startBackend(t, data, "127.0.0.1:0")
 	admin := newAdmin(t, be)
 
@@ -241,24 +240,18 @@ func TestE2EDisplayViolation(t *testing.T) {
 	os.WriteFile(polFile, []byte(`{"version": 1, "name": "one display", "processes": {"prohibited": [], "allowed": []},
 	  "remote_ports": [], "displays": {"max": 1, "action": "flag"}, "virtual_machine": "flag", "remote_session": "flag",
 	  "virtual_camera": {"action": "flag"}}`), 0o644)
-	data := t.TempDir()
-	runOut(t, "exam", "create", "--data", data, "--name", "displays", "--code", "DISP", "--policy", polFile)
+	data := examData(t, "displays", "DISP", polFile)
 	be := startBackend(t, data, "127.0.0.1:0")
 	admin := newAdmin(t, be)
 	args := clientArgs(be.url(), t.TempDir(), 2*time.Minute)
 	args[slices.Index(args, "e2e")] = "DISP"
-	cl, _ := binaries(t)
-	cmd := exec.Command(cl, args...)
-	cmd.Env = append(os.Environ(), "DISPLAY="+display)
-	var out, errb lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	startCmd(t, cmd)
+	cmd, out, errb := startClientEnv(t, []string{"DISPLAY=" + display}, args...)
 	session := admin.waitSession(t)
 	admin.waitViolation(t, session, time.Now(), func(v violationEvent) bool {
 		return v.Code == "display.count" && v.Evidence["count"] == "2"
 	})
 	admin.command(t, session, "end")
-	if r := waitClient(t, cmd, &out, &errb); r.exit != exitEnded {
+	if r := waitClient(t, cmd, out, errb); r.exit != exitEnded {
 		t.Fatalf("client exit %d\n%s", r.exit, r.stderr)
 	}
 }

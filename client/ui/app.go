@@ -58,10 +58,8 @@ type screen interface {
 	controls() []fyne.CanvasObject
 }
 
-// previewer is a screen that shows a camera.
+// previewer is a screen that shows a camera: the one CameraFor names.
 type previewer interface {
-	// camera is the camera the screen shows in s (nil: none now).
-	camera(s client.State) client.Camera
 	setFrame(img image.Image)
 }
 
@@ -238,7 +236,7 @@ func CameraFor(s client.State) client.Camera {
 // ShowFrame puts a camera picture on the current screen if it still shows
 // that camera. UI goroutine only.
 func (a *App) ShowFrame(cam client.Camera, img image.Image) {
-	if p, ok := a.cur.(previewer); ok && cam != nil && p.camera(a.state) == cam {
+	if p, ok := a.cur.(previewer); ok && cam != nil && CameraFor(a.state) == cam {
 		p.setFrame(img)
 	}
 }

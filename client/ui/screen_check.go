@@ -43,7 +43,7 @@ func newCheckScreen(act Actions) *checkScreen {
 	camText := container.NewVBox(subheading("Your camera"),
 		body("This is what the camera sees. Sit facing it, with your face well lit and fully in the picture."),
 		muted("Only you see this preview. Nothing is recorded until you agree to the privacy notice."))
-	s.camBox = surface(container.NewBorder(nil, nil, s.preview.root, nil, container.New(layout.NewCustomPaddedLayout(0, 0, 16, 0), camText)))
+	s.camBox = previewCard(s.preview, camText)
 	s.notes = container.NewVBox(s.resumed.root, s.unpinned.root)
 	content := container.NewVBox(s.status.root, s.notes, s.camBox, surface(s.rows))
 	s.page = newPage(1, "Check this computer", "Invigil checks that this computer is ready for the exam. Fix anything marked in red, then select Check again.",
@@ -56,8 +56,6 @@ func (s *checkScreen) object() fyne.CanvasObject { return s.page.root }
 func (s *checkScreen) controls() []fyne.CanvasObject {
 	return []fyne.CanvasObject{s.closeApps, s.again, s.cont}
 }
-
-func (s *checkScreen) camera(st client.State) client.Camera { return CameraFor(st) }
 
 func (s *checkScreen) setFrame(img image.Image) { s.preview.show(img) }
 

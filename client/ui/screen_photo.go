@@ -8,7 +8,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -39,7 +38,7 @@ func newPhotoScreen(act Actions) *photoScreen {
 		"Make sure your face and the card are both clear and not cut off.",
 		"Select Take photo. You can retake it as often as you like.")
 	side := container.NewVBox(how, s.hint, s.progressBox, s.problem.root)
-	card := surface(container.NewBorder(nil, nil, s.preview.root, nil, container.New(layout.NewCustomPaddedLayout(0, 0, 18, 0), side)))
+	card := previewCard(s.preview, side)
 	s.page = newPage(3, "Take your ID photo", "Your proctor compares this photo with your ID to confirm it is you.",
 		card, s.retake, s.take, s.use)
 	return s
@@ -50,8 +49,6 @@ func (s *photoScreen) object() fyne.CanvasObject { return s.page.root }
 func (s *photoScreen) controls() []fyne.CanvasObject {
 	return []fyne.CanvasObject{s.take, s.retake, s.use}
 }
-
-func (s *photoScreen) camera(st client.State) client.Camera { return CameraFor(st) }
 
 func (s *photoScreen) setFrame(img image.Image) {
 	if s.step == client.PhotoLive {

@@ -7,7 +7,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -33,7 +32,7 @@ func newRoomScanScreen(act Actions) *roomScanScreen {
 		"Slowly turn your camera (or laptop) all the way around the room, then show your desk.",
 		"Keep going until the bar is full. It takes a few seconds.")
 	side := container.NewVBox(how, s.status, s.progress, s.problem.root)
-	card := surface(container.NewBorder(nil, nil, s.preview.root, nil, container.New(layout.NewCustomPaddedLayout(0, 0, 18, 0), side)))
+	card := previewCard(s.preview, side)
 	s.page = newPage(4, "Show your room", "Your proctor checks that no notes, books or other people are in the room.", card, s.start)
 	return s
 }
@@ -41,8 +40,6 @@ func newRoomScanScreen(act Actions) *roomScanScreen {
 func (s *roomScanScreen) object() fyne.CanvasObject { return s.page.root }
 
 func (s *roomScanScreen) controls() []fyne.CanvasObject { return []fyne.CanvasObject{s.start} }
-
-func (s *roomScanScreen) camera(st client.State) client.Camera { return CameraFor(st) }
 
 func (s *roomScanScreen) setFrame(img image.Image) { s.preview.show(img) }
 

@@ -125,6 +125,12 @@ func surface(content fyne.CanvasObject) *fyne.Container {
 	return container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(14, 14, 18, 18), content))
 }
 
+// previewCard is a surface with a camera preview on the left and side, the
+// words that go with it, on the right.
+func previewCard(p *preview, side fyne.CanvasObject) *fyne.Container {
+	return surface(container.NewBorder(nil, nil, p.root, nil, container.New(layout.NewCustomPaddedLayout(0, 0, 18, 0), side)))
+}
+
 // tone is the colour family of a banner or status.
 type tone int
 

@@ -42,7 +42,6 @@ type errorScreen struct {
 	safe    *banner
 	detail  *widget.Label
 	buttons *fyne.Container
-	btns    []*widget.Button
 	kind    client.ErrorKind
 	actions []client.Action
 }
@@ -64,13 +63,7 @@ func newErrorScreen(act Actions) *errorScreen {
 
 func (s *errorScreen) object() fyne.CanvasObject { return s.root }
 
-func (s *errorScreen) controls() []fyne.CanvasObject {
-	out := make([]fyne.CanvasObject, len(s.btns))
-	for i, b := range s.btns {
-		out[i] = b
-	}
-	return out
-}
+func (s *errorScreen) controls() []fyne.CanvasObject { return s.buttons.Objects }
 
 func errorIcon(k client.ErrorKind) fyne.Resource {
 	switch k {
@@ -91,7 +84,8 @@ func (s *errorScreen) update(st client.State) {
 	if e == nil {
 		return
 	}
-	if e.Kind != s.kind {
+	kindChanged := e.Kind != s.kind
+	if kindChanged {
 		s.kind = e.Kind
 		s.icon.SetResource(errorIcon(e.Kind))
 	}
@@ -99,10 +93,8 @@ func (s *errorScreen) update(st client.State) {
 	setText(s.message, e.Message)
 	if e.Detail != "" {
 		setText(s.detail, "Details for IT support: "+e.Detail)
-		s.detail.Show()
-	} else {
-		s.detail.Hide()
 	}
+	setVisible(s.detail, e.Detail != "")
 	if e.SpoolSafe {
 		s.safe.set(toneSuccess, "Your recordings are safe on this computer. They upload as soon as the exam server can be reached.")
 	} else {
@@ -118,16 +110,15 @@ func (s *errorScreen) update(st client.State) {
 	default:
 		s.when.Hide()
 	}
-	if !slices.Equal(e.Actions, s.actions) {
+	// The labels depend on the kind too (Retry is "Check now" for an exam
+	// not open yet): a screen can go from one error to another directly.
+	if kindChanged || !slices.Equal(e.Actions, s.actions) {
 		s.actions = e.Actions
-		s.btns = nil
 		s.buttons.Objects = nil
 		// The first action is the main one; it goes on the right.
 		for i := len(e.Actions) - 1; i >= 0; i-- {
 			a := e.Actions[i]
-			b := button(ActionLabel(e.Kind, a), i == 0, s.handler(a))
-			s.btns = append(s.btns, b)
-			s.buttons.Add(b)
+			s.buttons.Add(button(ActionLabel(e.Kind, a), i == 0, s.handler(a)))
 		}
 		s.buttons.Refresh()
 	}

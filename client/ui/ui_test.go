@@ -764,3 +764,19 @@ func TestRenderStates(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorToError renders one error straight after another with the same
+// actions (the flow's states channel keeps only the latest, so the busy
+// state between them can be skipped): the buttons follow the new kind.
+func TestErrorToError(t *testing.T) {
+	h := newHarness(t, &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: slow", client.ErrUnreachable)}},
+		client.FlowOptions{RetryMin: time.Hour})
+	actions := []client.Action{client.ActionRetry, client.ActionQuit}
+	for i, kind := range []client.ErrorKind{client.ErrorNotOpen, client.ErrorUnreachable} {
+		h.app.Render(client.State{Version: uint64(2000 + i), Now: time.Now(), Screen: client.ScreenError,
+			Error: &client.ErrorState{Kind: kind, Title: string(kind), Actions: actions}})
+		if want := ui.ActionLabel(kind, client.ActionRetry); h.app.Button(want) == nil {
+			t.Fatalf("%s error: no %q button", kind, want)
+		}
+	}
+}

@@ -100,6 +100,8 @@ func LoadConfig(in ConfigInputs) (Config, error) {
 		case errors.Is(err, fs.ErrNotExist) && !named:
 		case err != nil:
 			return Config{}, err
+		case m.OnlyServer && m.Server == "":
+			return Config{}, fmt.Errorf("managed configuration %s: only_server is set but no server is configured", path)
 		default:
 			cfg = Config{Server: m.Server, ServerKey: m.ServerKey, OnlyServer: m.OnlyServer,
 				SpoolDir: m.SpoolDir, JournalPath: m.JournalPath, Source: path}
@@ -110,19 +112,22 @@ func LoadConfig(in ConfigInputs) (Config, error) {
 			*dst = v
 		}
 	}
-	overlay(&cfg.Server, getenv(EnvServer))
+	// only_server holds against the environment as much as against the
+	// flags: both are in the student's hands.
+	managedServer, serverFrom := cfg.Server, ""
+	overrideServer := func(v, from string) {
+		if v != "" {
+			cfg.Server, serverFrom = v, from
+		}
+	}
+	overrideServer(getenv(EnvServer), EnvServer)
 	overlay(&cfg.ServerKey, getenv(EnvServerKey))
 	overlay(&cfg.SpoolDir, absPath(getenv(EnvSpoolDir)))
 	f := in.Flags
 	// Paths from the command line and the environment are relative to
 	// the working directory; the managed configuration's must be absolute.
 	f.SpoolDir, f.JournalPath = absPath(f.SpoolDir), absPath(f.JournalPath)
-	if cfg.OnlyServer && f.Server != "" && cfg.Server != "" {
-		if s, err := ParseServerURL(f.Server); err == nil && s != mustServer(cfg.Server) {
-			return Config{}, fmt.Errorf("--server %s: this computer is set up for exams on %s only (%s)", s, cfg.Server, cfg.Source)
-		}
-	}
-	overlay(&cfg.Server, f.Server)
+	overrideServer(f.Server, "--server")
 	overlay(&cfg.ServerKey, f.ServerKey)
 	overlay(&cfg.SpoolDir, f.SpoolDir)
 	overlay(&cfg.JournalPath, f.JournalPath)
@@ -136,6 +141,9 @@ func LoadConfig(in ConfigInputs) (Config, error) {
 	}
 	if err := cfg.validate(); err != nil {
 		return Config{}, err
+	}
+	if cfg.OnlyServer && serverFrom != "" && cfg.Server != mustServer(managedServer) {
+		return Config{}, fmt.Errorf("%s %s: this computer is set up for exams on %s only (%s)", serverFrom, cfg.Server, mustServer(managedServer), cfg.Source)
 	}
 	return cfg, nil
 }
@@ -166,9 +174,6 @@ func (c *Config) validate() error {
 			return fmt.Errorf("server: %w", err)
 		}
 		c.Server = s
-	}
-	if c.OnlyServer && c.Server == "" {
-		return errors.New("only_server is set but no server is configured")
 	}
 	if c.ServerKey != "" {
 		if _, err := policy.ParsePublicKey(c.ServerKey); err != nil {
@@ -214,9 +219,6 @@ func ParseManagedConfig(b []byte) (ManagedConfig, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return ManagedConfig{}, fmt.Errorf("not a valid configuration: %w", err)
-	}
-	if dec.More() {
-		return ManagedConfig{}, errors.New("not a valid configuration: data after the JSON object")
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return ManagedConfig{}, errors.New("not a valid configuration: data after the JSON object")

@@ -47,6 +47,13 @@ func TestLoadConfig(t *testing.T) {
 			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: mustAbs("rel/spool"), Source: good}},
 		{name: "only without server", in: ConfigInputs{Path: write("only2.json", `{"only_server": true}`)}, wantErr: "no server"},
 		{name: "only server refuses flag", in: ConfigInputs{Path: only, Flags: Config{Server: "https://other.example"}}, wantErr: "set up for exams on https://proctor.example.edu only"},
+		{name: "only server refuses env", in: ConfigInputs{Path: only}, env: map[string]string{EnvServer: "https://other.example"},
+			wantErr: "INVIGIL_SERVER https://other.example: this computer is set up for exams on https://proctor.example.edu only"},
+		{name: "only server refuses env under same flag", in: ConfigInputs{Path: only, Flags: Config{Server: "https://other.example"}},
+			env: map[string]string{EnvServer: "https://proctor.example.edu"}, wantErr: "--server https://other.example: this computer"},
+		{name: "only without server, flag", in: ConfigInputs{Path: write("only3.json", `{"only_server": true}`), Flags: Config{Server: "https://x.example"}}, wantErr: "no server"},
+		{name: "only server, same env", in: ConfigInputs{Path: only, Flags: Config{SpoolDir: "/s"}}, env: map[string]string{EnvServer: "HTTPS://proctor.example.edu"},
+			want: Config{Server: "https://proctor.example.edu", OnlyServer: true, SpoolDir: "/s", Source: only}},
 		{name: "only server, same flag", in: ConfigInputs{Path: only, Flags: Config{Server: "https://proctor.example.edu/", SpoolDir: "/s"}},
 			want: Config{Server: "https://proctor.example.edu", OnlyServer: true, SpoolDir: "/s", Source: only}},
 	}

@@ -26,9 +26,8 @@ type Flow struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	actions  chan func()
+	actions  chan action
 	states   chan State
-	started  chan struct{} // closed when Run starts
 	stopping chan struct{} // closed when Run's loop has ended
 	done     chan struct{} // closed when Run has returned
 
@@ -137,9 +136,8 @@ func NewFlow(opts FlowOptions) *Flow {
 	}
 	return &Flow{
 		opts: opts, env: opts.Env, cfg: opts.Config, log: opts.Log, now: opts.Now,
-		actions:  make(chan func(), 64),
+		actions:  make(chan action, 64),
 		states:   make(chan State, 1),
-		started:  make(chan struct{}),
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
 		alerts:   map[string]string{},
@@ -176,7 +174,6 @@ func (f *Flow) Run(ctx context.Context) {
 	f.ctx = ctx
 	defer close(f.done)
 	defer close(f.states)
-	close(f.started)
 	f.start()
 	tick := time.NewTicker(f.opts.Tick)
 	defer tick.Stop()
@@ -189,8 +186,8 @@ func (f *Flow) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			f.quit = true
-		case fn := <-f.actions:
-			fn()
+		case a := <-f.actions:
+			a.run()
 		case <-tick.C:
 			f.onTick()
 		case <-f.wake:
@@ -213,9 +210,15 @@ func (f *Flow) Run(ctx context.Context) {
 		f.askReply <- false
 	}
 	// Jobs see the cancelled context and end; what they opened and could
-	// not hand over they release themselves (goJobOwning).
+	// not hand over they release themselves (goJobOwning). What they did
+	// hand over but Run never took is released here.
 	cancel()
 	f.jobs.Wait()
+	for len(f.actions) > 0 {
+		if a := <-f.actions; a.release != nil {
+			a.release()
+		}
+	}
 	f.closePreview()
 	if f.exam != nil {
 		actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -227,6 +230,10 @@ func (f *Flow) Run(ctx context.Context) {
 	}
 }
 
+// action is work queued for Run's goroutine; release, if set, frees what
+// run would have taken over when Run stops before running it.
+type action struct{ run, release func() }
+
 // post queues fn for Run's goroutine. It is safe from any goroutine; after
 // Run has returned it does nothing. Actions posted before Run starts wait
 // for it.
@@ -237,16 +244,16 @@ func (f *Flow) post(fn func()) {
 	default:
 	}
 	select {
-	case f.actions <- fn:
+	case f.actions <- action{run: fn}:
 	case <-f.stopping:
 	}
 }
 
 // postJob posts from a job goroutine: it gives up when the flow stops,
 // and reports whether fn was queued.
-func (f *Flow) postJob(fn func()) bool {
+func (f *Flow) postJob(a action) bool {
 	select {
-	case f.actions <- fn:
+	case f.actions <- a:
 		return true
 	case <-f.ctx.Done():
 		return false
@@ -259,7 +266,7 @@ func (f *Flow) goJobOwning(work func(ctx context.Context) (apply, release func()
 	ctx := f.ctx
 	f.jobs.Go(func() {
 		apply, release := work(ctx)
-		if apply != nil && !f.postJob(apply) && release != nil {
+		if apply != nil && !f.postJob(action{apply, release}) && release != nil {
 			release()
 		}
 	})
@@ -271,7 +278,7 @@ func (f *Flow) goJob(work func(ctx context.Context) func()) {
 	ctx := f.ctx
 	f.jobs.Go(func() {
 		if apply := work(ctx); apply != nil {
-			f.postJob(apply)
+			f.postJob(action{run: apply})
 		}
 	})
 }

@@ -147,7 +147,7 @@ func (f *Flow) doStartRoomScan() {
 				}
 			}
 			n := i + 1
-			f.postJob(func() {
+			f.postJob(action{run: func() {
 				if f.st.Screen == ScreenRoomScan && gen == f.scanGen {
 					f.st.RoomScan.Shots = n
 					if err != nil {
@@ -155,7 +155,7 @@ func (f *Flow) doStartRoomScan() {
 					}
 					f.publish()
 				}
-			})
+			}})
 		}
 		return func() {
 			if f.st.Screen != ScreenRoomScan || gen != f.scanGen {

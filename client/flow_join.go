@@ -290,9 +290,7 @@ func (f *Flow) openPreview() {
 		}
 		return func() {
 			if f.st.Screen != ScreenCheck || gen != f.previewGen {
-				if pv != nil {
-					pv.Close()
-				}
+				release()
 				return
 			}
 			if err != nil {
@@ -479,10 +477,8 @@ func (f *Flow) startRecording(j *Joined) {
 			}
 		}
 		return func() {
-			if f.quit || f.joined != j {
-				if ex != nil {
-					ex.Abort(context.Background())
-				}
+			if f.joined != j {
+				release()
 				return
 			}
 			if err != nil {

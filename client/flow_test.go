@@ -86,6 +86,37 @@ func TestFlowWithoutUI(t *testing.T) {
 	}
 }
 
+// TestFlowQuitWhileRecordingStarts: a recording that starts after the
+// student closed the app is stopped, whether its result reached the flow's
+// queue before Run stopped taking from it or not.
+func TestFlowQuitWhileRecordingStarts(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	for i := range 20 {
+		gate := make(chan struct{})
+		env := &flowtest.Env{StartGate: gate}
+		f := client.NewFlow(client.FlowOptions{Env: env, Config: client.Config{SpoolDir: t.TempDir(), Server: "https://e.example"},
+			Code: "PHYS1", Tick: 5 * time.Millisecond})
+		done := make(chan struct{})
+		go func() { f.Run(context.Background()); close(done) }()
+		waitState(t, f, "check ready", func(s client.State) bool { return s.Screen == client.ScreenCheck && s.Check.CanContinue })
+		f.Continue()
+		waitState(t, f, "consent", on(client.ScreenConsent))
+		f.Agree()
+		waitState(t, f, "starting", on(client.ScreenBusy))
+		f.Quit()
+		time.Sleep(time.Duration(i%4) * time.Millisecond) // before and after Run's loop ends
+		close(gate)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Fatal("Run did not return")
+		}
+		if x := env.Exam(); x == nil || !x.Aborted() {
+			t.Fatalf("run %d: the exam that started after Quit was not stopped", i)
+		}
+	}
+}
+
 // TestFlowCancelStopsExam: cancelling Run's context mid-exam stops the
 // exam without finishing it (the spool keeps the rest).
 func TestFlowCancelStopsExam(t *testing.T) {

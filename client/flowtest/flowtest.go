@@ -38,6 +38,9 @@ type Env struct {
 	PreviewErrs []error
 	// StartErrs are returned by successive StartExam calls.
 	StartErrs []error
+	// StartGate, if set, holds StartExam until it is closed, whatever its
+	// context says: a recording that starts after the flow has stopped.
+	StartGate chan struct{}
 	// Closed records the programs CloseApps was asked to close.
 	Closed []string
 
@@ -149,6 +152,12 @@ func (e *Env) OpenPreview(ctx context.Context, p *policy.Policy) (client.Preview
 // StartExam implements client.Env.
 func (e *Env) StartExam(ctx context.Context, j *client.Joined, hooks client.ExamHooks) (client.ExamRun, error) {
 	e.call("start_exam")
+	e.mu.Lock()
+	gate := e.StartGate
+	e.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.StartErrs) > 0 {

@@ -61,7 +61,15 @@ type Flow struct {
 	previewGen  int
 	closeNote   string
 
-	exam          ExamRun
+	exam    ExamRun
+	scanGen int
+	examVars
+}
+
+// examVars is the state of one exam attempt, zeroed when an exam starts
+// (a flow can start a second one: a link handed over on an error screen
+// after a failed upload or a session the backend stopped).
+type examVars struct {
 	examState     ExamState
 	lastServer    string // transport's ServerState at the last tick
 	warnings      []Warning
@@ -69,7 +77,6 @@ type Flow struct {
 	askReply      chan bool
 	waitSeq       uint64 // the photo or room scan's last sequence number
 	waitFrom      uint64 // Acked when that upload started
-	scanGen       int
 	finishCancel  context.CancelFunc
 	finishFrom    uint64
 	endedBy       bool
@@ -181,7 +188,12 @@ func (f *Flow) Run(ctx context.Context) {
 		var cmds <-chan transport.Command
 		var stopped <-chan struct{}
 		if f.exam != nil {
-			cmds, stopped = f.exam.Commands(), f.exam.Stopped()
+			cmds = f.exam.Commands()
+			if !f.finishStarted {
+				// Finishing closes Stopped once the backend confirms;
+				// finishDone takes it from there (no busy loop on it).
+				stopped = f.exam.Stopped()
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -21,11 +21,10 @@ const photoWidth = 1280
 // when a camera records.
 func (f *Flow) examStarted(ex ExamRun) {
 	f.exam = ex
-	f.examState = ExamState{Connected: ex.Status().Connected}
+	f.examVars = examVars{examState: ExamState{Connected: ex.Status().Connected}}
 	if p := f.joined.Policy; p != nil {
 		f.examState.ClipboardBlocked = p.Clipboard == policy.ClipboardBlock
 	}
-	f.lastServer = ""
 	if ex.Camera() != nil {
 		f.showPhoto()
 		return
@@ -513,9 +512,6 @@ func (f *Flow) doUploadLater() {
 // onStopped: the backend stopped the session for good (ended elsewhere,
 // config key refused, token revoked).
 func (f *Flow) onStopped() {
-	if f.finishStarted {
-		return
-	}
 	err := f.exam.Err()
 	f.log.Warn("the backend stopped the session", "err", err)
 	f.exam.Abort(context.Background())

@@ -117,6 +117,47 @@ func TestFlowQuitWhileRecordingStarts(t *testing.T) {
 	}
 }
 
+// TestFlowSecondExamStartsClean: after the backend stopped a session with
+// a warning still open, a link handed over on the error screen starts a
+// second exam that carries nothing of the first.
+func TestFlowSecondExamStartsClean(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	env := &flowtest.Env{}
+	f := client.NewFlow(client.FlowOptions{Env: env, Config: client.Config{SpoolDir: t.TempDir(), Server: "https://e.example"},
+		Code: "PHYS1", Tick: 5 * time.Millisecond, RoomScan: 30 * time.Millisecond, RoomScanShots: 2})
+	done := make(chan struct{})
+	go func() { f.Run(context.Background()); close(done) }()
+	toExam := func() *flowtest.Exam {
+		waitState(t, f, "check ready", func(s client.State) bool { return s.Screen == client.ScreenCheck && s.Check.CanContinue })
+		f.Continue()
+		waitState(t, f, "consent", on(client.ScreenConsent))
+		f.Agree()
+		waitState(t, f, "ID photo", on(client.ScreenIDPhoto))
+		f.TakePhoto()
+		waitState(t, f, "photo taken", func(s client.State) bool { return s.Photo != nil && s.Photo.Step == client.PhotoTaken })
+		f.UsePhoto()
+		waitState(t, f, "room scan", on(client.ScreenRoomScan))
+		f.StartRoomScan()
+		waitState(t, f, "exam", on(client.ScreenExam))
+		return env.Exam()
+	}
+	first := toExam()
+	first.Command(transport.Command{ID: "c1", Command: transport.CommandWarn, Text: "eyes on the screen"})
+	waitState(t, f, "warning", func(s client.State) bool { return s.Exam != nil && s.Exam.Warning != nil })
+	first.Stop(fmt.Errorf("session closed by the backend"))
+	waitState(t, f, "stopped", func(s client.State) bool { return s.Screen == client.ScreenError && s.Error.Kind == client.ErrorStopped })
+	f.OpenLink("invigil://join?server=https://e.example&code=PHYS1")
+	if second := toExam(); second == first {
+		t.Fatal("no second exam")
+	}
+	s := f.Current()
+	if s.Exam.Warning != nil || !s.Recording {
+		t.Fatalf("second exam: warning %+v, recording %v", s.Exam.Warning, s.Recording)
+	}
+	f.Quit()
+	<-done
+}
+
 // TestFlowCancelStopsExam: cancelling Run's context mid-exam stops the
 // exam without finishing it (the spool keeps the rest).
 func TestFlowCancelStopsExam(t *testing.T) {

@@ -5,7 +5,8 @@
 #   FUZZ_EXECS=20000  inputs per fuzz target (0 skips fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export LANG=C.UTF-8 LC_ALL=C.UTF-8 # Fyne logs a locale error under LANG=C
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
+export LANGUAGE=en # Fyne logs "Error parsing user locale C" under LANG=C.UTF-8 otherwise
 ./scripts/setup.sh
 
 step() { printf '\n== %s\n' "$*"; }

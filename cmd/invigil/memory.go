@@ -14,7 +14,9 @@ import (
 // reached 170 MB RSS streaming a synthetic webcam and a 1080p screen. A
 // limit of 40 MiB plus three screens' worth of RGBA keeps it near 140 MB at
 // about one point of CPU (bench/client); it scales with the display so a 4K
-// screen does not make the collector run back to back.
+// screen does not make the collector run back to back. It reads the
+// displays, so it runs once capture is certain: after the headless run
+// opened a screen stream, or once the desktop app holds its instance.
 func tuneMemory() {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return

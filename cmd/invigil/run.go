@@ -144,7 +144,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "invigil run: %v\n", err)
 		return exitUsage
 	}
-	tuneMemory()
 	if !f.headless {
 		return runDesktop(ctx, f, stderr)
 	}
@@ -189,6 +188,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "invigil: cannot start capture: %v\n", err)
 		return exitCapture
+	}
+	if scr != nil {
+		tuneMemory()
 	}
 	sess, err := client.Start(j, client.SessionOptions{Log: log})
 	if err != nil {

@@ -88,6 +88,7 @@ func runDesktop(ctx context.Context, f *runFlags, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "invigil run: %v\n", err)
 		return exitUsage
 	}
+	tuneMemory() // not before: a second launch hands its link over and exits
 
 	a := app.NewWithID(appID)
 	a.Settings().SetTheme(ui.Theme{})

@@ -36,6 +36,8 @@ type runFlags struct {
 	hbSize        int
 	drainTimeout  time.Duration
 	logLevel      string
+	level         slog.Level    // logLevel parsed
+	cfg           client.Config // the managed configuration with the flags over it
 	camera        string
 	screen        string
 	journal       string
@@ -72,6 +74,20 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	if err := f.level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	// Both runs honour the managed configuration: a lab machine's server,
+	// pinned key, spool and journal apply whether or not a window opens.
+	// Flags win, except against only_server.
+	cfg, err := client.LoadConfig(client.ConfigInputs{Path: f.config, Flags: client.Config{
+		Server: f.server, ServerKey: f.serverKey, SpoolDir: f.spool, JournalPath: f.journal,
+		Camera: f.camera, Screen: f.screen,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	f.cfg = cfg
 	if !f.headless {
 		// The desktop app: flags and the managed configuration are
 		// merged and validated by client.LoadConfig (ui.go).
@@ -86,15 +102,6 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	// A headless run honours the managed configuration too: a lab
-	// machine's server, pinned key, spool and journal apply whether or not
-	// a window opens. Flags win, except against only_server.
-	cfg, err := client.LoadConfig(client.ConfigInputs{Path: f.config, Flags: client.Config{
-		Server: f.server, ServerKey: f.serverKey, SpoolDir: f.spool, JournalPath: f.journal,
-	}})
-	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	f.server, f.serverKey, f.spool, f.journal = cfg.Server, cfg.KeyFor(cfg.Server), cfg.SpoolDir, cfg.JournalPath
 	switch {
@@ -147,12 +154,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !f.headless {
 		return runDesktop(ctx, f, stderr)
 	}
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(f.logLevel)); err != nil {
-		fmt.Fprintf(stderr, "invigil run: --log-level: %v\n", err)
-		return exitUsage
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))
 	start := time.Now()
 
 	jctx, cancel := context.WithTimeout(ctx, time.Minute)

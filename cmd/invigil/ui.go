@@ -54,20 +54,8 @@ func displayAvailable() error {
 
 // runDesktop opens the app. It returns when the student closes it.
 func runDesktop(ctx context.Context, f *runFlags, stderr io.Writer) int {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(f.logLevel)); err != nil {
-		fmt.Fprintf(stderr, "invigil run: --log-level: %v\n", err)
-		return exitUsage
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
-	cfg, err := client.LoadConfig(client.ConfigInputs{Path: f.config, Flags: client.Config{
-		Server: f.server, ServerKey: f.serverKey, SpoolDir: f.spool, JournalPath: f.journal,
-		Camera: f.camera, Screen: f.screen,
-	}})
-	if err != nil {
-		fmt.Fprintf(stderr, "invigil run: configuration: %v\n", err)
-		return exitUsage
-	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))
+	cfg := f.cfg
 
 	// One window at a time: a second launch hands its link over and
 	// exits.

@@ -63,6 +63,13 @@ type previewer interface {
 	setFrame(img image.Image)
 }
 
+// barScreen is a screen with status items in the app bar (the exam's
+// clock, connection and upload). The items are its own objects, which its
+// update keeps current: the bar takes them once, when the screen appears.
+type barScreen interface {
+	barItems() []fyne.CanvasObject
+}
+
 // App renders the flow's states into a window. Render and everything
 // else on App run on the UI goroutine only; Run is the adapter that
 // carries states there with fyne.Do.
@@ -73,9 +80,7 @@ type App struct {
 	body *fyne.Container
 
 	cur     screen
-	kind    client.Screen
 	state   client.State
-	full    bool
 	focused bool
 
 	// rendered, if set, is called after each Render (the test driver).
@@ -111,26 +116,33 @@ func (a *App) State() client.State { return a.state }
 
 // Render shows s. UI goroutine only.
 func (a *App) Render(s client.State) {
-	if a.cur == nil || a.kind != s.Screen {
-		a.cur, a.kind = a.newScreen(s.Screen), s.Screen
-		a.body.Objects = []fyne.CanvasObject{a.cur.object()}
-		a.body.Refresh()
+	if a.cur == nil || a.state.Screen != s.Screen {
+		a.showScreen(s.Screen)
 	}
 	a.state = s
 	a.cur.update(s)
+	// The exam name and the recording badge follow the state, not the
+	// screen (recording starts on the ID photo screen, at consent).
 	a.bar.set(s.ExamName, s.Recording)
-	a.bar.right.Objects = nil
-	if ex, ok := a.cur.(*examScreen); ok {
-		a.bar.right.Objects = ex.barItems()
-	}
-	a.bar.right.Refresh()
-	// The exam runs full screen; everything else in a normal window.
-	if full := s.Screen == client.ScreenExam; full != a.full {
-		a.full = full
-		a.win.SetFullScreen(full)
-	}
 	if a.rendered != nil {
 		a.rendered(s)
+	}
+}
+
+// showScreen replaces the current screen by a new one of kind k, with its
+// status items in the app bar; the exam runs full screen, everything else
+// in a normal window.
+func (a *App) showScreen(k client.Screen) {
+	a.cur = a.newScreen(k)
+	a.body.Objects = []fyne.CanvasObject{a.cur.object()}
+	a.body.Refresh()
+	a.bar.right.Objects = nil
+	if b, ok := a.cur.(barScreen); ok {
+		a.bar.right.Objects = b.barItems()
+	}
+	a.bar.right.Refresh()
+	if full := k == client.ScreenExam; full != a.win.FullScreen() {
+		a.win.SetFullScreen(full)
 	}
 }
 
@@ -246,10 +258,23 @@ const previewInterval = 150 * time.Millisecond
 
 // Run carries states and camera pictures to the UI goroutine until states
 // closes (the flow ended: then it calls done on the UI goroutine) or ctx
-// ends. It is the only goroutine of the UI.
+// ends. It is the UI's adapter goroutine; the camera pictures are taken on
+// a helper goroutine, one at a time, so that a slow camera (capture waits
+// up to 2 s for a first frame) does not hold up the states.
 func (a *App) Run(ctx context.Context, states <-chan client.State, done func()) {
+	// Returning cancels the picture in flight, if any.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	tick := time.NewTicker(previewInterval)
 	defer tick.Stop()
+	type picture struct {
+		cam client.Camera
+		img image.Image
+	}
+	// At most one picture is in flight (busy), and the channel holds one:
+	// its goroutine never blocks, even once Run has returned.
+	pictures := make(chan picture, 1)
+	busy := false
 	var cam client.Camera
 	for {
 		select {
@@ -263,12 +288,16 @@ func (a *App) Run(ctx context.Context, states <-chan client.State, done func()) 
 			cam = CameraFor(s)
 			fyne.Do(func() { a.Render(s) })
 		case <-tick.C:
-			if cam == nil {
+			if cam == nil || busy {
 				continue
 			}
-			if img := Frame(ctx, cam); img != nil {
-				c := cam
-				fyne.Do(func() { a.ShowFrame(c, img) })
+			busy = true
+			go func(c client.Camera) { pictures <- picture{c, Frame(ctx, c)} }(cam)
+		case p := <-pictures:
+			busy = false
+			// ShowFrame drops it if the screen has moved on meanwhile.
+			if p.img != nil {
+				fyne.Do(func() { a.ShowFrame(p.cam, p.img) })
 			}
 		}
 	}

@@ -2,7 +2,8 @@
 // rendering the client.State the flow (client.Flow) publishes, and calling
 // the flow's actions from its buttons. App.Render and everything it
 // reaches run on the Fyne UI goroutine only; App.Run is the one adapter
-// goroutine that carries states and camera pictures there with fyne.Do.
+// goroutine that carries states and camera pictures there with fyne.Do
+// (it takes the pictures on a helper goroutine, one at a time).
 // The package builds without fyne.io/fyne/v2/app, so its tests run with
 // fyne.io/fyne/v2/test, without cgo or a display; only cmd/invigil imports
 // app.

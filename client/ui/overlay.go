@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"image/color"
-
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
@@ -52,8 +50,7 @@ func newOverlay(icon fyne.Resource, buttons ...fyne.CanvasObject) *overlay {
 		container.New(layout.NewCustomPaddedLayout(8, 0, 0, 0), container.NewBorder(nil, nil, nil, o.btns)),
 	))
 	o.title.Alignment = fyne.TextAlignCenter
-	shadow := canvas.NewRectangle(color.Transparent)
-	o.root = container.NewStack(newScrim(), shadow,
+	o.root = container.NewStack(newScrim(),
 		container.NewVBox(layout.NewSpacer(), container.New(column{580}, card), layout.NewSpacer()))
 	o.root.Hide()
 	return o

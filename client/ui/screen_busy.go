@@ -22,7 +22,7 @@ func newBusyScreen() *busyScreen {
 	s.title.Alignment = fyne.TextAlignCenter
 	s.detail.Alignment = fyne.TextAlignCenter
 	box := container.NewVBox(s.title, s.detail, container.New(layout.NewCustomPaddedLayout(8, 0, 80, 80), s.bar))
-	s.root = container.NewBorder(nil, nil, nil, nil, container.NewVBox(layout.NewSpacer(), container.New(column{560}, surface(box)), layout.NewSpacer()))
+	s.root = container.NewVBox(layout.NewSpacer(), container.New(column{560}, surface(box)), layout.NewSpacer())
 	return s
 }
 

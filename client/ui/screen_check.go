@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/lockdown"
 )
 
 // checkScreen is the system check: the camera preview, the network test
@@ -31,6 +32,7 @@ type checkScreen struct {
 	again     *widget.Button
 	cont      *widget.Button
 	items     []client.CheckItem
+	camera    bool // whether the last state had a camera
 }
 
 func newCheckScreen(act Actions) *checkScreen {
@@ -65,9 +67,12 @@ func (s *checkScreen) update(st client.State) {
 		return
 	}
 	setVisible(s.camBox, c.Camera != nil || slices.ContainsFunc(c.Items, func(it client.CheckItem) bool { return it.ID == client.CheckItemCamera }))
-	if c.Camera == nil {
+	// A camera that goes away would leave its last picture: the
+	// placeholder replaces it, once.
+	if c.Camera == nil && s.camera {
 		s.preview.reset("Starting the camera…")
 	}
+	s.camera = c.Camera != nil
 	if c.Unpinned {
 		s.unpinned.set(toneWarning, "This computer does not have the exam server's key set up, so the exam's settings were checked with the key the server sent. "+
 			"You can take the exam; your school's IT can set the key up for the future.")
@@ -93,7 +98,9 @@ func (s *checkScreen) update(st client.State) {
 		}
 		s.rows.Refresh()
 	}
-	s.closeApps.SetText(closeLabel(c.Closable))
+	if l := closeLabel(c.Closable); s.closeApps.Text != l {
+		s.closeApps.SetText(l)
+	}
 	setVisible(s.closeApps, len(c.Closable) > 0)
 	setEnabled(s.closeApps, !c.Closing)
 	setEnabled(s.again, !c.Running && !c.Closing)
@@ -103,7 +110,7 @@ func (s *checkScreen) update(st client.State) {
 		s.status.set(toneInfo, "Closing "+strings.Join(c.Closable, ", ")+"…")
 	case c.Running:
 		s.status.set(toneInfo, "Checking… this takes a few seconds.")
-	case c.CanContinue && hasStatus(c.Items, "warn"):
+	case c.CanContinue && hasStatus(c.Items, lockdown.StatusWarn):
 		s.status.set(toneWarning, "You can continue. The points in amber are reported to your proctor; fix them if you can.")
 	case c.CanContinue:
 		s.status.set(toneSuccess, "Everything is ready. Select Continue.")
@@ -127,24 +134,25 @@ func closeLabel(names []string) string {
 // programs (tests).
 func CloseButtonLabel(names []string) string { return closeLabel(names) }
 
-// severity orders check rows: failures, warnings, unknown, passes.
+// severity orders check rows: failures, warnings, unknown, running,
+// passes. (lockdown ranks statuses the same way but does not export it.)
 func severity(it client.CheckItem) int {
 	if it.Running {
 		return 1
 	}
 	switch it.Status {
-	case "fail":
+	case lockdown.StatusFail:
 		return 4
-	case "warn":
+	case lockdown.StatusWarn:
 		return 3
-	case "unknown":
+	case lockdown.StatusUnknown:
 		return 2
 	}
 	return 0
 }
 
-func hasStatus(items []client.CheckItem, st string) bool {
-	return slices.ContainsFunc(items, func(it client.CheckItem) bool { return string(it.Status) == st && !it.Running })
+func hasStatus(items []client.CheckItem, st lockdown.Status) bool {
+	return slices.ContainsFunc(items, func(it client.CheckItem) bool { return it.Status == st && !it.Running })
 }
 
 func sameItem(a, b client.CheckItem) bool {
@@ -164,13 +172,13 @@ func checkRow(it client.CheckItem) fyne.CanvasObject {
 	title.TextStyle.Bold = true
 	title.Wrapping = fyne.TextWrapWord
 	summary := body(it.Summary)
-	if it.Status == "fail" && !it.Running {
+	if it.Status == lockdown.StatusFail && !it.Running {
 		summary.Importance = widget.DangerImportance
 	}
 	text := tight(title, summary)
 	for _, fix := range it.Fixes {
 		l := body("→  " + fix)
-		l.TextStyle.Bold = it.Status == "fail"
+		l.TextStyle.Bold = it.Status == lockdown.StatusFail
 		text.Add(container.New(layout.NewCustomPaddedLayout(0, 0, 12, 0), l))
 	}
 	iconBox := container.New(fixedSize{fyne.NewSize(32, 32)}, icon)

@@ -100,16 +100,17 @@ func (s *errorScreen) update(st client.State) {
 	} else {
 		s.safe.set(toneSuccess, "")
 	}
+	var when string
 	switch {
 	case e.Kind == client.ErrorNotOpen && !e.OpensAt.IsZero():
-		setText(s.when, fmt.Sprintf("Opens at %s (%s)", e.OpensAt.Local().Format("15:04 on Mon 2 Jan"), untilText(e.OpensAt.Sub(st.Now))))
-		s.when.Show()
+		when = fmt.Sprintf("Opens at %s (%s)", e.OpensAt.Local().Format("15:04 on Mon 2 Jan"), untilText(e.OpensAt.Sub(st.Now)))
 	case !e.RetryAt.IsZero():
-		setText(s.when, fmt.Sprintf("Trying again %s…", untilText(e.RetryAt.Sub(st.Now))))
-		s.when.Show()
-	default:
-		s.when.Hide()
+		when = fmt.Sprintf("Trying again %s…", untilText(e.RetryAt.Sub(st.Now)))
 	}
+	if when != "" {
+		setText(s.when, when)
+	}
+	setVisible(s.when, when != "")
 	// The labels depend on the kind too (Retry is "Check now" for an exam
 	// not open yet): a screen can go from one error to another directly.
 	if kindChanged || !slices.Equal(e.Actions, s.actions) {

@@ -14,7 +14,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/invigil/invigil/client"
-	"github.com/invigil/invigil/lockdown"
 )
 
 // Labels and placeholders of the exam screen (tests and the test driver
@@ -31,7 +30,6 @@ const (
 // proctor's messages, a scratch pad and the Finish button; warnings, the
 // pause, the finish confirmation and enforcement questions cover it.
 type examScreen struct {
-	act  Actions
 	root *fyne.Container
 
 	clock, conn, upload *pill
@@ -40,12 +38,11 @@ type examScreen struct {
 	problem *banner
 	notes   *guardedEntry
 
-	chat      *fyne.Container
+	chat      *fyne.Container // a bubble per message shown
 	chatEmpty *widget.Label
 	chatView  *container.Scroll
 	reply     *guardedEntry
 	send      *widget.Button
-	msgCount  int
 
 	finish *widget.Button
 
@@ -61,9 +58,9 @@ type examScreen struct {
 }
 
 func newExamScreen(act Actions, win fyne.Window) *examScreen {
-	s := &examScreen{act: act, clock: newPill(), conn: newPill(), upload: newPill(),
+	s := &examScreen{clock: newPill(), conn: newPill(), upload: newPill(),
 		alerts: newBanner(), problem: newBanner(), chat: container.NewVBox()}
-	report := func(op lockdown.ClipboardOp) { act.ClipboardUsed(op) }
+	report := act.ClipboardUsed
 	// Shortcuts with no entry focused are reported too.
 	for _, sc := range []fyne.Shortcut{&fyne.ShortcutCopy{}, &fyne.ShortcutCut{}, &fyne.ShortcutPaste{}} {
 		win.Canvas().AddShortcut(sc, func(sc fyne.Shortcut) { report(clipboardOp(sc)) })
@@ -173,11 +170,10 @@ func (s *examScreen) update(st client.State) {
 	}
 	s.notes.blocked, s.reply.blocked = e.ClipboardBlocked, e.ClipboardBlocked
 
-	if len(e.Messages) != s.msgCount {
-		for _, m := range e.Messages[s.msgCount:] {
+	if shown := len(s.chat.Objects); len(e.Messages) > shown {
+		for _, m := range e.Messages[shown:] {
 			s.chat.Add(chatBubble(m))
 		}
-		s.msgCount = len(e.Messages)
 		s.chatEmpty.Hide()
 		s.chat.Refresh()
 		s.chatView.ScrollToBottom()

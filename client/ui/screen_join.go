@@ -74,9 +74,7 @@ func (s *joinScreen) update(st client.State) {
 	setVisible(s.serverBox, j.ServerEditable)
 	if !j.ServerEditable {
 		setText(s.fixed, "Exam server: "+j.Server+" (set up by your school)")
-		s.fixed.Show()
-	} else {
-		s.fixed.Hide()
 	}
+	setVisible(s.fixed, !j.ServerEditable)
 	s.problem.set(toneError, j.Problem)
 }

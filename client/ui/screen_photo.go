@@ -2,7 +2,6 @@ package ui
 
 import (
 	"bytes"
-	"fmt"
 	"image"
 	"image/jpeg"
 
@@ -23,8 +22,7 @@ type photoScreen struct {
 	progressBox       *fyne.Container
 	problem           *banner
 	take, retake, use *widget.Button
-	step              client.PhotoStep
-	shown             []byte
+	shown             []byte // the taken photo the preview shows
 }
 
 func newPhotoScreen(act Actions) *photoScreen {
@@ -50,24 +48,20 @@ func (s *photoScreen) controls() []fyne.CanvasObject {
 	return []fyne.CanvasObject{s.take, s.retake, s.use}
 }
 
-func (s *photoScreen) setFrame(img image.Image) {
-	if s.step == client.PhotoLive {
-		s.preview.show(img)
-	}
-}
+// setFrame shows a live picture: App.ShowFrame calls it only in the live
+// step (CameraFor names no camera once the photo is taken).
+func (s *photoScreen) setFrame(img image.Image) { s.preview.show(img) }
 
 func (s *photoScreen) update(st client.State) {
 	p := st.Photo
 	if p == nil {
 		return
 	}
-	if p.Step != s.step {
-		s.step = p.Step
-		if p.Step == client.PhotoLive {
-			s.shown = nil
-		}
-	}
-	if p.Photo != nil && !bytes.Equal(p.Photo, s.shown) {
+	// Live pictures replace a photo retaken: the next one taken shows even
+	// if its bytes are the same.
+	if p.Step == client.PhotoLive {
+		s.shown = nil
+	} else if p.Photo != nil && !bytes.Equal(p.Photo, s.shown) {
 		s.shown = p.Photo
 		if img, err := jpeg.Decode(bytes.NewReader(p.Photo)); err == nil {
 			s.preview.show(img)
@@ -85,7 +79,6 @@ func (s *photoScreen) update(st client.State) {
 	case client.PhotoUploading:
 		setText(s.hint, "Sending your photo to the exam server.")
 		s.progress.SetValue(p.Progress)
-		s.progress.TextFormatter = func() string { return fmt.Sprintf("%.0f %%", p.Progress*100) }
 	}
 	s.problem.set(toneError, p.Problem)
 }

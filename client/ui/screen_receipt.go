@@ -24,7 +24,6 @@ const (
 // computed.
 type receiptScreen struct {
 	page   *page
-	win    fyne.Window
 	ended  *banner
 	rows   *fyne.Container
 	match  *banner
@@ -36,8 +35,7 @@ type receiptScreen struct {
 }
 
 func newReceiptScreen(act Actions, win fyne.Window) *receiptScreen {
-	s := &receiptScreen{win: win,
-		ended: newBanner(), rows: container.New(layout.NewFormLayout()), match: newBanner(), wiped: newBanner()}
+	s := &receiptScreen{ended: newBanner(), rows: container.New(layout.NewFormLayout()), match: newBanner(), wiped: newBanner()}
 	s.copyB = iconButton(LabelCopyReceipt, theme.ContentCopyIcon(), false, func() {
 		win.Clipboard().SetContent(s.text)
 	})

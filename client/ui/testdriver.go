@@ -40,6 +40,7 @@ type TestDriver struct {
 	changed chan struct{} // closed and replaced on every render
 	conns   map[net.Conn]bool
 	closed  bool
+	done    chan struct{} // closed by Close: pending waits give up
 }
 
 // DriverRequest is one request of the test driver's protocol.
@@ -75,7 +76,8 @@ func StartTestDriver(a *App, path string, log *slog.Logger) (*TestDriver, error)
 		return nil, fmt.Errorf("test driver: %w", err)
 	}
 	os.Chmod(path, 0o600)
-	d := &TestDriver{app: a, ln: ln, log: log, changed: make(chan struct{}), conns: map[net.Conn]bool{}}
+	d := &TestDriver{app: a, ln: ln, log: log, changed: make(chan struct{}), conns: map[net.Conn]bool{},
+		done: make(chan struct{})}
 	a.rendered = d.onRender
 	d.wg.Go(d.serve)
 	return d, nil
@@ -90,12 +92,15 @@ func (d *TestDriver) onRender(s client.State) {
 	d.mu.Unlock()
 }
 
-// Close stops the driver, closes its connections and waits for its
-// goroutines.
+// Close stops the driver, closes its connections, ends the requests in
+// progress (a wait answers "driver closed") and waits for its goroutines.
 func (d *TestDriver) Close() error {
 	err := d.ln.Close()
 	d.mu.Lock()
-	d.closed = true
+	if !d.closed {
+		d.closed = true
+		close(d.done)
+	}
 	for c := range d.conns {
 		c.Close()
 	}
@@ -159,7 +164,7 @@ func (d *TestDriver) do(req DriverRequest) DriverReply {
 		fyne.DoAndWait(func() {
 			b := d.app.Button(req.Label)
 			if b == nil {
-				rep.Error = fmt.Sprintf("no enabled button %q on the %s screen", req.Label, d.app.kind)
+				rep.Error = fmt.Sprintf("no enabled button %q on the %s screen", req.Label, d.app.state.Screen)
 				return
 			}
 			if req.Op == "tap" {
@@ -176,7 +181,7 @@ func (d *TestDriver) do(req DriverRequest) DriverReply {
 		fyne.DoAndWait(func() {
 			e := d.app.Entry(req.Placeholder)
 			if e == nil {
-				rep.Error = fmt.Sprintf("no entry %q on the %s screen", req.Placeholder, d.app.kind)
+				rep.Error = fmt.Sprintf("no entry %q on the %s screen", req.Placeholder, d.app.state.Screen)
 				return
 			}
 			e.SetText(req.Text)
@@ -209,6 +214,8 @@ func (d *TestDriver) wait(req DriverRequest) DriverReply {
 		}
 		select {
 		case <-ch:
+		case <-d.done:
+			return DriverReply{Error: "driver closed", Screen: string(s.Screen)}
 		case <-ctx.Done():
 			return DriverReply{Error: fmt.Sprintf("timed out waiting for %s/%s; the app shows %s (%s)", req.Screen, req.Until, s.Screen, detail(s)),
 				Screen: string(s.Screen)}

@@ -171,11 +171,13 @@ type banner struct {
 	bg    *canvas.Rectangle
 	edge  *canvas.Rectangle
 	icon  *widget.Icon
-	label *widget.Label
+	label *widget.Label // its Text is the message last shown
+	tone  tone          // the colours and icon shown
 }
 
 func newBanner() *banner {
-	b := &banner{bg: canvas.NewRectangle(colorInfoBg), edge: canvas.NewRectangle(colorPrimary), icon: widget.NewIcon(nil), label: body("")}
+	bg, fg := toneInfo.colors()
+	b := &banner{bg: canvas.NewRectangle(bg), edge: canvas.NewRectangle(fg), icon: widget.NewIcon(toneInfo.icon()), label: body(""), tone: toneInfo}
 	b.bg.CornerRadius = 8
 	edge := container.New(fixedSize{fyne.NewSize(4, 4)}, b.edge)
 	row := container.NewBorder(nil, nil, container.NewHBox(edge, container.NewCenter(b.icon)), nil, b.label)
@@ -184,18 +186,24 @@ func newBanner() *banner {
 	return b
 }
 
+// set shows text in tone's colours. Screens call it on every state (twice
+// a second): it changes only what differs, as a wrapped label re-lays out
+// on every SetText.
 func (b *banner) set(t tone, text string) {
 	if text == "" {
-		b.root.Hide()
+		setVisible(b.root, false)
 		return
 	}
-	bg, fg := t.colors()
-	b.bg.FillColor, b.edge.FillColor = bg, fg
-	b.icon.SetResource(t.icon())
-	b.label.SetText(text)
-	b.bg.Refresh()
-	b.edge.Refresh()
-	b.root.Show()
+	if t != b.tone {
+		b.tone = t
+		bg, fg := t.colors()
+		b.bg.FillColor, b.edge.FillColor = bg, fg
+		b.icon.SetResource(t.icon())
+		b.bg.Refresh()
+		b.edge.Refresh()
+	}
+	setText(b.label, text)
+	setVisible(b.root, true)
 }
 
 func statusTone(s lockdown.Status) tone {
@@ -279,11 +287,7 @@ func (b *appBar) set(examName string, recording bool) {
 		b.exam.Text = examName
 		b.exam.Refresh()
 	}
-	if recording {
-		b.rec.root.Show()
-	} else {
-		b.rec.root.Hide()
-	}
+	setVisible(b.rec.root, recording)
 }
 
 // stepNames are the steps of the journey the stepper shows.
@@ -336,44 +340,38 @@ type page struct {
 	icon    *widget.Icon
 	iconBox *fyne.Container
 	title   *widget.Label
-	lead    *widget.Label
-	actions *fyne.Container
-	scroll  *container.Scroll
 }
 
 func newPage(step int, title, lead string, content fyne.CanvasObject, actions ...fyne.CanvasObject) *page {
-	p := &page{icon: widget.NewIcon(nil), title: heading(title), lead: body(lead), actions: container.NewHBox(actions...)}
+	p := &page{icon: widget.NewIcon(nil), title: heading(title)}
 	p.iconBox = container.New(layout.NewCustomPaddedLayout(0, 0, 0, 6), container.NewCenter(container.New(fixedSize{fyne.NewSize(40, 40)}, p.icon)))
 	p.iconBox.Hide()
+	leadLabel := body(lead)
 	if lead == "" {
-		p.lead.Hide()
+		leadLabel.Hide()
 	}
 	var top fyne.CanvasObject = layout.NewSpacer()
 	if step >= 0 {
 		top = container.NewCenter(newStepper(step).root)
 	}
 	titleRow := container.NewBorder(nil, nil, p.iconBox, nil, p.title)
-	col := container.NewVBox(top, container.New(layout.NewCustomPaddedLayout(10, 0, 0, 0), titleRow), p.lead, content)
-	p.scroll = container.NewVScroll(container.New(layout.NewCustomPaddedLayout(12, 24, 24, 24), container.New(column{columnWidth}, col)))
+	col := container.NewVBox(top, container.New(layout.NewCustomPaddedLayout(10, 0, 0, 0), titleRow), leadLabel, content)
+	scroll := container.NewVScroll(container.New(layout.NewCustomPaddedLayout(12, 24, 24, 24), container.New(column{columnWidth}, col)))
 	sep := canvas.NewRectangle(colorBorder)
 	barBg := canvas.NewRectangle(colorSurface)
 	bar := container.NewStack(barBg, container.New(layout.NewCustomPaddedLayout(10, 10, 24, 24),
-		container.NewBorder(nil, nil, nil, p.actions)))
+		container.NewBorder(nil, nil, nil, container.NewHBox(actions...))))
 	bottom := container.NewVBox(container.New(fixedSize{fyne.NewSize(1, 1)}, sep), bar)
-	p.root = container.NewBorder(nil, bottom, nil, nil, p.scroll)
+	p.root = container.NewBorder(nil, bottom, nil, nil, scroll)
 	return p
 }
 
 // button makes a button; primary ones are filled with the primary colour.
 func button(label string, primary bool, tapped func()) *widget.Button {
-	b := widget.NewButton(label, tapped)
-	if primary {
-		b.Importance = widget.HighImportance
-	}
-	return b
+	return iconButton(label, nil, primary, tapped)
 }
 
-// iconButton is a button with an icon.
+// iconButton is a button with an icon (none if icon is nil).
 func iconButton(label string, icon fyne.Resource, primary bool, tapped func()) *widget.Button {
 	b := widget.NewButtonWithIcon(label, icon, tapped)
 	if primary {
@@ -407,10 +405,9 @@ func setText(l *widget.Label, s string) {
 
 // preview shows a camera's live picture.
 type preview struct {
-	root  *fyne.Container
-	img   *canvas.Image
-	note  *canvas.Text
-	frame image.Image
+	root *fyne.Container
+	img  *canvas.Image
+	note *canvas.Text
 }
 
 func newPreview(w, h float32) *preview {
@@ -432,7 +429,6 @@ func (p *preview) show(img image.Image) {
 		p.note.Show()
 		return
 	}
-	p.frame = img
 	p.img.Image = img
 	p.note.Hide()
 	p.img.Refresh()
@@ -442,7 +438,6 @@ func (p *preview) show(img image.Image) {
 func (p *preview) reset(text string) {
 	p.note.Text = text
 	p.note.Refresh()
-	p.frame = nil
 	p.show(nil)
 }
 

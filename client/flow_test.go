@@ -145,7 +145,9 @@ func TestFlowSecondExamStartsClean(t *testing.T) {
 	first.Command(transport.Command{ID: "c1", Command: transport.CommandWarn, Text: "eyes on the screen"})
 	waitState(t, f, "warning", func(s client.State) bool { return s.Exam != nil && s.Exam.Warning != nil })
 	first.Stop(fmt.Errorf("session closed by the backend"))
-	waitState(t, f, "stopped", func(s client.State) bool { return s.Screen == client.ScreenError && s.Error.Kind == client.ErrorStopped })
+	waitState(t, f, "stopped", func(s client.State) bool {
+		return s.Screen == client.ScreenError && s.Error.Kind == client.ErrorStopped
+	})
 	f.OpenLink("invigil://join?server=https://e.example&code=PHYS1")
 	if second := toExam(); second == first {
 		t.Fatal("no second exam")

@@ -233,12 +233,18 @@ func (f *Flow) Run(ctx context.Context) {
 	}
 	f.closePreview()
 	if f.exam != nil {
-		actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := f.exam.Abort(actx); err != nil {
-			f.log.Warn("stopping the exam", "err", err)
-		}
-		acancel()
+		f.abortExam(f.exam)
 		f.exam = nil
+	}
+}
+
+// abortExam stops a recording without finishing it: the spool keeps what
+// is not uploaded and the next start resumes it.
+func (f *Flow) abortExam(ex ExamRun) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ex.Abort(ctx); err != nil {
+		f.log.Warn("stopping the exam", "err", err)
 	}
 }
 

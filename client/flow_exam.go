@@ -346,16 +346,7 @@ func (f *Flow) onAlerts() {
 // ask is the monitor's AskFunc: it shows the question and waits.
 func (f *Flow) ask(ctx context.Context, procs []lockdown.ProcessFinding) bool {
 	reply := make(chan bool, 1)
-	var names []string
-	for _, p := range procs {
-		n := p.Program
-		if n == "" {
-			n = p.Name
-		}
-		if !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
+	names := programNames(procs)
 	f.post(func() {
 		if f.exam == nil || f.finishStarted || f.askReply != nil {
 			reply <- false
@@ -479,7 +470,7 @@ func (f *Flow) finishDone(ex ExamRun, r *Receipt, err error) {
 	f.finishCancel = nil
 	if r == nil {
 		f.log.Warn("finish", "err", err)
-		ex.Abort(context.Background())
+		f.abortExam(ex)
 		f.exam = nil
 		spoolSafe := !errors.Is(err, transport.ErrSessionFinished)
 		e := &ErrorState{Kind: ErrorUpload, Title: "Not everything was uploaded", Detail: oneLine(err), SpoolSafe: spoolSafe,
@@ -514,7 +505,7 @@ func (f *Flow) doUploadLater() {
 func (f *Flow) onStopped() {
 	err := f.exam.Err()
 	f.log.Warn("the backend stopped the session", "err", err)
-	f.exam.Abort(context.Background())
+	f.abortExam(f.exam)
 	f.exam = nil
 	if errors.Is(err, transport.ErrConfigKeyMismatch) {
 		f.showError(badPolicyError(err), nil)

@@ -68,8 +68,14 @@ func (f *Flow) showJoin(server, code string) {
 		server = f.cfg.Server
 	}
 	f.show(ScreenJoin)
-	f.st.Join = &JoinState{Server: server, ServerEditable: !f.cfg.OnlyServer || f.cfg.Server == "", Code: code}
+	f.st.Join = f.joinState(server, code)
 	f.publish()
+}
+
+// joinState is the join screen prefilled; with only_server the server
+// cannot be changed (doJoinScreen then uses the configured one).
+func (f *Flow) joinState(server, code string) *JoinState {
+	return &JoinState{Server: server, ServerEditable: !f.cfg.OnlyServer, Code: code}
 }
 
 func (f *Flow) doJoinScreen(server, code string) {
@@ -98,10 +104,6 @@ func (f *Flow) doJoinScreen(server, code string) {
 	s, err := ParseServerURL(server)
 	if err != nil {
 		problem("The server address is not valid: " + strings.TrimPrefix(err.Error(), ErrBadLink.Error()+": the server address ") + ".")
-		return
-	}
-	if f.cfg.OnlyServer && s != f.cfg.Server {
-		problem("This computer is set up for exams on " + f.cfg.Server + " only.")
 		return
 	}
 	if code == "" {
@@ -181,8 +183,8 @@ func (f *Flow) joinFailed(t Target, err error) {
 		f.showError(e, retry)
 	case errors.As(err, &re) && (re.Code == transport.CodeUnknownCode || re.Code == transport.CodeBadRequest):
 		f.show(ScreenJoin)
-		f.st.Join = &JoinState{Server: t.Server, ServerEditable: !f.cfg.OnlyServer, Code: t.Code,
-			Problem: fmt.Sprintf("No exam has the code “%s” on this server. Check the code your teacher gave you and type it again.", t.Code)}
+		f.st.Join = f.joinState(t.Server, t.Code)
+		f.st.Join.Problem = fmt.Sprintf("No exam has the code “%s” on this server. Check the code your teacher gave you and type it again.", t.Code)
 		f.publish()
 	case errors.Is(err, ErrJoinRefused):
 		f.showError(refusedError(err), nil)
@@ -329,15 +331,7 @@ func (f *Flow) updateCheck() {
 		for _, r := range f.report.Checks {
 			c.Items = append(c.Items, CheckItem{ID: r.ID, Title: r.Title, Status: r.Status, Summary: r.Summary, Fixes: r.Fixes})
 		}
-		for _, p := range f.report.Closable() {
-			name := p.Program
-			if name == "" {
-				name = p.Name
-			}
-			if !slices.Contains(c.Closable, name) {
-				c.Closable = append(c.Closable, name)
-			}
-		}
+		c.Closable = programNames(f.report.Closable())
 	} else {
 		c.Items = append(c.Items, CheckItem{ID: "lockdown", Title: "This computer", Status: lockdown.StatusUnknown,
 			Summary: "Checking programs, displays and the camera…", Running: true})
@@ -392,9 +386,24 @@ func (f *Flow) doCloseApps() {
 			f.checkDone = false
 			f.runCheck()
 			f.updateCheck()
-			f.closeNote = closeSummary(res)
 		}
 	})
+}
+
+// programNames are the programs of procs as a student knows them (the
+// policy's name, else the process name), each once, in order.
+func programNames(procs []lockdown.ProcessFinding) []string {
+	var names []string
+	for _, p := range procs {
+		n := p.Program
+		if n == "" {
+			n = p.Name
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 func closeSummary(res []lockdown.CloseResult) string {
@@ -471,9 +480,7 @@ func (f *Flow) startRecording(j *Joined) {
 			// The flow stopped first: stop the recording it will not see;
 			// the spool keeps it for the next start.
 			if ex != nil {
-				actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				ex.Abort(actx)
-				cancel()
+				f.abortExam(ex)
 			}
 		}
 		return func() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -159,6 +160,37 @@ func TestScannerProbesNewPids(t *testing.T) {
 		out, _ := s.scan(context.Background(), now)
 		if _, ok := findPID(out.findings, cmd.Process.Pid); ok {
 			t.Fatalf("pid %d still flagged after it exited", cmd.Process.Pid)
+		}
+	}
+}
+
+// A launcher that execs a prohibited program half a second after it
+// started is caught by the re-reads of young processes, well before the
+// next sweep (sweepEvery after the first scan).
+func TestScannerCatchesLateExec(t *testing.T) {
+	dir := t.TempDir()
+	anydesk, _ := copySleep(t, dir, "anydesk")
+	s := newProcScanner(policy.Default())
+	first := time.Now()
+	if _, err := s.scan(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	launcher := startCmd(t, exec.Command("/bin/sh", "-c", `sleep 0.5; exec "$0" 60`, anydesk))
+	started := time.Now()
+	deadline := first.Add(sweepEvery - time.Second)
+	for {
+		time.Sleep(100 * time.Millisecond)
+		now := time.Now()
+		if now.After(deadline) {
+			t.Fatalf("launcher (pid %d) not flagged %v after it started: only the sweep would catch it", launcher.Process.Pid, now.Sub(started).Round(time.Millisecond))
+		}
+		out, err := s.scan(context.Background(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, ok := findPID(out.findings, launcher.Process.Pid); ok {
+			t.Logf("flagged as %s %v after the launcher started", f.Name, now.Sub(started).Round(time.Millisecond))
+			return
 		}
 	}
 }

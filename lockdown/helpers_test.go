@@ -1,17 +1,10 @@
 package lockdown
 
 import (
-	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -42,48 +35,23 @@ func startListener(t *testing.T) (*exec.Cmd, int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "INVIGIL_TEST_HELPER=listen")
-	out, err := cmd.StdoutPipe()
+	port, err := lockdowntest.StartListener(cmd)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	port, _ := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil || port == 0 {
-		t.Fatalf("listener helper: %q, %v (ports 5900-5909 all busy?)", line, err)
-	}
 	return cmd, port
 }
 
-// copySleep copies /bin/sleep to dir/name and returns the path and the
-// copy's SHA-256.
+// copySleep copies sleep to dir/name and returns the path and the copy's
+// SHA-256.
 func copySleep(t testing.TB, dir, name string) (string, string) {
 	t.Helper()
-	src, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Fatal("no sleep binary: coreutils is part of every Linux this runs on")
-	}
-	in, err := os.Open(src)
+	path, sum, err := lockdowntest.CopySleep(dir, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
-	path := filepath.Join(dir, name)
-	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(out, h), in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path, hex.EncodeToString(h.Sum(nil))
+	return path, sum
 }
 
 // proc is a child process reaped by its own goroutine, as a real parent
@@ -102,7 +70,12 @@ func (p *proc) stop() {
 // startProc starts path with a long sleep and kills it at cleanup.
 func startProc(t *testing.T, path string) *proc {
 	t.Helper()
-	cmd := exec.Command(path, "60")
+	return startCmd(t, exec.Command(path, "60"))
+}
+
+// startCmd starts cmd and kills it at cleanup.
+func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -36,9 +36,9 @@ type fileKey struct {
 	mtime    int64
 }
 
-// youngFor is how long a newly seen process is re-read on every poll: it
-// may have been seen between fork and exec, under its parent's name, or be
-// a launcher script that execs the real program.
+// youngFor is how long a newly seen process is re-read now and then (see
+// rereadDue): it may have been seen between fork and exec, under its
+// parent's name, or be a launcher script that execs the real program.
 const youngFor = 2 * time.Second
 
 // sweepEvery is how often every process is re-read, to catch a process that
@@ -287,15 +287,23 @@ func (e *procEntry) young(now time.Time) bool {
 	return !e.seen.IsZero() && now.Sub(e.seen) < youngFor
 }
 
-// due reports whether a young process should be re-read now: at ages of
-// roughly 0.1, 0.2, 0.4, 0.8 and 1.6 s (each read doubles the wait), not on
-// every poll, since under
-// process churn (a build, a test run) dozens are young at any time.
+// due reports whether a young process should be re-read now (rereadDue).
 func (e *procEntry) due(now time.Time) bool {
-	if !e.young(now) {
-		return false
-	}
-	return now.Sub(e.readAt) >= max(90*time.Millisecond, now.Sub(e.seen))
+	return e.young(now) && rereadDue(e.seen, e.readAt, now)
+}
+
+// rereadDue reports whether a process first seen at seen and last read at
+// readAt should be re-read at now: at ages of roughly 0.1, 0.2, 0.4, 0.8
+// and 1.6 s with 100 ms polls (0.15, 0.3, 0.6, 1.2 s with the default
+// 150 ms), not on every poll, since under process churn (a build, a test
+// run) dozens are young at any time. Each read doubles the wait: the next
+// one comes once the process has aged as much again as it had at the last
+// read, less a tenth so that a poll a little early (ticker jitter) does
+// not put the read off by a whole poll. The first re-read (readAt == seen)
+// comes at the first poll 90 ms or more on. Whether the process is still
+// young is the caller's business.
+func rereadDue(seen, readAt, now time.Time) bool {
+	return now.Sub(readAt) >= max(90*time.Millisecond, readAt.Sub(seen)*9/10)
 }
 
 // snapshot returns what the scanner knows of every process.

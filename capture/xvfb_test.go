@@ -12,23 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invigil/invigil/capture/xvfb"
+	"github.com/invigil/invigil/capture/xvfb/xvfbtest"
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
 )
-
-// startXvfb starts an Xvfb with the given screens, points DISPLAY at it
-// and stops it at cleanup.
-func startXvfb(t *testing.T, screens ...string) string {
-	t.Helper()
-	srv, err := xvfb.Start(screens...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	t.Setenv("DISPLAY", srv.Display())
-	return srv.Display()
-}
 
 // xconn opens the X display, retrying: under Xvfb the connection set-up
 // fails now and then (EOF/EAGAIN).
@@ -88,7 +75,8 @@ func snapshotImage(t *testing.T, s *Stream) image.Image {
 
 func TestScreenUnderXvfb(t *testing.T) {
 	needEncoder(t)
-	display := startXvfb(t, "1280x720x24")
+	display := xvfbtest.Start(t, "1280x720x24")
+	t.Setenv("DISPLAY", display)
 	c := xconn(t, display)
 	defer c.Close()
 	paint(t, c, image.Rect(0, 0, 640, 360), 0xff0000)      // red, top left
@@ -131,7 +119,8 @@ func TestScreenPerDisplayCrop(t *testing.T) {
 	needEncoder(t)
 	// Two heads through Xinerama. Xvfb reports both at (0,0) (see
 	// DESIGN.md), so display 1 is the 800×600 top-left part of the root.
-	display := startXvfb(t, "1280x720x24", "800x600x24")
+	display := xvfbtest.Start(t, "1280x720x24", "800x600x24")
+	t.Setenv("DISPLAY", display)
 	c := xconn(t, display)
 	defer c.Close()
 	paint(t, c, image.Rect(0, 0, 400, 300), 0x00ff00)
@@ -170,7 +159,7 @@ func TestScreenPerDisplayCrop(t *testing.T) {
 // two can run at once (e.g. a thumbnail stream next to the recording).
 func TestMultipleScreenStreams(t *testing.T) {
 	needEncoder(t)
-	startXvfb(t, "640x480x24")
+	t.Setenv("DISPLAY", xvfbtest.Start(t, "640x480x24"))
 	var streams []*Stream
 	for i := 0; i < 2; i++ {
 		s, err := OpenScreen(context.Background(), Config{Source: "all", FPS: 4}, nil)

@@ -6,26 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invigil/invigil/capture/xvfb"
+	"github.com/invigil/invigil/capture/xvfb/xvfbtest"
 	"github.com/invigil/invigil/lockdown/policy"
 )
-
-// startXvfb starts Xvfb with two screens joined by Xinerama and returns
-// its display (":N").
-func startXvfb(t *testing.T) string {
-	t.Helper()
-	srv, err := xvfb.Start("1280x720x24", "1280x720x24")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv.Display()
-}
 
 // TestDisplaysXvfb: two screens under Xinerama are two displays; the
 // check fails with max 1 and the Monitor opens a display.count violation.
 func TestDisplaysXvfb(t *testing.T) {
-	display := startXvfb(t)
+	display := xvfbtest.Start(t, "1280x720x24", "1280x720x24") // two screens under Xinerama
 	t.Setenv("DISPLAY", display)
 	ds, err := Displays()
 	if err != nil || len(ds) != 2 {

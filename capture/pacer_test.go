@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"image"
 	"testing"
 	"time"
 )
@@ -60,5 +61,55 @@ func TestPacerStallDoesNotBurst(t *testing.T) {
 	}
 	if n < 9 || n > 11 {
 		t.Errorf("after a stall admitted %d of 30 frames in 1 s, want about 10", n)
+	}
+}
+
+// readLog is a rawSource that notes when it is read.
+type readLog struct{ at []time.Time }
+
+func (r *readLog) Read() (image.Image, error) {
+	r.at = append(r.at, time.Now())
+	return image.NewGray(image.Rect(0, 0, 2, 2)), nil
+}
+
+func (r *readLog) Close() error { return nil }
+
+// TestPacedSource: pacedSource reads the first frame at once and frame i
+// no earlier than i periods after it (a schedule counted from the first
+// frame, so one read late does not delay the next ones). Only lower bounds
+// are timed: a loaded machine reads late, never early.
+func TestPacedSource(t *testing.T) {
+	// At one frame an hour, a first Read that waited would not return.
+	slow := &readLog{}
+	p := newPacedSource(slow, 1.0/3600)
+	done := make(chan error, 1)
+	go func() { _, err := p.Read(); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("first Read waited for the schedule") // the goroutine is left asleep
+	}
+	if d := p.sched.next.Sub(slow.at[0]); d < time.Hour || d > time.Hour+10*time.Second {
+		t.Errorf("next frame due %v after the first was read, want 1h", d)
+	}
+
+	const period = 100 * time.Millisecond
+	fast := &readLog{}
+	p = newPacedSource(fast, float64(time.Second/period))
+	for i := 0; i < 4; i++ {
+		if _, err := p.Read(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i < len(fast.at); i++ {
+		if d := fast.at[i].Sub(fast.at[0]); d < time.Duration(i)*period {
+			t.Errorf("read %d came %v after the first, want >= %v", i, d, time.Duration(i)*period)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Error(err)
 	}
 }

@@ -106,46 +106,30 @@ func displayRect(displays []Display, i int) (image.Rectangle, error) {
 // period after the last. The screen drivers either capture on every Read
 // with no pacing of their own (kbinani/screenshot) or wait for their own
 // ticker (X11), whose first tick comes a whole period late: 1 s at the
-// screen's 1 fps. The schedule starts when the first frame arrives, in step
-// with the stream's pacer, which would otherwise drop a frame that came
-// early by a grab's time.
+// screen's 1 fps. The schedule is a pacer's, started when the first frame
+// arrives: in step with the stream's own pacer, which would otherwise drop
+// a frame that came early by a grab's time, and restarted after a stall.
+//
+// Read's wait is not cut short by Close: a Stream closes its source only
+// once its goroutine has stopped reading (Stream.Close waits up to one
+// period).
 type pacedSource struct {
-	src    rawSource
-	period time.Duration
-	done   chan struct{}
-	next   time.Time // only Read touches it, from one goroutine
+	src   rawSource
+	sched pacer // only Read touches it, from one goroutine
 }
 
 func newPacedSource(src rawSource, fps float64) *pacedSource {
-	return &pacedSource{src: src, period: time.Duration(float64(time.Second) / fps), done: make(chan struct{})}
+	return &pacedSource{src: src, sched: *newPacer(fps)}
 }
 
 func (p *pacedSource) Read() (image.Image, error) {
-	if d := time.Until(p.next); !p.next.IsZero() && d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-p.done:
-			t.Stop()
-			return nil, errSourceClosed
-		case <-t.C:
-		}
-	}
-	select {
-	case <-p.done:
-		return nil, errSourceClosed
-	default:
+	if !p.sched.next.IsZero() {
+		time.Sleep(time.Until(p.sched.next))
 	}
 	img, err := p.src.Read()
-	now := time.Now()
-	if p.next.IsZero() || now.Sub(p.next) > p.period {
-		p.next = now.Add(p.period) // first frame, or a stall: start afresh
-	} else {
-		p.next = p.next.Add(p.period)
-	}
+	// Never refused: Read slept until the frame was due.
+	p.sched.admit(time.Now())
 	return img, err
 }
 
-func (p *pacedSource) Close() error {
-	close(p.done)
-	return p.src.Close()
-}
+func (p *pacedSource) Close() error { return p.src.Close() }

@@ -12,21 +12,19 @@ import (
 // instead of blocking on a stopped ticker (which is what mediadevices'
 // videotest does, see doc.go).
 type tickSource struct {
-	tick  *time.Ticker
-	done  chan struct{}
-	n     int
-	draw  func(n int) image.Image
-	start time.Time
+	tick *time.Ticker
+	done chan struct{}
+	n    int
+	draw func(n int) image.Image
 }
 
 var errSourceClosed = errors.New("source closed")
 
 func newTickSource(fps float64, draw func(n int) image.Image) *tickSource {
 	return &tickSource{
-		tick:  time.NewTicker(time.Duration(float64(time.Second) / fps)),
-		done:  make(chan struct{}),
-		draw:  draw,
-		start: time.Now(),
+		tick: time.NewTicker(time.Duration(float64(time.Second) / fps)),
+		done: make(chan struct{}),
+		draw: draw,
 	}
 }
 

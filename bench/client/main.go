@@ -8,8 +8,6 @@
 package main
 
 import (
-	"github.com/invigil/invigil/capture/xvfb"
-
 	"bufio"
 	"flag"
 	"fmt"
@@ -20,8 +18,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/invigil/invigil/capture/xvfb"
 )
 
 func main() {
@@ -107,9 +106,8 @@ func run(dur time.Duration, camera, screen string) error {
 	warmup := 3 * time.Second // opening devices and encoders is not steady state
 	for {
 		time.Sleep(time.Second)
-		if cl.ProcessState != nil || !alive(pid) {
-			break
-		}
+		// The client is not reaped until Wait: once it exits it is a
+		// zombie, which kill(pid, 0) still finds but which has no VmRSS.
 		c, now := cpuTicks(pid), time.Now()
 		rss := rssKB(pid)
 		if c < 0 || rss < 0 {
@@ -170,8 +168,6 @@ func movingScreen() (string, func(), error) {
 		srv.Close()
 	}, nil
 }
-
-func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
 // cpuTicks is utime+stime of pid in clock ticks, -1 if unreadable.
 func cpuTicks(pid int) int64 {

@@ -12,8 +12,6 @@
 package main
 
 import (
-	"github.com/invigil/invigil/capture/xvfb"
-
 	"flag"
 	"fmt"
 	"io"
@@ -29,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/invigil/invigil/capture/xvfb"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/policy"
 )

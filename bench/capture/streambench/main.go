@@ -4,8 +4,12 @@
 // the client costs while streaming a camera and a screen: it opens the
 // streams exactly as the client does (capture.OpenCamera/OpenScreen with
 // the default configs), reads every frame for a while and reports CPU as a
-// share of one core, peak RSS and what each stream delivered. Run it
-// through bench/capture/streams.sh, which provides an Xvfb screen.
+// share of one core, peak RSS and what each stream delivered.
+//
+// A screen other than "test" needs an X display: streambench starts an
+// Xvfb of -size (static content: the cost is in grabbing and converting)
+// when DISPLAY is not set, or with -xvfb. bench/capture/streams.sh runs it
+// with -xvfb.
 package main
 
 import (
@@ -21,16 +25,37 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/capture"
+	"github.com/invigil/invigil/capture/xvfb"
 )
 
 func main() {
 	camera := flag.String("camera", "scene", `camera source ("" none, "test", "scene", a device)`)
 	screen := flag.String("screen", "all", `screen source ("" none, "all", "0", "test")`)
-	size := flag.String("size", "1920x1080", `size of the "test" screen`)
+	size := flag.String("size", "1920x1080", `size of the "test" screen and of the Xvfb streambench starts`)
+	useXvfb := flag.Bool("xvfb", false, "capture an Xvfb streambench starts even if DISPLAY is set")
 	d := flag.Duration("d", 30*time.Second, "measuring time")
 	warm := flag.Duration("warmup", 3*time.Second, "time before measuring")
 	freeOS := flag.Bool("freeos", false, "call debug.FreeOSMemory every second (what a client-side memory policy would save)")
 	flag.Parse()
+	if err := run(*camera, *screen, *size, *useXvfb, *d, *warm, *freeOS); err != nil {
+		fmt.Fprintln(os.Stderr, "streambench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(camera, screen, size string, useXvfb bool, d, warm time.Duration, freeOS bool) error {
+	var w, h int
+	if _, err := fmt.Sscanf(size, "%dx%d", &w, &h); err != nil {
+		return fmt.Errorf("-size: %w", err)
+	}
+	if screen != "" && screen != "test" && (useXvfb || os.Getenv("DISPLAY") == "") {
+		srv, err := xvfb.Start(fmt.Sprintf("%dx%dx24", w, h))
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		os.Setenv("DISPLAY", srv.Display())
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
 	type stream struct {
@@ -39,32 +64,30 @@ func main() {
 		opened time.Time // when Open was called
 	}
 	var streams []stream
-	if *camera != "" {
+	if camera != "" {
 		cfg := capture.DefaultCameraConfig()
-		cfg.Source = *camera
+		cfg.Source = camera
 		opened := time.Now()
 		s, err := capture.OpenCamera(ctx, cfg, log)
 		if err != nil {
-			fail(err)
+			return err
 		}
 		defer s.Close()
-		streams = append(streams, stream{"camera " + *camera, s, opened})
+		streams = append(streams, stream{"camera " + camera, s, opened})
 	}
-	if *screen != "" {
+	if screen != "" {
 		cfg := capture.DefaultScreenConfig()
-		cfg.Source = *screen
-		if *screen == "test" {
-			if _, err := fmt.Sscanf(*size, "%dx%d", &cfg.Width, &cfg.Height); err != nil {
-				fail(fmt.Errorf("-size: %w", err))
-			}
+		cfg.Source = screen
+		if screen == "test" {
+			cfg.Width, cfg.Height = w, h
 		}
 		opened := time.Now()
 		s, err := capture.OpenScreen(ctx, cfg, log)
 		if err != nil {
-			fail(err)
+			return err
 		}
 		defer s.Close()
-		streams = append(streams, stream{"screen " + *screen, s, opened})
+		streams = append(streams, stream{"screen " + screen, s, opened})
 	}
 	type count struct {
 		frames, bytes int
@@ -98,25 +121,25 @@ func main() {
 			}
 		}()
 	}
-	if *freeOS {
+	if freeOS {
 		go func() {
 			for range time.Tick(time.Second) {
 				debug.FreeOSMemory()
 			}
 		}()
 	}
-	time.Sleep(*warm)
+	time.Sleep(warm)
 	mu.Lock()
 	measuring = true
 	mu.Unlock()
 	c0, t0 := cpu(), time.Now()
-	time.Sleep(*d)
+	time.Sleep(d)
 	c1, wall := cpu(), time.Since(t0)
 	cancel()
 	wg.Wait()
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("measured %v after %v warm-up\n", wall.Round(time.Millisecond), *warm)
+	fmt.Printf("measured %v after %v warm-up\n", wall.Round(time.Millisecond), warm)
 	for i, st := range streams {
 		c := counts[i]
 		fmt.Printf("  %-14s %dx%d  %5.2f fps  %6.1f kbps  first frame %v after open  %+v\n", st.name, c.w, c.h,
@@ -127,15 +150,11 @@ func main() {
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("peak RSS: %.1f MB (Go heap in use %.1f MB, Go runtime total %.1f MB; the rest is C: openh264, Xlib/XShm)\n",
 		float64(ru.Maxrss)/1024, float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20))
+	return nil
 }
 
 func cpu() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "streambench:", err)
-	os.Exit(1)
 }

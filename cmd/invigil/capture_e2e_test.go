@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/backend"
+	"github.com/invigil/invigil/capture/xvfb/xvfbtest"
 )
 
 // probe is what ffprobe says of a recording's video stream.
@@ -69,7 +70,7 @@ func startMovingScreen(t *testing.T) string {
 			t.Fatalf("%s not installed: run scripts/setup.sh", bin)
 		}
 	}
-	display := startXvfb(t, "1280x720x24")
+	display := xvfbtest.Start(t, "1280x720x24")
 	play := exec.Command("ffplay", "-loglevel", "quiet", "-nostats", "-an", "-noborder", "-left", "0", "-top", "0",
 		"-f", "lavfi", "-i", "testsrc2=s=1280x720:r=10")
 	play.Env = append(os.Environ(), "DISPLAY="+display, "SDL_VIDEODRIVER=x11", "SDL_AUDIODRIVER=dummy")

@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -42,20 +38,11 @@ func startCmd(t *testing.T, cmd *exec.Cmd) {
 
 func copySleep(t *testing.T, dir, name string) (string, string) {
 	t.Helper()
-	src, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Fatal("no sleep binary: coreutils is part of every Linux this runs on")
-	}
-	b, err := os.ReadFile(src)
+	path, sum, err := lockdowntest.CopySleep(dir, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	return path, hex.EncodeToString(sum[:])
+	return path, sum
 }
 
 func run(t *testing.T, cmd string, args ...string) (int, string, string) {
@@ -77,13 +64,11 @@ func TestCheckCommand(t *testing.T) {
 	startCmd(t, renamed)
 	lis := exec.Command(os.Args[0], "-test.run=^$")
 	lis.Env = append(os.Environ(), "INVIGIL_CHECK_HELPER=listen")
-	out, _ := lis.StdoutPipe()
-	startCmd(t, lis)
-	line, _ := bufio.NewReader(out).ReadString('\n')
-	port, _ := strconv.Atoi(strings.TrimSpace(line))
-	if port == 0 {
-		t.Fatalf("listener helper: %q", line)
+	port, err := lockdowntest.StartListener(lis)
+	if err != nil {
+		t.Fatalf("listener helper: %v", err)
 	}
+	t.Cleanup(func() { lis.Process.Kill(); lis.Wait() })
 
 	p := policy.Default()
 	p.Processes.Prohibited = append(p.Processes.Prohibited, policy.ProcessRule{

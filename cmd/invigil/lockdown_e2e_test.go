@@ -5,7 +5,6 @@ package main
 // backend's admin API with the time they took to get there.
 
 import (
-	"bufio"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/backend"
+	"github.com/invigil/invigil/capture/xvfb/xvfbtest"
+	"github.com/invigil/invigil/lockdown/lockdowntest"
 )
 
 // adminClient reads a backend's admin API.
@@ -183,21 +184,19 @@ func TestE2EViolationsReachBackend(t *testing.T) {
 		}, "process.remote_port"},
 	} {
 		p := tc.start()
-		stdout, err := p.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
 		t0, from := time.Now(), "the process started"
-		startCmd(t, p)
 		if tc.code == "process.remote_port" {
 			// A violation for a port can only start once the port is open:
 			// time it from the helper's "listening" line, not from the
 			// start of a large race-built test binary (which took up to a
 			// second to get there on a loaded machine).
-			if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+			if _, err := lockdowntest.StartListener(p); err != nil {
 				t.Fatalf("listener helper: %v", err)
 			}
+			t.Cleanup(func() { p.Process.Kill(); p.Wait() })
 			t0, from = time.Now(), "its port opened"
+		} else {
+			startCmd(t, p)
 		}
 		pid := strconv.Itoa(p.Process.Pid)
 		d := admin.waitViolation(t, session, t0, func(v violationEvent) bool {
@@ -234,7 +233,7 @@ func TestE2EViolationsReachBackend(t *testing.T) {
 // TestE2EDisplayViolation: under Xvfb with two screens (Xinerama) and a
 // policy allowing one display, a headless run reports display.count.
 func TestE2EDisplayViolation(t *testing.T) {
-	display := startXvfb(t, "1280x720x24", "1280x720x24")
+	display := xvfbtest.Start(t, "1280x720x24", "1280x720x24")
 	dir := t.TempDir()
 	polFile := filepath.Join(dir, "policy.json")
 	os.WriteFile(polFile, []byte(`{"version": 1, "name": "one display", "processes": {"prohibited": [], "allowed": []},

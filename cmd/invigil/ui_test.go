@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/backend"
+	"github.com/invigil/invigil/capture/xvfb/xvfbtest"
 	"github.com/invigil/invigil/client"
 	"github.com/invigil/invigil/client/ui"
 )
@@ -246,7 +247,7 @@ func TestUIXvfb(t *testing.T) {
 	}
 	binaries(t)
 	start := time.Now()
-	display := startXvfb(t, "1280x800x24")
+	display := xvfbtest.Start(t, "1280x800x24")
 	dir := t.TempDir()
 	shots := os.Getenv("INVIGIL_UI_SHOTS")
 	if shots == "" {

@@ -22,6 +22,28 @@ type Sources struct {
 	Screen string
 }
 
+// Disabled names the tracks the policy records but src turns off ("none"),
+// for the proctor (ExamOptions.Disabled).
+func (src Sources) Disabled(p *policy.Policy) []string {
+	var out []string
+	if src.Camera == "none" && p.Capture.Camera.Enabled {
+		out = append(out, "camera")
+	}
+	if src.Screen == "none" && p.Capture.Screen.Enabled {
+		out = append(out, "screen")
+	}
+	return out
+}
+
+// CloseStreams closes the streams that are open (nil ones are skipped).
+func CloseStreams(ss ...*capture.Stream) {
+	for _, s := range ss {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
 // CaptureConfigs turns the policy's capture section and src into capture
 // configurations. A nil config means that source is off.
 func CaptureConfigs(p *policy.Policy, src Sources) (cam, scr *capture.Config) {

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -170,37 +169,23 @@ func (e *RealEnv) StartExam(ctx context.Context, j *Joined, hooks ExamHooks) (Ex
 	if err != nil {
 		return nil, err
 	}
-	closeStreams := func() {
-		for _, s := range []*capture.Stream{cam, scr} {
-			if s != nil {
-				s.Close()
-			}
-		}
-	}
 	sess, err := Start(j, SessionOptions{Log: log})
 	if err != nil {
-		closeStreams()
+		CloseStreams(cam, scr)
 		return nil, fmt.Errorf("open the spool in %s: %w", j.SpoolDir, err)
 	}
 	if err := sess.Event("consent.accepted", map[string]any{"how": "button"}); err != nil {
-		closeStreams()
+		CloseStreams(cam, scr)
 		sess.Close()
 		return nil, err
 	}
-	var disabled []string
-	if src.Camera == "none" && j.Policy.Capture.Camera.Enabled {
-		disabled = append(disabled, "camera")
-	}
-	if src.Screen == "none" && j.Policy.Capture.Screen.Enabled {
-		disabled = append(disabled, "screen")
-	}
 	exam, err := StartExam(ctx, sess, ExamOptions{
-		Camera: cam, Screen: scr, Disabled: disabled, JournalPath: e.Config.JournalPath,
+		Camera: cam, Screen: scr, Disabled: src.Disabled(j.Policy), JournalPath: e.Config.JournalPath,
 		Ask: hooks.Ask, Cameras: e.cameras(), OnViolation: hooks.OnViolation, Log: log,
 		Monitor: e.Monitor,
 	})
 	if err != nil {
-		closeStreams()
+		CloseStreams(cam, scr)
 		sess.Close()
 		return nil, fmt.Errorf("start lockdown: %w", err)
 	}
@@ -224,7 +209,7 @@ type realExam struct {
 
 func (r *realExam) Camera() Camera { return r.cam }
 func (r *realExam) SendStill(jpg []byte, why string) (uint64, error) {
-	return r.sess.SendStill(jpg, why)
+	return r.sess.SendStill(jpg, "camera", why)
 }
 func (r *realExam) Acked() uint64                      { return r.sess.Acked() }
 func (r *realExam) Status() transport.Status           { return r.sess.Status() }
@@ -269,18 +254,4 @@ func (r *realExam) Abort(ctx context.Context) error {
 		return r.sess.Close()
 	}
 	return r.exam.Abort(ctx)
-}
-
-// SendStill sends jpg on the stills track and a snapshot.taken event saying
-// why ("id_photo", "room_scan"), and returns the event's sequence number:
-// once Acked reaches it, the backend has both.
-func (s *Session) SendStill(jpg []byte, why string) (uint64, error) {
-	if _, err := s.SendSeq(transport.Message{Kind: transport.KindStill, Track: transport.TrackStills, Payload: jpg}); err != nil {
-		return 0, err
-	}
-	b, err := json.Marshal(map[string]any{"type": "snapshot.taken", "source": "camera", "why": why, "bytes": len(jpg)})
-	if err != nil {
-		return 0, err
-	}
-	return s.SendSeq(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Payload: b})
 }

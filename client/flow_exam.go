@@ -14,9 +14,6 @@ import (
 	"github.com/invigil/invigil/transport"
 )
 
-// photoWidth is the ID photo's and room scan stills' width.
-const photoWidth = 1280
-
 // examStarted: the recording runs. The ID photo and room scan come first
 // when a camera records.
 func (f *Flow) examStarted(ex ExamRun) {
@@ -46,7 +43,7 @@ func (f *Flow) doTakePhoto() {
 	f.goJob(func(ctx context.Context) func() {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		jpg, err := cam.Snapshot(sctx, photoWidth)
+		jpg, err := cam.Snapshot(sctx, StillWidth)
 		return func() {
 			if f.st.Screen != ScreenIDPhoto || f.st.Photo.Step != PhotoLive {
 				return
@@ -137,7 +134,7 @@ func (f *Flow) doStartRoomScan() {
 			case <-t.C:
 			}
 			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			jpg, err := ex.Camera().Snapshot(sctx, photoWidth)
+			jpg, err := ex.Camera().Snapshot(sctx, StillWidth)
 			cancel()
 			if err == nil {
 				var seq uint64

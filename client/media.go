@@ -102,6 +102,10 @@ func (m *Media) Err() error {
 // ABR returns the adaptive-bitrate state (nil without streams).
 func (m *Media) ABR() *capture.ABR { return m.abr }
 
+// StillWidth is the widest a still is sent (ID photo, room scan, a
+// proctor's snapshot request); smaller pictures are sent as they are.
+const StillWidth = 1280
+
 // Snapshot sends a JPEG still of the camera (or, without one, the screen)
 // on the stills track, and a snapshot event naming why (a proctor's command
 // id, "id_photo", "room_scan"). It returns the JPEG for the UI.
@@ -114,14 +118,13 @@ func (m *Media) Snapshot(ctx context.Context, why string) ([]byte, error) {
 	if s == nil {
 		return nil, errors.New("snapshot: nothing is being captured")
 	}
-	jpg, err := s.Snapshot(ctx, 1280)
+	jpg, err := s.Snapshot(ctx, StillWidth)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	if err := m.sess.Send(transport.Message{Kind: transport.KindStill, Track: transport.TrackStills, Payload: jpg}); err != nil {
+	if _, err := m.sess.SendStill(jpg, source, why); err != nil {
 		return nil, err
 	}
-	m.sess.Event("snapshot.taken", map[string]any{"source": source, "why": why, "bytes": len(jpg)})
 	return jpg, nil
 }
 

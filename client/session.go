@@ -132,6 +132,13 @@ func (s *Session) SpeedTest(ctx context.Context, n int) (float64, error) {
 
 // Event sends an event message of type typ with fields.
 func (s *Session) Event(typ string, fields map[string]any) error {
+	_, err := s.EventSeq(typ, fields)
+	return err
+}
+
+// EventSeq is Event that also returns the event's sequence number: once
+// Acked reaches it, the backend has it.
+func (s *Session) EventSeq(typ string, fields map[string]any) (uint64, error) {
 	body := map[string]any{"type": typ}
 	for k, v := range fields {
 		if k != "type" {
@@ -140,9 +147,20 @@ func (s *Session) Event(typ string, fields map[string]any) error {
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
-		return fmt.Errorf("event %s: %w", typ, err)
+		return 0, fmt.Errorf("event %s: %w", typ, err)
 	}
-	return s.Send(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Payload: b})
+	return s.SendSeq(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Payload: b})
+}
+
+// SendStill sends jpg on the stills track and a snapshot.taken event saying
+// where it comes from ("camera", "screen") and why ("id_photo",
+// "room_scan", a proctor's request), and returns the event's sequence
+// number: once Acked reaches it, the backend has both.
+func (s *Session) SendStill(jpg []byte, source, why string) (uint64, error) {
+	if _, err := s.SendSeq(transport.Message{Kind: transport.KindStill, Track: transport.TrackStills, Payload: jpg}); err != nil {
+		return 0, err
+	}
+	return s.EventSeq("snapshot.taken", map[string]any{"source": source, "why": why, "bytes": len(jpg)})
 }
 
 // SendErr is the failure that stopped Send, if any.

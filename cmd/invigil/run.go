@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/invigil/invigil/capture"
 	"github.com/invigil/invigil/client"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/transport"
@@ -186,7 +185,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	// Consent was given with --accept-consent: capture may start.
-	cam, scr, err := client.OpenCapture(ctx, j.Policy, client.Sources{Camera: f.camera, Screen: f.screen}, log)
+	src := client.Sources{Camera: f.camera, Screen: f.screen}
+	cam, scr, err := client.OpenCapture(ctx, j.Policy, src, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "invigil: cannot start capture: %v\n", err)
 		return exitCapture
@@ -196,7 +196,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	sess, err := client.Start(j, client.SessionOptions{Log: log})
 	if err != nil {
-		closeStreams(cam, scr)
+		client.CloseStreams(cam, scr)
 		fmt.Fprintf(stderr, "invigil: cannot open the spool in %s: %v\n", f.spool, err)
 		return exitFailure
 	}
@@ -207,19 +207,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "invigil: %s session %s of %q\n", verb, j.Resp.SessionID, j.Resp.Exam.Name)
 	if err := sess.Event("consent.accepted", map[string]any{"how": "--accept-consent"}); err != nil {
-		closeStreams(cam, scr)
+		client.CloseStreams(cam, scr)
 		return spoolFailure(err, &sum, stderr)
-	}
-	var disabled []string
-	if f.camera == "none" && j.Policy.Capture.Camera.Enabled {
-		disabled = append(disabled, "camera")
-	}
-	if f.screen == "none" && j.Policy.Capture.Screen.Enabled {
-		disabled = append(disabled, "screen")
 	}
 	var violations atomic.Int64
 	exam, err := client.StartExam(ctx, sess, client.ExamOptions{
-		Camera: cam, Screen: scr, Disabled: disabled, JournalPath: f.journal, Cameras: cams, Log: log,
+		Camera: cam, Screen: scr, Disabled: src.Disabled(j.Policy), JournalPath: f.journal, Cameras: cams, Log: log,
 		OnViolation: func(v lockdown.Violation) {
 			if v.Phase == lockdown.PhaseOpen {
 				violations.Add(1)
@@ -228,7 +221,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		},
 	})
 	if err != nil {
-		closeStreams(cam, scr)
+		client.CloseStreams(cam, scr)
 		fmt.Fprintf(stderr, "invigil: cannot start lockdown: %v\n", err)
 		return exitFailure
 	}
@@ -245,14 +238,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, string(b))
 	}
 	return code
-}
-
-func closeStreams(ss ...*capture.Stream) {
-	for _, s := range ss {
-		if s != nil {
-			s.Close()
-		}
-	}
 }
 
 // runHeadless produces the synthetic tracks until the duration is over or a

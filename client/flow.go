@@ -445,7 +445,7 @@ func (f *Flow) Retry() { f.post(f.doRetry) }
 func (f *Flow) EnterCode() { f.post(func() { f.showJoin("", "") }) }
 
 // BackToNotice goes back to the privacy notice after declining.
-func (f *Flow) BackToNotice() { f.post(f.showConsent) }
+func (f *Flow) BackToNotice() { f.post(f.doBackToNotice) }
 
 // Quit ends the flow. A running exam is stopped without finishing (the
 // spool keeps everything for the next start); the UI asks to finish first.

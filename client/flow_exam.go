@@ -292,10 +292,7 @@ func (f *Flow) doReply(text string) {
 	if f.exam == nil || f.st.Screen != ScreenExam || text == "" {
 		return
 	}
-	if len(text) > 2000 {
-		text = truncate(text, 2000)
-	}
-	fields := map[string]any{"text": text}
+	fields := map[string]any{"text": truncate(text, 2000)}
 	if f.lastChatID != "" {
 		fields["command_id"] = f.lastChatID
 	}

@@ -434,6 +434,14 @@ func (f *Flow) doContinue() {
 	f.showConsent()
 }
 
+// doBackToNotice returns from the "you declined" screen to the notice; from
+// anywhere else it would skip a step (the check, say), so it does nothing.
+func (f *Flow) doBackToNotice() {
+	if f.st.Screen == ScreenError && f.st.Error.Kind == ErrorDeclined {
+		f.showConsent()
+	}
+}
+
 func (f *Flow) showConsent() {
 	if f.joined == nil || f.exam != nil {
 		return

@@ -111,9 +111,6 @@ func handOver(path, link string) error {
 // none: bring the window forward). It is closed by Close.
 func (in *Instance) Links() <-chan string { return in.links }
 
-// Path is the socket's path.
-func (in *Instance) Path() string { return in.path }
-
 func (in *Instance) serve() {
 	defer close(in.links)
 	var conns sync.WaitGroup

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -174,13 +175,15 @@ func ParseServerURL(s string) (string, error) {
 	}
 	if port != "" {
 		p := port[1:]
-		switch {
-		case p == "":
+		if p == "" {
 			return bad("has an empty port")
-		case len(p) > 5 || strings.TrimLeft(p, "0123456789") != "" || atoiPort(p) < 1 || atoiPort(p) > 65535:
+		}
+		// Digits only (Atoi takes a sign), at most five of them.
+		n, err := strconv.Atoi(p)
+		if err != nil || len(p) > 5 || strings.TrimLeft(p, "0123456789") != "" || n < 1 || n > 65535 {
 			return bad("has an invalid port %q", truncate(p, 8))
 		}
-		port = fmt.Sprintf(":%d", atoiPort(p))
+		port = ":" + strconv.Itoa(n)
 	}
 	out := scheme + "://" + host + port
 	if trimmed := strings.TrimRight(path, "/"); trimmed != "" {
@@ -226,14 +229,6 @@ func isAlnum(r rune) bool {
 }
 
 func isPathChar(r rune) bool { return isAlnum(r) || strings.ContainsRune("-._~", r) }
-
-func atoiPort(p string) int {
-	n := 0
-	for _, c := range p {
-		n = n*10 + int(c-'0')
-	}
-	return n
-}
 
 func hasControl(s string) bool {
 	for _, r := range s {

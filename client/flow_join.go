@@ -269,10 +269,10 @@ func networkItem(rate float64, err error) CheckItem {
 		it.Status, it.Summary = lockdown.StatusWarn, "The upload speed could not be measured."
 		it.Fixes = []string{"Move closer to your Wi-Fi router or use a network cable. Recordings wait on this computer until they can be uploaded."}
 	case rate < minUploadRate:
-		it.Status, it.Summary = lockdown.StatusWarn, fmt.Sprintf("Uploads are slow (%s/s; the exam needs about %s/s).", humanBytes(int64(rate)), humanBytes(minUploadRate))
+		it.Status, it.Summary = lockdown.StatusWarn, fmt.Sprintf("Uploads are slow (%s/s; the exam needs about %s/s).", HumanBytes(int64(rate)), HumanBytes(minUploadRate))
 		it.Fixes = []string{"Close programs that use the network (video streaming, downloads, cloud sync) or move closer to your Wi-Fi router. Nothing is lost: recordings wait on this computer until they are uploaded."}
 	default:
-		it.Status, it.Summary = lockdown.StatusPass, fmt.Sprintf("Good: uploads run at %s/s.", humanBytes(int64(rate)))
+		it.Status, it.Summary = lockdown.StatusPass, fmt.Sprintf("Good: uploads run at %s/s.", HumanBytes(int64(rate)))
 	}
 	return it
 }
@@ -577,7 +577,8 @@ func hostOf(server string) string {
 	return s
 }
 
-func humanBytes(n int64) string {
+// HumanBytes is a size for people: "340 bytes", "4.2 kB", "56 kB", "1.5 MB", "12 MB".
+func HumanBytes(n int64) string {
 	switch {
 	case n >= 10<<20:
 		return fmt.Sprintf("%d MB", n>>20)

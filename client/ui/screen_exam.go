@@ -160,7 +160,7 @@ func (s *examScreen) update(st client.State) {
 	case e.BacklogMessages == 0:
 		s.upload.set(colorOK, "All uploaded")
 	default:
-		s.upload.set(colorAmberDot, fmt.Sprintf("%s waiting to upload", humanBytes(e.BacklogBytes)))
+		s.upload.set(colorAmberDot, fmt.Sprintf("%s waiting to upload", client.HumanBytes(e.BacklogBytes)))
 	}
 	s.problem.set(toneError, e.Problem)
 	if len(e.Alerts) > 0 {
@@ -227,16 +227,6 @@ func chatBubble(m client.ChatMessage) fyne.CanvasObject {
 func clock(d time.Duration) string {
 	d = max(d, 0).Truncate(time.Second)
 	return fmt.Sprintf("%d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%d kB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 var (

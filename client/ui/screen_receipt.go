@@ -130,7 +130,7 @@ func uploadedText(r client.Receipt) string {
 		s += " (" + strings.Join(parts, ", ") + ")"
 	}
 	if r.Bytes > 0 {
-		s += ", " + humanBytes(r.Bytes)
+		s += ", " + client.HumanBytes(r.Bytes)
 	}
 	return s
 }

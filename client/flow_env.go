@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/invigil/invigil/capture"
@@ -202,9 +201,6 @@ type realExam struct {
 	exam *Exam
 	sess *Session
 	cam  Camera
-
-	mu        sync.Mutex
-	finishing bool // Finish ran: capture and lockdown are stopped
 }
 
 func (r *realExam) Camera() Camera { return r.cam }
@@ -238,20 +234,9 @@ func (r *realExam) Snapshot(ctx context.Context, why string) error {
 }
 
 func (r *realExam) Finish(ctx context.Context, reason string) (*Receipt, error) {
-	r.mu.Lock()
-	r.finishing = true
-	r.mu.Unlock()
 	return r.exam.Finish(ctx, reason)
 }
 
-func (r *realExam) Abort(ctx context.Context) error {
-	r.mu.Lock()
-	finishing := r.finishing
-	r.mu.Unlock()
-	if finishing {
-		// Finish already stopped capture and lockdown; what is left is the
-		// session, whose spool keeps what was not uploaded.
-		return r.sess.Close()
-	}
-	return r.exam.Abort(ctx)
-}
+// Abort after Finish only closes the session: stopping capture and
+// lockdown again does nothing (each Close is idempotent).
+func (r *realExam) Abort(ctx context.Context) error { return r.exam.Abort(ctx) }

@@ -103,12 +103,19 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 // openData parses a data command's flags and opens the backend in *data.
-func openData(fs *flag.FlagSet, args []string, data *string) (*backend.Backend, error) {
+// openData parses the flags, runs check (the command's own flag checks, if
+// any) and opens the backend in the existing data directory.
+func openData(fs *flag.FlagSet, args []string, data *string, check func() error) (*backend.Backend, error) {
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
 	if err := requireData(*data); err != nil {
 		return nil, err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return nil, err
+		}
 	}
 	// Only serve creates a data directory: a typo here must not start a
 	// new, empty backend.
@@ -229,7 +236,12 @@ func cmdExam(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		opens = fs.String("opens", "", "opening time, RFC 3339 (default: open now)")
 		closes = fs.String("closes", "", "closing time, RFC 3339 (default: never closes)")
 	}
-	b, err := openData(fs, args[1:], data)
+	b, err := openData(fs, args[1:], data, func() error {
+		if sub == "create" && *name == "" {
+			return usageError{errors.New("--name is required")}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -250,9 +262,6 @@ func cmdExam(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return tw.Flush()
 	}
 	spec := backend.ExamSpec{Name: *name, Code: *code}
-	if *name == "" {
-		return usageError{errors.New("--name is required")}
-	}
 	if *policyFile != "" {
 		if spec.Policy, err = os.ReadFile(*policyFile); err != nil {
 			return err
@@ -285,7 +294,7 @@ func cmdSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlags("sessions", stderr)
 	data := fs.String("data", "", "data directory")
 	asJSON := fs.Bool("json", false, "print JSON")
-	b, err := openData(fs, args, data)
+	b, err := openData(fs, args, data, nil)
 	if err != nil {
 		return err
 	}
@@ -314,14 +323,16 @@ func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	data := fs.String("data", "", "data directory")
 	session := fs.String("session", "", "session id (required)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	b, err := openData(fs, args, data)
+	b, err := openData(fs, args, data, func() error {
+		if *session == "" {
+			return usageError{errors.New("--session ID is required")}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	if *session == "" {
-		return usageError{errors.New("--session ID is required")}
-	}
 	evs, err := b.ListEvents(ctx, *session)
 	if err != nil {
 		return err

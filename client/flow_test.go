@@ -29,6 +29,23 @@ func on(screen client.Screen) func(client.State) bool {
 	return func(s client.State) bool { return s.Screen == screen }
 }
 
+// checkToExam goes from a passed check through consent, the ID photo and
+// the room scan to the exam, and returns the exam.
+func checkToExam(t *testing.T, f *client.Flow, env *flowtest.Env) *flowtest.Exam {
+	t.Helper()
+	f.Continue()
+	waitState(t, f, "consent", on(client.ScreenConsent))
+	f.Agree()
+	waitState(t, f, "ID photo", on(client.ScreenIDPhoto))
+	f.TakePhoto()
+	waitState(t, f, "photo taken", func(s client.State) bool { return s.Photo != nil && s.Photo.Step == client.PhotoTaken })
+	f.UsePhoto()
+	waitState(t, f, "room scan", on(client.ScreenRoomScan))
+	f.StartRoomScan()
+	waitState(t, f, "exam", on(client.ScreenExam))
+	return env.Exam()
+}
+
 // TestFlowWithoutUI drives the flow through its actions alone, from a link
 // to the receipt, and checks that it stops every goroutine it started.
 func TestFlowWithoutUI(t *testing.T) {
@@ -46,17 +63,7 @@ func TestFlowWithoutUI(t *testing.T) {
 	}
 	waitState(t, f, "check ready", func(s client.State) bool { return s.Screen == client.ScreenCheck && s.Check.CanContinue })
 	f.Agree() // ignored: not on the consent screen
-	f.Continue()
-	waitState(t, f, "consent", on(client.ScreenConsent))
-	f.Agree()
-	waitState(t, f, "ID photo", on(client.ScreenIDPhoto))
-	f.TakePhoto()
-	waitState(t, f, "photo taken", func(s client.State) bool { return s.Photo != nil && s.Photo.Step == client.PhotoTaken })
-	f.UsePhoto()
-	waitState(t, f, "room scan", on(client.ScreenRoomScan))
-	f.StartRoomScan()
-	waitState(t, f, "exam", on(client.ScreenExam))
-	x := env.Exam()
+	x := checkToExam(t, f, env)
 	x.Command(transport.Command{ID: "c1", Command: transport.CommandWarn, Text: "eyes on the screen"})
 	waitState(t, f, "warning", func(s client.State) bool { return s.Exam != nil && s.Exam.Warning != nil })
 	f.ConfirmFinish() // ignored: not asked to confirm yet
@@ -129,17 +136,7 @@ func TestFlowSecondExamStartsClean(t *testing.T) {
 	go func() { f.Run(context.Background()); close(done) }()
 	toExam := func() *flowtest.Exam {
 		waitState(t, f, "check ready", func(s client.State) bool { return s.Screen == client.ScreenCheck && s.Check.CanContinue })
-		f.Continue()
-		waitState(t, f, "consent", on(client.ScreenConsent))
-		f.Agree()
-		waitState(t, f, "ID photo", on(client.ScreenIDPhoto))
-		f.TakePhoto()
-		waitState(t, f, "photo taken", func(s client.State) bool { return s.Photo != nil && s.Photo.Step == client.PhotoTaken })
-		f.UsePhoto()
-		waitState(t, f, "room scan", on(client.ScreenRoomScan))
-		f.StartRoomScan()
-		waitState(t, f, "exam", on(client.ScreenExam))
-		return env.Exam()
+		return checkToExam(t, f, env)
 	}
 	first := toExam()
 	first.Command(transport.Command{ID: "c1", Command: transport.CommandWarn, Text: "eyes on the screen"})

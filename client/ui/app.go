@@ -303,9 +303,13 @@ func (a *App) Run(ctx context.Context, states <-chan client.State, done func()) 
 	}
 }
 
+// frameTimeout bounds a preview picture (capture waits for a camera's
+// first frame); a variable for tests.
+var frameTimeout = 2 * time.Second
+
 // Frame takes one preview picture from cam (nil on failure).
 func Frame(ctx context.Context, cam client.Camera) image.Image {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, frameTimeout)
 	defer cancel()
 	jpg, err := cam.Snapshot(ctx, 640)
 	if err != nil {

@@ -55,6 +55,50 @@ type Control struct {
 	Message string `json:"message,omitempty"`
 }
 
+// MarshalJSON writes the fields of c's type. A field a type requires is
+// always written, also when it is zero (welcome's last_ack 0 for a fresh
+// session, finished's last_seq 0 for an empty one); optional fields are
+// left out when empty.
+func (c Control) MarshalJSON() ([]byte, error) {
+	switch c.Type {
+	case TypeHello:
+		return json.Marshal(struct {
+			Type      string      `json:"type"`
+			Protocol  int         `json:"protocol"`
+			SessionID string      `json:"session_id"`
+			ConfigKey string      `json:"config_key"`
+			NextSeq   uint64      `json:"next_seq"`
+			Client    *ClientInfo `json:"client,omitempty"`
+		}{c.Type, c.Protocol, c.SessionID, c.ConfigKey, c.NextSeq, c.Client})
+	case TypeWelcome:
+		return json.Marshal(struct {
+			Type        string `json:"type"`
+			SessionID   string `json:"session_id"`
+			LastAck     uint64 `json:"last_ack"`
+			State       string `json:"state"`
+			HeartbeatMS int    `json:"heartbeat_ms"`
+		}{c.Type, c.SessionID, c.LastAck, c.State, c.HeartbeatMS})
+	case TypeAck:
+		return json.Marshal(struct {
+			Type string `json:"type"`
+			Seq  uint64 `json:"seq"`
+		}{c.Type, c.Seq})
+	case TypeFinish:
+		return json.Marshal(struct {
+			Type    string `json:"type"`
+			LastSeq uint64 `json:"last_seq"`
+		}{c.Type, c.LastSeq})
+	case TypeFinished:
+		return json.Marshal(struct {
+			Type    string `json:"type"`
+			LastSeq uint64 `json:"last_seq"`
+			Digest  string `json:"digest"`
+		}{c.Type, c.LastSeq, c.Digest})
+	}
+	type plain Control // without this method
+	return json.Marshal(plain(c))
+}
+
 // Session states in welcome.
 const (
 	StateActive = "active"
@@ -110,6 +154,9 @@ func ParseControl(b []byte) (*Control, error) {
 		if len(c.ConfigKey) != 64 {
 			return bad("without a 64-hex-digit config_key")
 		}
+		if c.NextSeq == 0 {
+			return bad("without next_seq (1 or more)")
+		}
 	case TypeWelcome:
 		if c.SessionID == "" || (c.State != StateActive && c.State != StatePaused) {
 			return bad("without session_id or state")
@@ -153,6 +200,10 @@ const (
 	CodeSessionFinished     = "session_finished"
 	CodeTooLarge            = "too_large"
 	CodeSequenceGap         = "sequence_gap"
+	CodeSequenceConflict    = "sequence_conflict"
+	CodeTimeout             = "timeout"
+	CodeNotFound            = "not_found" // HTTP only
+	CodeConflict            = "conflict"  // HTTP only
 	CodeUnsupportedProtocol = "unsupported_protocol"
 	CodeInternal            = "internal"
 	CodeUnavailable         = "unavailable"
@@ -164,8 +215,10 @@ var closeCodes = map[string]int{
 	CodeBadRequest:          4400,
 	CodeUnauthorized:        4401,
 	CodeConfigKeyMismatch:   4403,
+	CodeTimeout:             4408,
 	CodeReplaced:            4409,
 	CodeSessionFinished:     4410,
+	CodeSequenceConflict:    4412,
 	CodeTooLarge:            4413,
 	CodeSequenceGap:         4422,
 	CodeUnsupportedProtocol: 4426,
@@ -231,11 +284,15 @@ func (e *RemoteError) Unwrap() error {
 	return nil
 }
 
-// Permanent reports whether retrying cannot help.
+// Permanent reports whether retrying cannot help. replaced is not
+// permanent: the client reconnects with backoff, so that a second
+// connection with a leaked token cannot lock the student out
+// (docs/protocol.md section 2).
 func (e *RemoteError) Permanent() bool {
 	switch e.Code {
 	case CodeUnauthorized, CodeUnknownCode, CodeExamClosed, CodeConfigKeyMismatch,
-		CodeSessionFinished, CodeReplaced, CodeUnsupportedProtocol, CodeTooLarge, CodeBadRequest:
+		CodeSessionFinished, CodeUnsupportedProtocol, CodeTooLarge, CodeBadRequest,
+		CodeSequenceConflict, CodeNotFound, CodeConflict:
 		return true
 	}
 	return false

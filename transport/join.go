@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -154,8 +155,24 @@ func postJoin(ctx context.Context, hc *http.Client, server, path, token string, 
 	if err := jr.Validate(); err != nil {
 		return nil, err
 	}
-	// ws_url may be relative to the server.
-	ws, err := base.Parse(jr.WSURL)
+	ws, err := ResolveWSURL(u, jr.WSURL)
+	if err != nil {
+		return nil, err
+	}
+	jr.WSURL = ws.String()
+	return &jr, nil
+}
+
+// ErrForeignWSURL is returned when a join answer's ws_url points away from
+// the server that was asked: the client would send the session token there.
+var ErrForeignWSURL = errors.New("the join answer's ws_url is not on the join server's origin")
+
+// ResolveWSURL resolves a join answer's ws_url against the URL of the join
+// request (RFC 3986 section 5), maps http to ws and https to wss, and checks
+// that the result has the join server's origin: the same scheme (ws for
+// http, wss for https), host and port. The session token goes nowhere else.
+func ResolveWSURL(join *url.URL, wsURL string) (*url.URL, error) {
+	ws, err := join.Parse(wsURL)
 	if err != nil {
 		return nil, fmt.Errorf("join answer ws_url: %w", err)
 	}
@@ -165,8 +182,30 @@ func postJoin(ctx context.Context, hc *http.Client, server, path, token string, 
 	case "https":
 		ws.Scheme = "wss"
 	}
-	jr.WSURL = ws.String()
-	return &jr, nil
+	want := "ws"
+	if join.Scheme == "https" {
+		want = "wss"
+	}
+	if ws.Scheme != want || !strings.EqualFold(hostPort(ws), hostPort(join)) || ws.User != nil {
+		return nil, fmt.Errorf("%w: %q is not %s://%s", ErrForeignWSURL, wsURL, want, join.Host)
+	}
+	ws.Fragment, ws.RawFragment = "", ""
+	return ws, nil
+}
+
+// hostPort is u's host and port, with the scheme's default port made
+// explicit.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch u.Scheme {
+		case "http", "ws":
+			port = "80"
+		case "https", "wss":
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 func decodeAPIError(status int, body []byte) error {

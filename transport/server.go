@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -47,12 +50,73 @@ type ServerSession interface {
 
 // ServerOptions tunes ServeConn.
 type ServerOptions struct {
-	Heartbeat    time.Duration // the client's ping interval; dead after 3×. Default 10 s.
-	HelloTimeout time.Duration // default 10 s
-	MaxBatch     int           // frames per Store call; default 512
-	MaxBatchSize int           // bytes per Store call; default 8 MiB
-	Log          *slog.Logger
+	// Heartbeat is the interval clients are told to ping at; the server
+	// pings at it too, and a connection silent for 3× is dead (4408).
+	// Default 10 s.
+	Heartbeat    time.Duration
+	HelloTimeout time.Duration // time from the upgrade to a complete hello; default 10 s
+	// MessageTimeout bounds the arrival of one whole message, from its
+	// first byte to its last, pings notwithstanding (4408). Default
+	// 3 × Heartbeat.
+	MessageTimeout time.Duration
+	MaxBatch       int // frames per Store call; default 512
+	MaxBatchSize   int // bytes per Store call; default 8 MiB
+	// MaxConnBytes is how many bytes one connection may hold read but not
+	// yet stored before its reader waits for the store (backpressure).
+	// Default 16 MiB; never less than one frame.
+	MaxConnBytes int64
+	// Budget bounds the bytes all connections sharing it hold in memory
+	// between reading and storing (half-received messages included). A
+	// connection that would exceed it is closed with 4503. Default: one
+	// budget of DefaultBudgetBytes shared by every ServeConn of the process.
+	Budget *Budget
+	// Linger is how long the server waits for the client's close frame
+	// after sending its own, discarding what still arrives, so that a
+	// client in the middle of a large frame sees the close code rather
+	// than a TCP reset. Default 2 s.
+	Linger time.Duration
+	Log    *slog.Logger
 }
+
+// DefaultBudgetBytes is the size of the budget ServeConn connections share
+// when ServerOptions.Budget is nil.
+const DefaultBudgetBytes = 128 << 20
+
+var defaultBudget = NewBudget(DefaultBudgetBytes)
+
+// Budget bounds the bytes that the connections sharing it hold in memory
+// between reading a message and storing it, so that clients sending half
+// a message (or sending faster than the backend stores) cannot pin the
+// backend's memory. It is safe for concurrent use.
+type Budget struct {
+	max  int64
+	used atomic.Int64
+}
+
+// NewBudget returns a budget of max bytes.
+func NewBudget(max int64) *Budget { return &Budget{max: max} }
+
+// Used is the number of bytes currently held.
+func (b *Budget) Used() int64 { return b.used.Load() }
+
+func (b *Budget) take(n int64) bool {
+	for {
+		u := b.used.Load()
+		if u+n > b.max {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+func (b *Budget) give(n int64) { b.used.Add(-n) }
+
+// Command re-sending on one connection (docs/protocol.md section 2.5): a
+// command not acknowledged 3 heartbeats after it was sent is sent again,
+// with the wait doubling, at most commandResends times per connection.
+const commandResends = 4
 
 // Upgrade upgrades an HTTP request to a protocol v1 websocket. It answers
 // 400 itself when the client did not ask for the invigil.v1 subprotocol.
@@ -97,21 +161,43 @@ func ServeConn(ctx context.Context, conn *websocket.Conn, sess ServerSession, op
 	if opts.HelloTimeout <= 0 {
 		opts.HelloTimeout = 10 * time.Second
 	}
+	if opts.MessageTimeout <= 0 {
+		opts.MessageTimeout = 3 * opts.Heartbeat
+	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 512
 	}
 	if opts.MaxBatchSize <= 0 {
 		opts.MaxBatchSize = 8 << 20
 	}
+	if opts.MaxConnBytes < MaxFrameBytes {
+		opts.MaxConnBytes = max(16<<20, opts.MaxConnBytes)
+	}
+	if opts.Budget == nil {
+		opts.Budget = defaultBudget
+	}
+	if opts.Linger <= 0 {
+		opts.Linger = 2 * time.Second
+	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	conn.SetReadLimit(MaxFrameBytes)
-	s := &serverConn{conn: conn, sess: sess, opts: opts, log: opts.Log}
+	s := &serverConn{conn: conn, sess: sess, opts: opts, log: opts.Log, dead: 3 * opts.Heartbeat, released: make(chan struct{}, 1)}
+	defer func() { opts.Budget.give(s.held.Swap(0)) }()
+	conn.SetPingHandler(func(data string) error {
+		s.extendDeadline()
+		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.opts.Heartbeat))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
+	conn.SetPongHandler(func(string) error { s.extendDeadline(); return nil })
 
 	last, state, err := s.hello(ctx)
 	if err != nil {
 		s.closeWith(err)
+		s.linger()
 		return err
 	}
 
@@ -125,8 +211,12 @@ func ServeConn(ctx context.Context, conn *websocket.Conn, sess ServerSession, op
 	go func() { defer wg.Done(); cancel(s.read(cctx)) }()
 	go func() { defer wg.Done(); cancel(s.store(cctx, last)) }()
 	err = s.write(cctx, cancel, last, state)
-	conn.Close()
+	// The reader may still wait for a frame: give it the linger time to see
+	// the client's close frame, then discard whatever else arrives.
+	s.startClosing()
 	wg.Wait()
+	s.linger()
+	conn.Close()
 	if errors.Is(err, errClientGone) || errors.Is(err, errFinished) {
 		return nil
 	}
@@ -138,25 +228,171 @@ type serverConn struct {
 	sess     ServerSession
 	opts     ServerOptions
 	log      *slog.Logger
+	dead     time.Duration
 	items    chan item    // reader → storer, in arrival order
 	stored   chan uint64  // storer → writer: latest stored seq (coalesced)
 	finished chan Control // storer → writer
 	dropped  int          // duplicates dropped; the storer's
+
+	// The reader's (the ping and pong handlers run on it too).
+	msgDeadline time.Time // when the message being received must be complete; zero between messages
+	// Messages numbered in [conflictLo, conflictHi] are new messages of a
+	// client whose spool is behind the backend (hello's next_seq ≤ last_ack).
+	conflictLo, conflictHi uint64
+
+	held      atomic.Int64  // bytes taken from the budget and not given back
+	released  chan struct{} // poked when the storer gives bytes back
+	closeSent bool          // the writer's (or hello's): a close frame went out
+
+	dlMu    sync.Mutex
+	closing bool // the read deadline is the linger's; under dlMu
+}
+
+// startClosing gives the reader Linger more time to see the client's close
+// frame; pings no longer extend it.
+func (s *serverConn) startClosing() {
+	s.dlMu.Lock()
+	defer s.dlMu.Unlock()
+	s.closing = true
+	s.conn.SetReadDeadline(time.Now().Add(s.opts.Linger))
 }
 
 // item is a frame or a finish, in the order the client sent them.
 type item struct {
 	frame  Frame
 	finish *Control
+	cost   int64 // budget bytes the frame holds
 }
 
 var errFinished = errors.New("session finished")
 
-func (s *serverConn) hello(ctx context.Context) (uint64, string, error) {
-	s.conn.SetReadDeadline(time.Now().Add(s.opts.HelloTimeout))
-	typ, b, err := s.conn.ReadMessage()
+// extendDeadline restarts the silence timer after a ping or pong, but never
+// past the deadline of a message being received.
+func (s *serverConn) extendDeadline() {
+	s.setDeadline(time.Now().Add(s.dead))
+}
+
+// setDeadline sets the read deadline to d, or to the message's deadline if
+// that is earlier; once the connection is closing, only the linger deadline
+// counts.
+func (s *serverConn) setDeadline(d time.Time) {
+	s.dlMu.Lock()
+	defer s.dlMu.Unlock()
+	if s.closing {
+		return
+	}
+	if !s.msgDeadline.IsZero() && s.msgDeadline.Before(d) {
+		d = s.msgDeadline
+	}
+	s.conn.SetReadDeadline(d)
+}
+
+// release gives n budget bytes back.
+func (s *serverConn) release(n int64) {
+	if n == 0 {
+		return
+	}
+	s.held.Add(-n)
+	s.opts.Budget.give(n)
+	select {
+	case s.released <- struct{}{}:
+	default:
+	}
+}
+
+// readMessage reads one whole message within the protocol's limits: its
+// size (4413), its arrival time (4408) and the process's memory budget
+// (4503). by, if set, is when the message must be complete; otherwise it is
+// MessageTimeout after its first byte. The message's cost in budget bytes is
+// cap(b); the caller releases it.
+func (s *serverConn) readMessage(by time.Time, what string) (typ int, b []byte, err error) {
+	s.msgDeadline = by
+	defer func() {
+		s.msgDeadline = time.Time{}
+		if err != nil {
+			s.release(int64(cap(b)))
+			b = nil
+		}
+	}()
+	typ, r, err := s.conn.NextReader()
 	if err != nil {
-		return 0, "", fmt.Errorf("read hello: %w", err)
+		return 0, nil, s.readErr(err, what)
+	}
+	if s.msgDeadline.IsZero() {
+		s.msgDeadline = time.Now().Add(s.opts.MessageTimeout)
+		s.extendDeadline()
+	}
+	limit := MaxFrameBytes
+	if typ == websocket.TextMessage {
+		limit = MaxControlBytes
+	}
+	tooLarge := func() error {
+		return &RemoteError{Code: CodeTooLarge, Message: fmt.Sprintf("a %s frame is at most %d bytes", frameTypeName(typ), limit)}
+	}
+	for {
+		if len(b) == cap(b) {
+			if len(b) == limit {
+				var one [1]byte
+				n, err := io.ReadFull(r, one[:])
+				switch {
+				case n > 0:
+					return typ, b, tooLarge()
+				case err == io.EOF:
+					return typ, b, nil
+				default:
+					return typ, b, s.readErr(err, "the rest of a message")
+				}
+			}
+			n := min(limit, max(16<<10, 2*cap(b)))
+			if !s.opts.Budget.take(int64(n - cap(b))) {
+				s.log.Warn("memory budget exhausted", "used", s.opts.Budget.Used())
+				return typ, b, &RemoteError{Code: CodeUnavailable, Message: "the backend is busy (memory budget); reconnect later"}
+			}
+			s.held.Add(int64(n - cap(b)))
+			nb := make([]byte, len(b), n)
+			copy(nb, b)
+			b = nb
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return typ, b, nil
+		}
+		if err != nil {
+			return typ, b, s.readErr(err, "the rest of a message")
+		}
+	}
+}
+
+func frameTypeName(typ int) string {
+	if typ == websocket.TextMessage {
+		return "text"
+	}
+	return "binary"
+}
+
+// readErr turns a read error into the reason the connection ends.
+func (s *serverConn) readErr(err error, what string) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		switch what {
+		case "hello":
+			return &RemoteError{Code: CodeBadMessage, Message: fmt.Sprintf("no hello within %v of the upgrade", s.opts.HelloTimeout)}
+		case "the rest of a message":
+			return &RemoteError{Code: CodeTimeout, Message: fmt.Sprintf("a message did not arrive completely within %v", s.opts.MessageTimeout)}
+		}
+		return &RemoteError{Code: CodeTimeout, Message: fmt.Sprintf("no message, ping or pong for %v", s.dead)}
+	}
+	return fmt.Errorf("%w: %w", errClientGone, err)
+}
+
+func (s *serverConn) hello(ctx context.Context) (uint64, string, error) {
+	by := time.Now().Add(s.opts.HelloTimeout)
+	s.conn.SetReadDeadline(by)
+	typ, b, err := s.readMessage(by, "hello")
+	s.release(int64(cap(b)))
+	if err != nil {
+		return 0, "", err
 	}
 	if typ != websocket.TextMessage {
 		return 0, "", &RemoteError{Code: CodeBadMessage, Message: "the first message must be a hello"}
@@ -175,48 +411,54 @@ func (s *serverConn) hello(ctx context.Context) (uint64, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
+	if h.NextSeq <= last {
+		// The client lacks messages the backend has: its spool was lost or
+		// restored from an older copy. It must number on from last+1.
+		s.conflictLo, s.conflictHi = h.NextSeq, last
+		s.log.Warn("client spool behind the backend", "next_seq", h.NextSeq, "last_ack", last)
+	}
 	welcome, _ := json.Marshal(Control{Type: TypeWelcome, SessionID: h.SessionID, LastAck: last, State: state, HeartbeatMS: int(s.opts.Heartbeat / time.Millisecond)})
-	s.conn.SetWriteDeadline(time.Now().Add(s.opts.Heartbeat))
+	s.conn.SetWriteDeadline(time.Now().Add(s.dead))
 	if err := s.conn.WriteMessage(websocket.TextMessage, welcome); err != nil {
-		return 0, "", fmt.Errorf("send welcome: %w", err)
+		return 0, "", fmt.Errorf("%w: send welcome: %w", errClientGone, err)
 	}
 	return last, state, nil
 }
 
 func (s *serverConn) read(ctx context.Context) error {
-	dead := 3 * s.opts.Heartbeat
-	s.conn.SetReadDeadline(time.Now().Add(dead))
-	s.conn.SetPingHandler(func(data string) error {
-		s.conn.SetReadDeadline(time.Now().Add(dead))
-		err := s.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.opts.Heartbeat))
-		if errors.Is(err, websocket.ErrCloseSent) {
-			return nil
-		}
-		return err
-	})
-	for {
-		typ, b, err := s.conn.ReadMessage()
-		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				return &RemoteError{Code: CodeTooLarge, Message: fmt.Sprintf("frame over %d bytes", MaxFrameBytes)}
+	for ctx.Err() == nil {
+		// Backpressure: wait for the store while this connection holds
+		// its share of memory.
+		for s.held.Load() > s.opts.MaxConnBytes {
+			select {
+			case <-s.released:
+			case <-ctx.Done():
+				return nil
 			}
-			return fmt.Errorf("%w: %w", errClientGone, err)
 		}
-		s.conn.SetReadDeadline(time.Now().Add(dead))
+		s.extendDeadline()
+		typ, b, err := s.readMessage(time.Time{}, "message")
+		if err != nil {
+			return err
+		}
 		var it item
 		switch typ {
 		case websocket.BinaryMessage:
 			h, p, err := DecodeFrame(b)
 			if err != nil {
+				s.release(int64(cap(b)))
 				return &RemoteError{Code: CodeBadMessage, Message: err.Error()}
 			}
+			if s.conflictLo <= h.Seq && h.Seq <= s.conflictHi {
+				s.release(int64(cap(b)))
+				return &RemoteError{Code: CodeSequenceConflict, Message: fmt.Sprintf("message %d: the backend already stored messages up to %d, and this client's hello said it numbers from %d; number new messages from %d", h.Seq, s.conflictHi, s.conflictLo, s.conflictHi+1)}
+			}
 			it.frame = Frame{Header: h, Payload: p, Raw: b}
+			it.cost = int64(cap(b))
 		case websocket.TextMessage:
 			c, err := ParseControl(b)
+			s.release(int64(cap(b)))
 			if err != nil {
-				if errors.Is(err, ErrFrameTooLarge) {
-					return &RemoteError{Code: CodeTooLarge, Message: err.Error()}
-				}
 				return &RemoteError{Code: CodeBadMessage, Message: err.Error()}
 			}
 			switch c.Type {
@@ -234,9 +476,11 @@ func (s *serverConn) read(ctx context.Context) error {
 		select {
 		case s.items <- it:
 		case <-ctx.Done():
+			s.release(it.cost)
 			return nil
 		}
 	}
+	return nil
 }
 
 // store batches frames, drops duplicates, stores and publishes acks.
@@ -251,8 +495,10 @@ func (s *serverConn) store(ctx context.Context, last uint64) error {
 		}
 		batch = batch[:0]
 		size := 0
+		var cost int64
 		var fin *Control
 		add := func(it item) error {
+			cost += it.cost
 			if it.finish != nil {
 				fin = it.finish
 				return nil
@@ -270,26 +516,30 @@ func (s *serverConn) store(ctx context.Context, last uint64) error {
 			}
 			return nil
 		}
-		if err := add(first); err != nil {
-			return err
-		}
+		err := add(first)
 	fill:
-		for fin == nil && len(batch) < s.opts.MaxBatch && size < s.opts.MaxBatchSize {
+		for err == nil && fin == nil && len(batch) < s.opts.MaxBatch && size < s.opts.MaxBatchSize {
 			select {
 			case it := <-s.items:
-				if err := add(it); err != nil {
-					return err
-				}
+				err = add(it)
 			default:
 				break fill
 			}
 		}
+		if err != nil {
+			s.release(cost)
+			return err
+		}
 		if len(batch) > 0 {
-			if err := s.sess.Store(ctx, batch); err != nil {
+			err := s.sess.Store(ctx, batch)
+			s.release(cost)
+			if err != nil {
 				s.log.Error("store failed", "err", err)
 				return &RemoteError{Code: CodeInternal, Message: "the backend could not store the data; it will be sent again"}
 			}
 			last = batch[len(batch)-1].Seq
+		} else {
+			s.release(cost)
 		}
 		// Publish the latest stored seq, replacing an unsent older one.
 		select {
@@ -299,7 +549,7 @@ func (s *serverConn) store(ctx context.Context, last uint64) error {
 		s.stored <- last
 		if fin != nil {
 			if fin.LastSeq != last {
-				return &RemoteError{Code: CodeBadMessage, Message: fmt.Sprintf("finish at %d, but the last stored message is %d", fin.LastSeq, last)}
+				return &RemoteError{Code: CodeSequenceConflict, Message: fmt.Sprintf("finish at %d, but the last stored message is %d", fin.LastSeq, last)}
 			}
 			digest, err := s.sess.Finish(ctx, last)
 			if err != nil {
@@ -317,25 +567,39 @@ func (s *serverConn) store(ctx context.Context, last uint64) error {
 	}
 }
 
+// sentCommand is the writer's record of a command sent on this connection.
+type sentCommand struct {
+	sends int
+	next  time.Time // when it is sent again if still not acknowledged
+}
+
 // write is the connection's only writer: welcome is sent; then acks,
-// commands, finished and the final error or close.
+// commands, pings, finished and the final error or close.
 func (s *serverConn) write(ctx context.Context, cancel context.CancelCauseFunc, acked uint64, state string) error {
 	send := func(c Control) error {
 		b, _ := json.Marshal(c)
-		s.conn.SetWriteDeadline(time.Now().Add(s.opts.Heartbeat))
+		s.conn.SetWriteDeadline(time.Now().Add(s.dead))
 		return s.conn.WriteMessage(websocket.TextMessage, b)
 	}
-	sent := map[string]bool{}
+	resend := 3 * s.opts.Heartbeat
+	sent := map[string]*sentCommand{}
 	sendCommands := func() (<-chan struct{}, error) {
 		cmds, changed := s.sess.Commands()
+		now := time.Now()
 		for _, c := range cmds {
-			if sent[c.ID] {
+			sc := sent[c.ID]
+			if sc != nil && (sc.sends > commandResends || now.Before(sc.next)) {
 				continue
+			}
+			if sc == nil {
+				sc = &sentCommand{}
+				sent[c.ID] = sc
 			}
 			if err := send(c); err != nil {
 				return nil, err
 			}
-			sent[c.ID] = true
+			sc.next = now.Add(resend << sc.sends)
+			sc.sends++
 		}
 		return changed, nil
 	}
@@ -343,6 +607,8 @@ func (s *serverConn) write(ctx context.Context, cancel context.CancelCauseFunc, 
 	if err != nil {
 		cancel(fmt.Errorf("%w: %w", errClientGone, err))
 	}
+	tick := time.NewTicker(s.opts.Heartbeat)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -364,6 +630,14 @@ func (s *serverConn) write(ctx context.Context, cancel context.CancelCauseFunc, 
 			}
 			cancel(errFinished)
 		case <-changed:
+			if changed, err = sendCommands(); err != nil {
+				cancel(fmt.Errorf("%w: %w", errClientGone, err))
+			}
+		case <-tick.C:
+			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.dead)); err != nil {
+				cancel(fmt.Errorf("%w: ping: %w", errClientGone, err))
+				continue
+			}
 			if changed, err = sendCommands(); err != nil {
 				cancel(fmt.Errorf("%w: %w", errClientGone, err))
 			}
@@ -397,5 +671,32 @@ func (s *serverConn) closeWith(cause error) {
 }
 
 func (s *serverConn) closeFrame(code int, text string) {
-	s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+	if s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second)) == nil {
+		s.closeSent = true
+	}
+}
+
+// linger waits, after the server's close frame, for the client's, reading
+// and discarding whatever arrives before it (the rest of a large frame), for
+// at most Linger. Closing the socket with unread data would make the
+// client's TCP stack see a reset instead of the close code.
+func (s *serverConn) linger() {
+	if !s.closeSent {
+		return
+	}
+	s.dlMu.Lock()
+	closing := s.closing
+	s.dlMu.Unlock()
+	if !closing {
+		s.startClosing()
+	}
+	for {
+		_, r, err := s.conn.NextReader()
+		if err != nil {
+			return
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return
+		}
+	}
 }

@@ -80,7 +80,7 @@ type ServerOptions struct {
 
 // DefaultBudgetBytes is the size of the budget ServeConn connections share
 // when ServerOptions.Budget is nil.
-const DefaultBudgetBytes = 128 << 20
+const DefaultBudgetBytes = 64 << 20
 
 var defaultBudget = NewBudget(DefaultBudgetBytes)
 

@@ -60,6 +60,12 @@ var conformanceRules = []struct {
 	{"R30", testKeyVectors},
 }
 
+// externalRules are checked against the reference backend itself, by tests
+// of package transport_test (backend_conformance_test.go).
+var externalRules = map[string]string{
+	"R31": "TestDrainAfterEnd",
+}
+
 func TestConformance(t *testing.T) {
 	for _, r := range conformanceRules {
 		// One at a time: the rules are about timing (heartbeats of a few
@@ -86,6 +92,19 @@ func TestConformanceCoversDoc(t *testing.T) {
 		inDoc[m[1]]++
 	}
 	tested := map[string]bool{}
+	ext, err := os.ReadFile("backend_conformance_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, test := range externalRules {
+		if !strings.Contains(string(ext), "func "+test+"(t *testing.T)") {
+			t.Errorf("rule %s: no test %s in backend_conformance_test.go", id, test)
+		}
+		tested[id] = true
+		if inDoc[id] == 0 {
+			t.Errorf("rule %s has a test but is not in docs/protocol.md", id)
+		}
+	}
 	for _, r := range conformanceRules {
 		if tested[r.id] {
 			t.Errorf("rule %s has two tests", r.id)
@@ -787,6 +806,22 @@ func testReplaced(t *testing.T) {
 	c3 := dialRaw(t, s)
 	c3.hello(1)
 	c2.wantClose(3*time.Second, CodeReplaced, 4409)
+
+	// A real client whose connection an intruder replaces comes back,
+	// takes the session over again and finishes.
+	store := newMemStore()
+	s = startConf(t, store, fastOpts)
+	spool := mustOpen(t, t.TempDir(), SpoolOptions{})
+	defer spool.Close()
+	cl := newTestClient(t, s.url(), spool, nil)
+	defer cl.Close()
+	sendN(t, cl, 1, 5)
+	waitFor(t, "5 stored", func() bool { return store.count() == 5 })
+	intruder := dialRaw(t, s)
+	intruder.hello(6)
+	intruder.wantClose(5*time.Second, CodeReplaced, 4409)
+	sendN(t, cl, 6, 10)
+	finish(t, cl, store, 10)
 }
 
 func testShutdown(t *testing.T) {

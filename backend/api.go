@@ -261,7 +261,7 @@ func (b *Backend) handleCreateExam(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := b.CreateExam(r.Context(), spec)
 	if errors.Is(err, ErrCodeTaken) {
-		apiError(w, http.StatusConflict, transport.CodeBadRequest, err.Error())
+		apiError(w, http.StatusConflict, transport.CodeConflict, err.Error())
 		return
 	}
 	if err != nil {
@@ -283,7 +283,7 @@ func (b *Backend) handleListSessions(w http.ResponseWriter, r *http.Request) {
 func (b *Backend) handleListEvents(w http.ResponseWriter, r *http.Request) {
 	evs, err := b.ListEvents(r.Context(), r.PathValue("id"))
 	if errors.Is(err, ErrNoSession) {
-		apiError(w, http.StatusNotFound, transport.CodeBadRequest, "no such session")
+		apiError(w, http.StatusNotFound, transport.CodeNotFound, "no such session")
 		return
 	}
 	if err != nil {
@@ -303,7 +303,7 @@ func (b *Backend) handleCommand(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := b.SendCommand(r.Context(), r.PathValue("id"), req.Command, req.Text)
 	if errors.Is(err, ErrNoSession) {
-		apiError(w, http.StatusNotFound, transport.CodeBadRequest, "no such session")
+		apiError(w, http.StatusNotFound, transport.CodeNotFound, "no such session")
 		return
 	}
 	if err != nil {
@@ -319,7 +319,7 @@ func (b *Backend) handleCommand(w http.ResponseWriter, r *http.Request) {
 func (b *Backend) handleTrackFile(w http.ResponseWriter, r *http.Request) {
 	path, size, modTime, err := b.committedTrack(r.Context(), r.PathValue("id"), r.PathValue("name"))
 	if errors.Is(err, ErrNoSession) {
-		apiError(w, http.StatusNotFound, transport.CodeBadRequest, "no such session or track")
+		apiError(w, http.StatusNotFound, transport.CodeNotFound, "no such session or track")
 		return
 	}
 	if err != nil {

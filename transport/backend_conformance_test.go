@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,6 +134,58 @@ func TestDrainAfterEnd(t *testing.T) {
 		}
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestAdminErrorCodes: the admin API answers 404 not_found for an unknown
+// session or track (also the events track, which has no file) and 409
+// conflict for a join code that is taken (docs/protocol.md section 7).
+func TestAdminErrorCodes(t *testing.T) {
+	ctx := context.Background()
+	b, err := backend.Open(backend.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b.Handler())
+	defer func() {
+		srv.Close()
+		http.DefaultClient.CloseIdleConnections()
+		b.Close()
+	}()
+	if _, err := b.EnsureDemoExam(ctx); err != nil {
+		t.Fatal(err)
+	}
+	jr, err := transport.Join(ctx, nil, srv.URL, transport.JoinRequest{Code: "DEMO", Client: transport.ClientInfo{App: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+b.AdminToken())
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var ae transport.APIError
+		json.NewDecoder(resp.Body).Decode(&ae)
+		return resp.StatusCode, ae.Error.Code
+	}
+	for _, tt := range []struct {
+		method, path, body string
+		status             int
+		code               string
+	}{
+		{"GET", "/api/v1/admin/sessions/" + jr.SessionID + "/tracks/events", "", 404, transport.CodeNotFound},
+		{"GET", "/api/v1/admin/sessions/" + jr.SessionID + "/tracks/camera", "", 404, transport.CodeNotFound},
+		{"GET", "/api/v1/admin/sessions/s_nope/events", "", 404, transport.CodeNotFound},
+		{"POST", "/api/v1/admin/sessions/s_nope/commands", `{"command":"warn","text":"x"}`, 404, transport.CodeNotFound},
+		{"POST", "/api/v1/admin/exams", `{"name":"Again","code":"DEMO"}`, 409, transport.CodeConflict},
+	} {
+		if status, code := call(tt.method, tt.path, tt.body); status != tt.status || code != tt.code {
+			t.Errorf("%s %s: %d %q, want %d %q", tt.method, tt.path, status, code, tt.status, tt.code)
 		}
 	}
 }

@@ -64,6 +64,7 @@ var conformanceRules = []struct {
 // of package transport_test (backend_conformance_test.go).
 var externalRules = map[string]string{
 	"R31": "TestDrainAfterEnd",
+	"R32": "TestAdminErrorCodes",
 }
 
 func TestConformance(t *testing.T) {

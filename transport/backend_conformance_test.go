@@ -189,3 +189,156 @@ func TestAdminErrorCodes(t *testing.T) {
 		}
 	}
 }
+
+// refEnv is the reference backend with the demo exam and one joined session.
+type refEnv struct {
+	b   *backend.Backend
+	srv *httptest.Server
+	jr  *transport.JoinResponse
+	ck  string
+}
+
+func newRefEnv(t *testing.T) *refEnv {
+	t.Helper()
+	ctx := context.Background()
+	b, err := backend.Open(backend.Config{DataDir: t.TempDir(), Heartbeat: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b.Handler())
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+		http.DefaultClient.CloseIdleConnections()
+		b.Close()
+	})
+	if _, err := b.EnsureDemoExam(ctx); err != nil {
+		t.Fatal(err)
+	}
+	jr, err := transport.Join(ctx, nil, srv.URL, transport.JoinRequest{Code: "DEMO", Client: transport.ClientInfo{App: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env policy.Signed
+	json.Unmarshal(jr.Policy, &env)
+	ck, err := policy.ConfigKey(env.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &refEnv{b: b, srv: srv, jr: jr, ck: ck}
+}
+
+// dialHello dials with token, says hello with session id and config key,
+// and returns the close code the backend ends the connection with (0 after
+// a welcome).
+func (e *refEnv) dialHello(t *testing.T, token, session, ck string) (status, closeCode int) {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: []string{transport.Subprotocol}}
+	conn, resp, err := d.Dial(e.jr.WSURL, http.Header{"Authorization": {"Bearer " + token}})
+	if err != nil {
+		if resp == nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, 0
+	}
+	defer conn.Close()
+	hello, _ := json.Marshal(transport.Control{Type: transport.TypeHello, Protocol: 1, SessionID: session, ConfigKey: ck, NextSeq: 1})
+	conn.WriteMessage(websocket.TextMessage, hello)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, b, err := conn.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return 101, ce.Code
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := transport.ParseControl(b); c != nil && c.Type == transport.TypeWelcome {
+			return 101, 0
+		}
+	}
+}
+
+// TestBackendRefusesUpgrade: an upgrade with a bad token answers HTTP 401
+// (docs/protocol.md section 2).
+func TestBackendRefusesUpgrade(t *testing.T) {
+	e := newRefEnv(t)
+	if status, _ := e.dialHello(t, "not-a-token", e.jr.SessionID, e.ck); status != http.StatusUnauthorized {
+		t.Errorf("upgrade with a bad token: HTTP %d, want 401", status)
+	}
+}
+
+// TestBackendRefusesHello: a hello with another config key than the
+// exam's closes with 4403, one naming another session than the token's with
+// 4401 (docs/protocol.md section 2.1).
+func TestBackendRefusesHello(t *testing.T) {
+	e := newRefEnv(t)
+	if _, cc := e.dialHello(t, e.jr.Token, e.jr.SessionID, strings.Repeat("0", 64)); cc != 4403 {
+		t.Errorf("wrong config key: close %d, want 4403", cc)
+	}
+	if _, cc := e.dialHello(t, e.jr.Token, "s_other", e.ck); cc != 4401 {
+		t.Errorf("another session: close %d, want 4401", cc)
+	}
+	if _, cc := e.dialHello(t, e.jr.Token, e.jr.SessionID, e.ck); cc != 0 {
+		t.Errorf("the right hello: close %d, want a welcome", cc)
+	}
+}
+
+// TestBackendResumeAndFinished: resume answers the same session; after its
+// finish, resume answers 410 session_finished (docs/protocol.md section 1).
+func TestBackendResumeAndFinished(t *testing.T) {
+	e := newRefEnv(t)
+	ctx := context.Background()
+	r, err := transport.Resume(ctx, nil, e.srv.URL, e.jr.Token)
+	if err != nil || r.SessionID != e.jr.SessionID || string(r.SpoolKey) != string(e.jr.SpoolKey) {
+		t.Fatalf("resume: %+v %v", r, err)
+	}
+	spool, err := transport.OpenSpool(t.TempDir(), e.jr.SpoolKey, transport.SpoolOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spool.Close()
+	c, err := transport.NewClient(transport.ClientConfig{URL: e.jr.WSURL, Token: e.jr.Token, SessionID: e.jr.SessionID, ConfigKey: e.ck, Spool: spool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	defer c.Close()
+	// An event that is not a JSON object with a type is kept, as invalid.
+	c.Send(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Time: time.Now(), Payload: []byte("not json")})
+	c.Send(event("session.finished"))
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.Finish(fctx); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := e.b.ListEvents(ctx, e.jr.SessionID)
+	if err != nil || len(evs) != 2 || evs[0].Type != "invalid" {
+		t.Errorf("events %+v %v: want the invalid one kept first", evs, err)
+	}
+	if _, err := transport.Resume(ctx, nil, e.srv.URL, e.jr.Token); !errors.Is(err, transport.ErrSessionFinished) {
+		t.Errorf("resume after finish: %v, want session_finished", err)
+	}
+}
+
+// TestBackendSpeedTest: the speed test answers the bytes it read; more
+// than 8 MiB is 413 (docs/protocol.md section 1).
+func TestBackendSpeedTest(t *testing.T) {
+	e := newRefEnv(t)
+	rate, err := transport.SpeedTest(context.Background(), nil, e.srv.URL, e.jr.Token, 8<<20)
+	if err != nil || rate <= 0 {
+		t.Errorf("8 MiB speed test: %v %v", rate, err)
+	}
+	req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/speedtest", strings.NewReader(strings.Repeat("x", 8<<20+1)))
+	req.Header.Set("Authorization", "Bearer "+e.jr.Token)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("speed test over 8 MiB: HTTP %d, want 413", resp.StatusCode)
+	}
+}

@@ -65,6 +65,11 @@ var conformanceRules = []struct {
 var externalRules = map[string]string{
 	"R31": "TestDrainAfterEnd",
 	"R32": "TestAdminErrorCodes",
+	"R33": "TestBackendRefusesUpgrade",
+	"R34": "TestBackendRefusesHello",
+	"R35": "TestBackendResumeAndFinished",
+	"R36": "TestBackendSpeedTest",
+	"R37": "TestBackendResumeAndFinished", // its invalid event
 }
 
 func TestConformance(t *testing.T) {

@@ -13,7 +13,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
-// The golden files are normative examples of docs/protocol.md.
+// The golden files are examples of docs/protocol.md's messages; the
+// document is the contract, and these follow it.
 func TestControlGolden(t *testing.T) {
 	at := time.Date(2026, 11, 26, 10, 12, 3, 100000000, time.UTC)
 	msgs := map[string]Control{

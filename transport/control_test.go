@@ -26,6 +26,10 @@ func TestControlGolden(t *testing.T) {
 		"finish":      {Type: TypeFinish, LastSeq: 912},
 		"finished":    {Type: TypeFinished, LastSeq: 912, Digest: strings.Repeat("ab", 32)},
 		"error":       {Type: TypeError, Code: CodeConfigKeyMismatch, Message: "this client enforces another policy than the exam's"},
+		// A fresh session's welcome and an empty session's finished name
+		// their zeros.
+		"welcome_fresh":  {Type: TypeWelcome, SessionID: "s_0123456789abcdef", State: StateActive, HeartbeatMS: 10000},
+		"finished_empty": {Type: TypeFinished, Digest: strings.Repeat("00", 32)},
 	}
 	for name, m := range msgs {
 		got, err := json.MarshalIndent(m, "", "  ")

@@ -211,7 +211,10 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 	for _, f := range frames {
 		// Every message received is in the digest, refused ones too:
 		// they are stored, in the refused file.
-		digest = sha256.Sum256(append(digest[:], f.Raw...))
+		h := sha256.New()
+		h.Write(digest[:])
+		h.Write(f.Raw) // not append(digest, f.Raw...): that copied every frame
+		h.Sum(digest[:0])
 		if r := s.check(f, now); r != nil {
 			refused = append(refused, *r)
 			continue

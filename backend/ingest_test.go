@@ -349,3 +349,21 @@ func TestFileModes(t *testing.T) {
 		t.Errorf("walked %d entries", n)
 	}
 }
+
+// FuzzCheckStill: the still check never panics and what it accepts has a
+// header within the bounds.
+func FuzzCheckStill(f *testing.F) {
+	var buf bytes.Buffer
+	jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 4, 3)), nil)
+	f.Add(buf.Bytes())
+	f.Add([]byte{0xff, 0xd8, 0xff, 0xc0, 0, 11, 8, 0xff, 0xff, 0xff, 0xff, 1, 1, 0x11, 0})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		if checkStill(p) != nil {
+			return
+		}
+		c, err := jpeg.DecodeConfig(bytes.NewReader(p))
+		if err != nil || c.Width > maxStillSide || c.Height > maxStillSide || c.Width*c.Height > maxStillPixels {
+			t.Fatalf("accepted %+v, %v", c, err)
+		}
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"runtime"
@@ -90,7 +92,22 @@ func tail(b []byte, lines int) string {
 // hostileWorkload is the child's part: one session that mixes valid
 // camera frames with every kind of hostile media, each repeated.
 func hostileWorkload(t *testing.T) {
-	l := newLiveEnv(t)
+	// The usual 10 s heartbeat: newEnv's 300 ms declares a connection
+	// dead while the race detector's client spools a 4 MiB message.
+	e := &env{now: time.Now()}
+	b, err := Open(Config{DataDir: t.TempDir(), Heartbeat: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.b = b
+	e.srv = httptest.NewServer(b.Handler())
+	t.Cleanup(func() {
+		e.srv.CloseClientConnections()
+		e.srv.Close()
+		http.DefaultClient.CloseIdleConnections()
+		b.Close()
+	})
+	l := newLiveEnvOn(t, e)
 	now := time.Now()
 	wideSPS := []byte{0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0xf4, 0x00, 0x08, 0x00, 0x72}
 	// The SPS with the largest count mp4ff reads (2^32 - 2).
@@ -99,23 +116,33 @@ func hostileWorkload(t *testing.T) {
 	flood := bytes.Repeat([]byte{0, 0, 1}, (transport.MaxFrameBytes-transport.HeaderSize)/3)           // 1.4 M empty NAL units
 	bigSPS := append([]byte{0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f}, bytes.Repeat([]byte{0xff}, 3<<20)...) // a 3 MiB SPS
 	hostile := [][]byte{hostileAU, huge, wideSPS, flood, bigSPS}
-	var ms []transport.Message
+	rounds := 8
+	if raceEnabled {
+		rounds = 2 // the race detector makes each 4 MiB message slow
+	}
 	n := 0
-	for round := range 8 {
+	start := time.Now()
+	for range rounds {
 		for _, h := range hostile {
 			at := now.Add(time.Duration(n) * time.Millisecond)
-			ms = append(ms, media(transport.TrackCamera, at, h), media(transport.TrackScreen, at, validAU))
+			for _, m := range []transport.Message{media(transport.TrackCamera, at, h), media(transport.TrackScreen, at, validAU)} {
+				if _, err := l.c.Send(m); err != nil {
+					t.Fatal(err)
+				}
+			}
 			n++
 		}
-		_ = round
 	}
-	start := time.Now()
-	l.send(t, ms...)
+	for deadline := time.Now().Add(2 * time.Minute); l.sp.Status().Unacked > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages still unacked", l.sp.Status().Unacked)
+		}
+	}
 	elapsed := time.Since(start)
 	l.finish(t)
 	rs := refusals(t, l.events(t))
-	if len(rs) != 8*len(hostile) {
-		t.Errorf("%d refusals, want %d", len(rs), 8*len(hostile))
+	if len(rs) != rounds*len(hostile) {
+		t.Errorf("%d refusals, want %d", len(rs), rounds*len(hostile))
 	}
 	ss, _ := l.b.ListSessions(context.Background())
 	for _, tr := range ss[0].Tracks {

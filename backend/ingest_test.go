@@ -45,7 +45,11 @@ type liveEnv struct {
 
 func newLiveEnv(t *testing.T) *liveEnv {
 	t.Helper()
-	e := newEnv(t)
+	return newLiveEnvOn(t, newEnv(t))
+}
+
+func newLiveEnvOn(t *testing.T, e *env) *liveEnv {
+	t.Helper()
 	e.b.EnsureDemoExam(context.Background())
 	r, err := e.join(t, "demo")
 	if err != nil {

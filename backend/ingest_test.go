@@ -322,6 +322,10 @@ func TestFileModes(t *testing.T) {
 		t.Skip("POSIX modes")
 	}
 	l := newLiveEnv(t)
+	// An older build left the sessions directory open to everyone.
+	if err := os.MkdirAll(filepath.Join(l.b.cfg.DataDir, "sessions"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
 	l.send(t,
 		media(transport.TrackCamera, now, validAU),

@@ -448,3 +448,23 @@ func FuzzWriter(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheckAccessUnit: the cost of the checks per message, for
+// issue 12's access unit, a valid keyframe and a 4 MiB flood of start codes.
+func BenchmarkCheckAccessUnit(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		au   []byte
+	}{
+		{"issue12", annexB(hostileSPS, openh264PPS, idrSlice)},
+		{"keyframe", annexB(openh264SPS, openh264PPS, idrSlice)},
+		{"flood4MiB", bytes.Repeat([]byte{0, 0, 1}, 4<<20/3)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				CheckAccessUnit(bc.au)
+			}
+		})
+	}
+}

@@ -32,7 +32,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{now: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	e := &env{now: time.Now().UTC().Truncate(time.Second)} // clients stamp capture times with time.Now: the ingest window is around it
 	b, err := Open(Config{DataDir: t.TempDir(), Heartbeat: 300 * time.Millisecond, Now: func() time.Time { return e.now }})
 	if err != nil {
 		t.Fatal(err)

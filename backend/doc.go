@@ -2,4 +2,18 @@
 // signed policies, the join API, websocket ingest that stores every message
 // exactly once before acknowledging it, recordings on the local disk and the
 // session/event store in SQLite.
+//
+// Ingest treats what a client sends as untrusted (docs/protocol.md §2.2):
+// capture times outside a window around the join and the backend's clock,
+// media beyond recording.CheckAccessUnit's bounds and stills that are not
+// JPEGs within bounds are refused: acked, kept verbatim in the session's
+// refused.ivr, reported as an ingest.refused event, never parsed further
+// (refuse.go). Each session has a processing-time budget that slows it
+// down when spent (budget.go); its memory is bounded by transport's batch
+// and the writers' chunks. Files under sessions/ are 0600, directories
+// 0700. What surprised us: the session digest copied every frame to hash
+// it (append(digest[:], frame...)); and a 1 GiB address-space limit
+// (ulimit -v) kills a healthy backend, which reserves about 1.7 GiB of
+// address space at 85 MiB of RSS (Go heap arenas, glibc's 8 MiB thread
+// stacks): the hostile-input test limits data (RLIMIT_DATA) instead.
 package backend

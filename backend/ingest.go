@@ -9,8 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/invigil/invigil/transport"
@@ -32,11 +32,15 @@ type liveSession struct {
 	b         *Backend
 	id        string
 	configKey string
+	joined    time.Time // the join: capture times before it are suspect
 
-	lastSeq uint64
-	digest  [32]byte
-	tracks  map[uint8]*liveTrack
-	broken  error // a failed Store: this connection must end
+	lastSeq    uint64
+	digest     [32]byte
+	tracks     map[uint8]*liveTrack
+	refused    *rawTrack // the session's refused messages; nil until one
+	refusedEnd int64     // its committed size at hello (0: none yet)
+	budget     *timeBudget
+	broken     error // a failed Store: this connection must end
 }
 
 type liveTrack struct {
@@ -58,7 +62,7 @@ type trackStats struct {
 }
 
 func (b *Backend) newLiveSession(id string) *liveSession {
-	return &liveSession{b: b, id: id, tracks: map[uint8]*liveTrack{}}
+	return &liveSession{b: b, id: id, tracks: map[uint8]*liveTrack{}, budget: newTimeBudget(ingestCPURate, ingestCPUBurst)}
 }
 
 // Hello implements transport.ServerSession.
@@ -67,10 +71,10 @@ func (s *liveSession) Hello(ctx context.Context, h *transport.Control) (uint64, 
 		return 0, "", &transport.RemoteError{Code: transport.CodeUnauthorized, Message: "the hello names another session than the token's"}
 	}
 	var state string
-	var last int64
+	var last, joined int64
 	var digest []byte
-	err := s.b.db.QueryRowContext(ctx, `SELECT s.state, s.last_seq, s.digest, e.config_key FROM sessions s JOIN exams e ON e.id = s.exam_id WHERE s.id = ?`, s.id).
-		Scan(&state, &last, &digest, &s.configKey)
+	err := s.b.db.QueryRowContext(ctx, `SELECT s.state, s.last_seq, s.digest, s.created_at, e.config_key FROM sessions s JOIN exams e ON e.id = s.exam_id WHERE s.id = ?`, s.id).
+		Scan(&state, &last, &digest, &joined, &s.configKey)
 	if err != nil {
 		return 0, "", fmt.Errorf("load session: %w", err)
 	}
@@ -82,8 +86,12 @@ func (s *liveSession) Hello(ctx context.Context, h *transport.Control) (uint64, 
 		return 0, "", &transport.RemoteError{Code: transport.CodeConfigKeyMismatch, Message: "this client enforces another policy than the exam's (config key mismatch)"}
 	}
 	s.lastSeq = uint64(last)
+	s.joined = time.UnixMicro(joined)
 	copy(s.digest[:], digest)
 	if err := s.loadTracks(ctx); err != nil {
+		return 0, "", err
+	}
+	if err := s.loadRefused(ctx); err != nil {
 		return 0, "", err
 	}
 	if _, err := s.b.db.ExecContext(ctx, `UPDATE sessions SET connections = connections + 1 WHERE id = ?`, s.id); err != nil {
@@ -147,7 +155,7 @@ func (s *liveSession) track(n uint8) (*liveTrack, error) {
 	if kind != transport.KindEvent {
 		t.file = trackFile(s.id, n)
 		path := filepath.Join(s.b.cfg.DataDir, t.file)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		if err := s.b.sessionDir(s.id); err != nil {
 			return nil, err
 		}
 		w, err := s.b.openTrack(kind, path, nil)
@@ -170,10 +178,20 @@ type eventRow struct {
 // Store implements transport.ServerSession: files first (written and
 // fsynced), then one SQLite transaction with the events, the tracks' new
 // state and the session's last seq and digest. Only after that commit does
-// transport ack.
+// transport ack. A session over its time budget waits first (budget.go).
 func (s *liveSession) Store(ctx context.Context, frames []transport.Frame) error {
 	if s.broken != nil {
 		return s.broken
+	}
+	if d := s.budget.wait(time.Now()); d > 0 {
+		s.b.log.Warn("session over its ingest time budget: slowing it down", "session", s.id, "wait", d)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return context.Cause(ctx)
+		}
 	}
 	err := s.store(ctx, frames)
 	if err != nil {
@@ -184,15 +202,27 @@ func (s *liveSession) Store(ctx context.Context, frames []transport.Frame) error
 }
 
 func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error {
+	work := time.Now()
 	var events []eventRow
+	var refused []refusal
 	perTrack := map[*liveTrack][]transport.Frame{}
 	digest := s.digest
+	now := s.b.cfg.Now()
 	for _, f := range frames {
+		// Every message received is in the digest, refused ones too:
+		// they are stored, in the refused file.
+		h := sha256.New()
+		h.Write(digest[:])
+		h.Write(f.Raw) // not append(digest, f.Raw...): that copied every frame
+		h.Sum(digest[:0])
+		if r := s.check(f, now); r != nil {
+			refused = append(refused, *r)
+			continue
+		}
 		t, err := s.track(f.Track)
 		if err != nil {
 			return err
 		}
-		digest = sha256.Sum256(append(digest[:], f.Raw...))
 		st := &t.stats
 		if st.Messages == 0 {
 			st.FirstSeq, st.FirstTime = f.Seq, f.Time.UnixMicro()
@@ -213,13 +243,25 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 			return fmt.Errorf("write %s: %w", t.file, err)
 		}
 	}
+	if len(refused) > 0 {
+		ev, err := s.keepRefused(refused, now)
+		if err != nil {
+			return err
+		}
+		events = append(events, ev...)
+	}
+	s.budget.spend(time.Since(work), time.Now())
 	for t := range perTrack {
 		if err := t.w.Sync(); err != nil {
 			return fmt.Errorf("sync %s: %w", t.file, err)
 		}
 	}
+	if len(refused) > 0 {
+		if err := s.refused.Sync(); err != nil {
+			return fmt.Errorf("sync refused messages: %w", err)
+		}
+	}
 	last := frames[len(frames)-1].Seq
-	now := micros(s.b.cfg.Now())
 	err := s.b.tx.do(ctx, func(tx *sql.Tx) error {
 		for _, e := range events {
 			if _, err := tx.Exec(`INSERT INTO events(session_id, seq, time, type, body) VALUES (?,?,?,?,?)`, s.id, e.seq, e.time, e.typ, e.body); err != nil {
@@ -246,7 +288,7 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 				return fmt.Errorf("update track: %w", err)
 			}
 		}
-		res, err := tx.Exec(`UPDATE sessions SET last_seq = ?, digest = ?, updated_at = ? WHERE id = ? AND last_seq = ?`, last, digest[:], now, s.id, s.lastSeq)
+		res, err := tx.Exec(`UPDATE sessions SET last_seq = ?, digest = ?, updated_at = ? WHERE id = ? AND last_seq = ?`, last, digest[:], micros(now), s.id, s.lastSeq)
 		if err != nil {
 			return fmt.Errorf("update session: %w", err)
 		}
@@ -267,12 +309,13 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 
 // eventBody extracts an event's type. A payload that is not a JSON object
 // with a string "type" is still stored (nothing a client sent is dropped),
-// wrapped as an "invalid" event.
+// wrapped as an "invalid" event; so is one whose type claims the backend's
+// prefix "ingest.".
 func eventBody(p []byte) (string, string) {
 	var head struct {
 		Type string `json:"type"`
 	}
-	if json.Unmarshal(p, &head) == nil && head.Type != "" && len(head.Type) <= 64 {
+	if json.Unmarshal(p, &head) == nil && head.Type != "" && len(head.Type) <= 64 && !strings.HasPrefix(head.Type, backendEventPrefix) {
 		return head.Type, string(p)
 	}
 	b, _ := json.Marshal(map[string]string{"type": "invalid", "raw_base64": base64.StdEncoding.EncodeToString(p)})
@@ -286,6 +329,10 @@ func (s *liveSession) closeTracks() {
 		}
 	}
 	s.tracks = map[uint8]*liveTrack{}
+	if s.refused != nil {
+		s.refused.Close()
+		s.refused = nil
+	}
 }
 
 // Commands implements transport.ServerSession.

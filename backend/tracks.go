@@ -51,6 +51,10 @@ func openRawTrack(path string, state []byte) (*rawTrack, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := f.Chmod(0o600); err != nil { // an older file keeps its mode
+		f.Close()
+		return nil, err
+	}
 	t := &rawTrack{f: f, off: st.Offset}
 	if st.Offset == 0 {
 		if err := f.Truncate(0); err != nil {
@@ -82,18 +86,31 @@ func openRawTrack(path string, state []byte) (*rawTrack, error) {
 	return t, nil
 }
 
+// writeChunkBytes bounds what a track writer copies for one write: a
+// batch is written in pieces of about this size (budget.go).
+const writeChunkBytes = 4 << 20
+
 func (t *rawTrack) Write(frames []transport.Frame) error {
+	flush := func() error {
+		n, err := t.f.WriteAt(t.buf, t.off)
+		t.off += int64(n)
+		t.buf = t.buf[:0]
+		return err
+	}
 	t.buf = t.buf[:0]
 	for _, fr := range frames {
+		if len(t.buf) > 0 && len(t.buf)+4+len(fr.Raw) > writeChunkBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 		t.buf = binary.BigEndian.AppendUint32(t.buf, uint32(len(fr.Raw)))
 		t.buf = append(t.buf, fr.Raw...)
 	}
-	n, err := t.f.WriteAt(t.buf, t.off)
-	t.off += int64(n)
-	if err != nil {
-		return err
+	if len(t.buf) == 0 {
+		return nil
 	}
-	return nil
+	return flush()
 }
 
 func (t *rawTrack) Sync() error { return t.f.Sync() }
@@ -163,10 +180,23 @@ func openMP4Track(path string, state []byte) (*mp4Track, error) {
 	return &mp4Track{w: w}, nil
 }
 
+// Write writes frames as one fragment per writeChunkBytes of payload, so
+// the writer's copy of a batch stays bounded.
 func (t *mp4Track) Write(frames []transport.Frame) error {
 	t.samples = t.samples[:0]
+	size := 0
 	for _, f := range frames {
+		if len(t.samples) > 0 && size+len(f.Payload) > writeChunkBytes {
+			if err := t.w.Write(t.samples); err != nil {
+				return err
+			}
+			t.samples, size = t.samples[:0], 0
+		}
 		t.samples = append(t.samples, recording.Sample{Data: f.Payload, Keyframe: f.Flags&transport.FlagKeyframe != 0, Time: f.Time})
+		size += len(f.Payload)
+	}
+	if len(t.samples) == 0 {
+		return nil
 	}
 	return t.w.Write(t.samples)
 }

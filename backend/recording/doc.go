@@ -43,4 +43,31 @@
 // frame at the new size. State.InbandParams counts such keyframes; a
 // caller that wants one description per file starts a new file when it
 // grows.
+//
+// Client bytes are untrusted. Before any parser (mp4ff's or ours) sees an
+// access unit, it is split into NAL units without copying (at most
+// MaxNALUnits) and every SPS and PPS goes through a bounded pre-check of
+// its own (paramsets.go: ValidateSPS, ValidatePPS; CheckAccessUnit for a
+// whole unit, which the backend's ingest runs on every media message).
+// The writer runs the same checks again and keeps a failing sample out,
+// counted in State.Invalid; Open checks the SPS of the State it is given,
+// and Probe that of the file.
+//
+// What surprised us (issue 12):
+//   - mp4ff v0.51.0's avc.ParseSPSNALUnit makes a []uint of
+//     num_ref_frames_in_pic_order_cnt_cycle entries, a client's exp-Golomb
+//     number, and fills it even after its bit reader ran out (a failed
+//     read returns 0 and the loop goes on). A 14-byte SPS cost 4 GiB and
+//     ~24 s of CPU (4.2 GB RSS measured), and then the sample was dropped
+//     and acked, ready to be sent again.
+//   - The same parser runs three times for one init segment: in our
+//     writer, in mp4.TrakBox.SetAVCDescriptor and in
+//     avc.CreateAVCDecConfRec. Guarding one call site would not have been
+//     enough; the check sits in front of the writer as a whole.
+//   - avc.ExtractNalusFromByteStream copies every NAL unit: a 4 MiB
+//     message of bare start codes was 1.4 million allocations. Our split
+//     returns sub-slices and stops at the bound (a fuzz test checks it
+//     splits as mp4ff does).
+//   - An SPS's signed fields (±(2^31−1)) are exactly the exp-Golomb codes
+//     with at most 31 leading zeros: one bound on code length covers them.
 package recording

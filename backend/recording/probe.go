@@ -189,7 +189,7 @@ func describeTrack(info *Info, moov *mp4.MoovBox) error {
 		return errors.New("probe: track is not AVC")
 	}
 	info.Width, info.Height = int(stsd.AvcX.Width), int(stsd.AvcX.Height)
-	if spss := stsd.AvcX.AvcC.SPSnalus; len(spss) > 0 {
+	if spss := stsd.AvcX.AvcC.SPSnalus; len(spss) > 0 && ValidateSPS(spss[0]) == nil {
 		if sps, err := avc.ParseSPSNALUnit(spss[0], false); err == nil {
 			info.Codec = avc.CodecString(stsd.AvcX.Type(), sps)
 		}

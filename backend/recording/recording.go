@@ -64,6 +64,7 @@ type State struct {
 	Frames       int64 `json:"frames"`        // samples written
 	Keyframes    int64 `json:"keyframes"`     // of which IDR
 	Dropped      int64 `json:"dropped"`       // samples kept out (see package doc)
+	Invalid      int64 `json:"invalid"`       // samples refused by CheckAccessUnit's bounds
 	InbandParams int64 `json:"inband_params"` // keyframes carrying other SPS/PPS
 	ClampedTimes int64 `json:"clamped_times"` // samples not after their predecessor
 }
@@ -105,9 +106,13 @@ type Writer struct {
 func Open(path string, st State) (*Writer, error) {
 	w := &Writer{path: path, st: st.clone()}
 	if !st.initialised() {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			return nil, fmt.Errorf("recording: create: %w", err)
+		}
+		if err := f.Chmod(0o600); err != nil { // an older file keeps its mode
+			f.Close()
+			return nil, fmt.Errorf("recording: %w", err)
 		}
 		w.f, w.newFile = f, true
 		w.st.Committed, w.st.NextSeq = 0, 1
@@ -116,9 +121,18 @@ func Open(path string, st State) (*Writer, error) {
 	if len(st.SPS) == 0 || len(st.PPS) == 0 || st.NextSeq == 0 {
 		return nil, fmt.Errorf("recording: state with committed data but no parameter sets or sequence: %w", ErrCorrupt)
 	}
+	// The state comes from the caller's store, but its SPS came from a
+	// client once: it goes through the same bounds before mp4ff sees it.
+	if err := ValidateSPS(st.SPS); err != nil {
+		return nil, fmt.Errorf("recording: state SPS: %w: %w", err, ErrCorrupt)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("recording: open: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("recording: %w", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -194,9 +208,10 @@ func (w *Writer) usable() error {
 
 // Write appends one fragment (moof+mdat) holding samples, writing the init
 // segment first when the first keyframe with SPS/PPS arrives. Samples that
-// cannot be placed are dropped and counted (State.Dropped); a batch with
-// nothing to write writes nothing. On error the file is rolled back to the
-// last committed size.
+// cannot be placed are dropped and counted (State.Dropped), samples that
+// break CheckAccessUnit's bounds are kept out before any parser sees them
+// and counted (State.Invalid); a batch with nothing to write writes
+// nothing. On error the file is rolled back to the last committed size.
 func (w *Writer) Write(samples []Sample) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -213,7 +228,14 @@ func (w *Writer) Write(samples []Sample) error {
 	}
 	var out []placed
 	for _, s := range samples {
-		nalus := avc.ExtractNalusFromByteStream(s.Data)
+		nalus, err := splitNALUs(s.Data, MaxNALUnits)
+		if err == nil {
+			err = checkNALUs(nalus)
+		}
+		if err != nil {
+			st.Invalid++
+			continue
+		}
 		var spss, ppss [][]byte
 		idr, vcl := false, false
 		for _, n := range nalus {
@@ -303,7 +325,7 @@ func (w *Writer) Write(samples []Sample) error {
 		out = append(out, placed{data: payload, sync: idr, ticks: ticks})
 	}
 	if len(out) == 0 && buf.Len() == 0 {
-		w.st.Dropped = st.Dropped
+		w.st.Dropped, w.st.Invalid = st.Dropped, st.Invalid
 		return nil
 	}
 	prevLast, prevLastAt := st.LastDecode, st.LastDurationAt

@@ -298,6 +298,14 @@ func (c *Client) manage() {
 	}
 }
 
+// reportDamage logs what a spool repair lost. The spool's event tells the
+// proctor; Status().Spool.Damage tells the application.
+func (c *Client) reportDamage(d *SpoolDamage) {
+	c.log.Error("spool damaged: messages lost; the rest renumbered and sent", "lost", d.Lost,
+		"lost_from", d.LostFrom, "lost_to", d.LostTo, "renumbered", d.Renumbered, "preserved_in", d.Aside)
+	c.setStatus(func(*Status) {})
+}
+
 // backoff is exponential with full jitter: uniform in [min/2, min(max, min·2^attempt)].
 func backoff(attempt int, minD, maxD time.Duration) time.Duration {
 	ceil := maxD
@@ -318,6 +326,14 @@ func (c *Client) connectAndServe() (healthy bool, err error) {
 		return false, err
 	}
 	defer conn.Close()
+	// Damage in the spool (a message it cannot read, a segment gone) is
+	// settled against what the backend has: lost messages are reported in
+	// an event and the rest renumbered, so delivery can go on.
+	if dmg, err := c.cfg.Spool.Repair(welcome.LastAck); err != nil {
+		return false, fmt.Errorf("repair spool: %w", err)
+	} else if dmg != nil {
+		c.reportDamage(dmg)
+	}
 	if welcome.LastAck >= c.cfg.Spool.Status().NextSeq {
 		// The backend has more than this spool ever produced: the spool was
 		// lost. Carry on after the backend's last message.
@@ -530,6 +546,17 @@ func (c *Client) write(ctx context.Context, conn *websocket.Conn, next uint64, c
 			if err != nil {
 				if next <= c.cfg.Spool.ackedThrough() {
 					continue // acked while we looked
+				}
+				if errors.Is(err, ErrSpoolCorrupt) {
+					// Everything before next is sent; cut the spool at next.
+					dmg, rerr := c.cfg.Spool.Repair(next - 1)
+					if rerr != nil {
+						return fmt.Errorf("repair spool: %w", rerr)
+					}
+					if dmg != nil {
+						c.reportDamage(dmg)
+						continue
+					}
 				}
 				return err
 			}

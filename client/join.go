@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/invigil/invigil/lockdown/policy"
@@ -57,8 +58,20 @@ type Joined struct {
 	ConfigKey string
 	Unpinned  bool // the policy was verified with the key the backend sent, not a pinned one
 	Resumed   bool // an earlier run's session, resumed from the spool directory
-	Server    string
-	SpoolDir  string
+	// SetAside names spool files of an earlier session that could not be
+	// resumed (its session file is gone, or its session is over) and were
+	// moved aside undelivered; empty when there were none. Start reports them
+	// to the proctor (a spool.set_aside event).
+	SetAside *SetAside
+	Server   string
+	SpoolDir string
+}
+
+// SetAside is an earlier session's spool that was moved out of the way.
+type SetAside struct {
+	Dir      string // where the files are now
+	Segments int    // spool segment files among them (undelivered recording)
+	Why      string
 }
 
 // sessionFile is what the spool directory remembers of its session, so that
@@ -99,11 +112,11 @@ func Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
 		return nil, fmt.Errorf("spool directory: %w", err)
 	}
 
-	resp, resumed, err := resumeOrJoin(ctx, opts)
+	resp, resumed, aside, err := resumeOrJoin(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	j := &Joined{Resp: resp, Resumed: resumed, Server: opts.Server, SpoolDir: opts.SpoolDir}
+	j := &Joined{Resp: resp, Resumed: resumed, Server: opts.Server, SpoolDir: opts.SpoolDir, SetAside: aside}
 	key := pinned
 	if key == nil {
 		j.Unpinned = true
@@ -129,33 +142,40 @@ func Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
 	return j, nil
 }
 
-func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinResponse, bool, error) {
+func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinResponse, bool, *SetAside, error) {
 	sf, err := readSessionFile(opts.SpoolDir)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
+	var aside *SetAside
 	if sf != nil && sf.Server == opts.Server {
 		resp, err := transport.Resume(ctx, opts.HTTP, opts.Server, sf.Token)
 		switch {
 		case err == nil:
 			if resp.SessionID != sf.SessionID {
-				return nil, false, fmt.Errorf("resume answered for session %s, not %s", resp.SessionID, sf.SessionID)
+				return nil, false, nil, fmt.Errorf("resume answered for session %s, not %s", resp.SessionID, sf.SessionID)
 			}
 			opts.Log.Info("resuming session", "session", resp.SessionID)
-			return resp, true, nil
+			return resp, true, nil, nil
 		case errors.Is(err, transport.ErrSessionFinished), errors.Is(err, transport.ErrUnauthorized):
 			// The earlier session is over (or unknown to this backend):
 			// anything left in its spool cannot be delivered any more.
-			if err := retireSpool(opts.SpoolDir, opts.Now(), opts.Log, err); err != nil {
-				return nil, false, err
+			if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, err); err != nil {
+				return nil, false, nil, err
 			}
 		default:
-			return nil, false, classify(err)
+			return nil, false, nil, classify(err)
 		}
 	} else if sf != nil {
 		// A session with another backend: keep its spool aside untouched.
-		if err := retireSpool(opts.SpoolDir, opts.Now(), opts.Log, errors.New("spool belongs to "+sf.Server)); err != nil {
-			return nil, false, err
+		if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, errors.New("spool belongs to "+sf.Server)); err != nil {
+			return nil, false, nil, err
+		}
+	} else if hasSegments(opts.SpoolDir) {
+		// Recording without a session file (deleted or lost): it cannot be
+		// resumed, and a new session must not upload it as its own.
+		if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, errors.New("the session file is missing")); err != nil {
+			return nil, false, nil, err
 		}
 	}
 	resp, err := transport.Join(ctx, opts.HTTP, opts.Server, transport.JoinRequest{
@@ -163,9 +183,15 @@ func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinRespons
 		Client: transport.ClientInfo{App: "invigil", Version: Version, OS: runtime.GOOS, Arch: runtime.GOARCH},
 	})
 	if err != nil {
-		return nil, false, classify(err)
+		return nil, false, nil, classify(err)
 	}
-	return resp, false, nil
+	return resp, false, aside, nil
+}
+
+// hasSegments reports whether dir holds spool segment files.
+func hasSegments(dir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	return len(m) > 0
 }
 
 // classify wraps a join error in the class a caller branches on.
@@ -213,25 +239,32 @@ func writeSessionFile(dir string, sf sessionFile) error {
 // retireSpool moves the files of a session that can no longer upload out of
 // the way (into a sibling directory), so a new session starts clean and
 // nothing is deleted silently.
-func retireSpool(dir string, now time.Time, log *slog.Logger, why error) error {
+func retireSpool(dir string, now time.Time, log *slog.Logger, why error) (*SetAside, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(entries) == 0 {
-		return nil
+		return nil, nil
 	}
 	aside := filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".retired-"+now.UTC().Format("20060102T150405"))
 	if err := os.MkdirAll(aside, 0o700); err != nil {
-		return err
+		return nil, err
 	}
+	segs := 0
 	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".seg") {
+			segs++
+		}
 		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(aside, e.Name())); err != nil {
-			return fmt.Errorf("move old spool aside: %w", err)
+			return nil, fmt.Errorf("move old spool aside: %w", err)
 		}
 	}
-	log.Warn("earlier session's spool moved aside", "to", aside, "why", why)
-	return nil
+	log.Warn("earlier session's spool moved aside", "to", aside, "why", why, "segments", segs)
+	if segs == 0 {
+		return nil, nil
+	}
+	return &SetAside{Dir: aside, Segments: segs, Why: why.Error()}, nil
 }
 
 // ForgetSession removes the session file once a session is finished and its

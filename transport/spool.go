@@ -120,6 +120,9 @@ var (
 	// ErrSpoolCorrupt: the spool's files do not fit together (not a torn
 	// tail, which is repaired silently).
 	ErrSpoolCorrupt = errors.New("spool corrupt")
+	// ErrSpoolDamaged: messages were lost from the spool (damaged or
+	// deleted files); SpoolStatus.Damage says which. The session goes on.
+	ErrSpoolDamaged = errors.New("part of the recording was lost from the local spool")
 	// ErrSpoolLocked: another process has the spool open.
 	ErrSpoolLocked = errors.New("spool in use by another invigil process")
 	// ErrSpoolClosed: the spool was closed.

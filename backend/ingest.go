@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
@@ -187,12 +186,14 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 	var events []eventRow
 	perTrack := map[*liveTrack][]transport.Frame{}
 	digest := s.digest
+	digests := make([][32]byte, 0, len(frames)) // for checkpoints
 	for _, f := range frames {
 		t, err := s.track(f.Track)
 		if err != nil {
 			return err
 		}
-		digest = sha256.Sum256(append(digest[:], f.Raw...))
+		digest = transport.Chain(digest, f.Raw)
+		digests = append(digests, digest)
 		st := &t.stats
 		if st.Messages == 0 {
 			st.FirstSeq, st.FirstTime = f.Seq, f.Time.UnixMicro()
@@ -253,7 +254,7 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errors.New("update session: another connection stored concurrently")
 		}
-		return nil
+		return s.verifyCheckpoints(tx, frames[0].Seq, digests)
 	})
 	if err != nil {
 		return err

@@ -86,6 +86,7 @@ type Client struct {
 	terminal  error         // a permanent error: the manager stopped
 	ctrl      chan []byte   // control messages for the live connection's writer
 	finishing bool          // Finish was called; every new connection sends finish
+	checkpts  bool          // the last welcome asked for checkpoints
 	finishSeq uint64        // its last_seq
 	finished  *FinishResult // set when the backend confirms
 	done      chan struct{} // closed when the manager stops
@@ -220,8 +221,18 @@ func (c *Client) Finish(ctx context.Context) (*FinishResult, error) {
 	c.mu.Lock()
 	c.finishing, c.finishSeq = true, st.NextSeq-1
 	ctrl := c.ctrl
+	checkpts := c.checkpts
 	c.mu.Unlock()
 	if ctrl != nil {
+		if checkpts && st.NextSeq > 1 && st.Digest != "" {
+			// The final checkpoint: the chain this client computed as it
+			// captured, against what the backend stored.
+			b, _ := json.Marshal(Control{Type: TypeCheckpoint, Seq: st.NextSeq - 1, Digest: st.Digest})
+			select {
+			case ctrl <- b:
+			default:
+			}
+		}
 		b, _ := json.Marshal(Control{Type: TypeFinish, LastSeq: st.NextSeq - 1})
 		select {
 		case ctrl <- b:
@@ -348,6 +359,7 @@ func (c *Client) connectAndServe() (healthy bool, err error) {
 	ctrl := make(chan []byte, 16)
 	c.mu.Lock()
 	c.ctrl = ctrl
+	c.checkpts = welcome.CheckpointMS > 0
 	reconnects := c.status.Reconnects
 	if c.status.Connected || c.status.LastError != nil {
 		reconnects++
@@ -374,7 +386,8 @@ func (c *Client) connectAndServe() (healthy bool, err error) {
 	var gotAck bool
 	wg.Add(3)
 	go func() { defer wg.Done(); cancel(c.read(ctx, conn, &gotAck)) }()
-	go func() { defer wg.Done(); cancel(c.write(ctx, conn, welcome.LastAck+1, ctrl)) }()
+	cp := &checkpointer{every: time.Duration(welcome.CheckpointMS) * time.Millisecond}
+	go func() { defer wg.Done(); cancel(c.write(ctx, conn, welcome.LastAck+1, ctrl, cp)) }()
 	go func() { defer wg.Done(); cancel(c.ping(ctx, conn)) }()
 	<-ctx.Done()
 	conn.Close() // unblocks the reader and writer
@@ -520,12 +533,28 @@ func (c *Client) read(ctx context.Context, conn *websocket.Conn, gotAck *bool) e
 
 // write sends spooled frames from seq next on, in order, and control
 // messages queued on ctrl.
-func (c *Client) write(ctx context.Context, conn *websocket.Conn, next uint64, ctrl <-chan []byte) error {
+func (c *Client) write(ctx context.Context, conn *websocket.Conn, next uint64, ctrl <-chan []byte, cp *checkpointer) error {
 	send := func(typ int, b []byte) error {
 		conn.SetWriteDeadline(time.Now().Add(3 * c.cfg.Heartbeat))
 		return conn.WriteMessage(typ, b)
 	}
+	// A checkpoint goes first on every connection, and then ahead of the
+	// spooled data whenever one is due (checkpoint.go).
+	checkpoint := func(force bool) error {
+		if b := cp.due(c.cfg.Spool, time.Now(), force); b != nil {
+			if err := send(websocket.TextMessage, b); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+		}
+		return nil
+	}
+	if err := checkpoint(true); err != nil {
+		return err
+	}
 	for {
+		if err := checkpoint(false); err != nil {
+			return err
+		}
 		select {
 		case b := <-ctrl:
 			if err := send(websocket.TextMessage, b); err != nil {

@@ -52,6 +52,10 @@ type ServerOptions struct {
 	MaxBatch     int           // frames per Store call; default 512
 	MaxBatchSize int           // bytes per Store call; default 8 MiB
 	Log          *slog.Logger
+
+	// CheckpointInterval is the checkpoint rate a welcome asks for when the
+	// session is a CheckpointRecorder; default DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
 }
 
 // Upgrade upgrades an HTTP request to a protocol v1 websocket. It answers
@@ -175,7 +179,7 @@ func (s *serverConn) hello(ctx context.Context) (uint64, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	welcome, _ := json.Marshal(Control{Type: TypeWelcome, SessionID: h.SessionID, LastAck: last, State: state, HeartbeatMS: int(s.opts.Heartbeat / time.Millisecond)})
+	welcome, _ := json.Marshal(Control{Type: TypeWelcome, SessionID: h.SessionID, LastAck: last, State: state, HeartbeatMS: int(s.opts.Heartbeat / time.Millisecond), CheckpointMS: checkpointMS(s.sess, s.opts)})
 	s.conn.SetWriteDeadline(time.Now().Add(s.opts.Heartbeat))
 	if err := s.conn.WriteMessage(websocket.TextMessage, welcome); err != nil {
 		return 0, "", fmt.Errorf("send welcome: %w", err)
@@ -224,6 +228,9 @@ func (s *serverConn) read(ctx context.Context) error {
 				if err := s.sess.AckCommand(c.ID); err != nil {
 					s.log.Warn("command ack", "id", c.ID, "err", err)
 				}
+				continue
+			case TypeCheckpoint:
+				s.checkpoint(ctx, c)
 				continue
 			case TypeFinish:
 				it.finish = c

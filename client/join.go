@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invigil/invigil/client/credstore"
 	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
 )
@@ -75,14 +76,54 @@ type SetAside struct {
 }
 
 // sessionFile is what the spool directory remembers of its session, so that
-// a restarted client can resume it. It holds the session token (which the
-// backend only accepts until the session finishes) but never the spool key:
-// that stays with the backend, so the spool alone is unreadable.
+// a restarted client can resume it. The session token (which the backend
+// only accepts until the session finishes) is kept in the OS credential
+// store (package credstore) under TokenName, and only where there is none
+// in the file itself (0600, with a warning). The spool key is never written
+// on this computer: it stays with the backend, so the spool alone is
+// unreadable.
 type sessionFile struct {
-	Server    string    `json:"server"`
-	SessionID string    `json:"session_id"`
-	Token     string    `json:"token"`
-	JoinedAt  time.Time `json:"joined_at"`
+	Server    string `json:"server"`
+	SessionID string `json:"session_id"`
+	// TokenStore is the credential store holding the token ("keyring",
+	// "dpapi", "keychain"); empty when Token holds it.
+	TokenStore string    `json:"token_store,omitempty"`
+	Token      string    `json:"token,omitempty"`
+	JoinedAt   time.Time `json:"joined_at"`
+}
+
+// tokenName is the token's name in the credential store.
+func tokenName(sessionID string) string { return "session." + sessionID }
+
+// credential store calls; variables so that tests can take the store away.
+var (
+	putCredential    = credstore.Put
+	getCredential    = credstore.Get
+	deleteCredential = credstore.Delete
+)
+
+// keepToken puts the session token in the credential store, or in the
+// session file when this computer has none.
+func keepToken(dir string, sf *sessionFile, token string, log *slog.Logger) {
+	kind, err := putCredential(dir, tokenName(sf.SessionID), []byte(token))
+	if err != nil {
+		log.Warn("no OS credential store: the session token is kept in the session file (0600) next to the spool; anyone who can read this account's files can resume the session", "err", err)
+		sf.Token = token
+		return
+	}
+	sf.TokenStore = kind
+}
+
+// token returns the session token, from the credential store or the file.
+func (sf *sessionFile) token(dir string) (string, error) {
+	if sf.TokenStore == "" {
+		return sf.Token, nil
+	}
+	b, err := getCredential(dir, sf.TokenStore, tokenName(sf.SessionID))
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
 }
 
 const sessionFileName = "session.json"
@@ -134,7 +175,8 @@ func Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
 	}
 	j.Policy, j.ConfigKey = p, ck
 	if !resumed {
-		sf := sessionFile{Server: opts.Server, SessionID: resp.SessionID, Token: resp.Token, JoinedAt: opts.Now().UTC()}
+		sf := sessionFile{Server: opts.Server, SessionID: resp.SessionID, JoinedAt: opts.Now().UTC()}
+		keepToken(opts.SpoolDir, &sf, resp.Token, opts.Log)
 		if err := writeSessionFile(opts.SpoolDir, sf); err != nil {
 			return nil, err
 		}
@@ -148,8 +190,20 @@ func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinRespons
 		return nil, false, nil, err
 	}
 	var aside *SetAside
+	var token string
+	if sf != nil {
+		if token, err = sf.token(opts.SpoolDir); err != nil {
+			// The credential store lost it (the Linux keyring does at a
+			// reboot): the session cannot be resumed.
+			opts.Log.Warn("the session token is gone from the credential store", "store", sf.TokenStore, "err", err)
+			if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, fmt.Errorf("the session token is gone from the %s credential store (after a reboot?)", sf.TokenStore)); err != nil {
+				return nil, false, nil, err
+			}
+			sf = nil
+		}
+	}
 	if sf != nil && sf.Server == opts.Server {
-		resp, err := transport.Resume(ctx, opts.HTTP, opts.Server, sf.Token)
+		resp, err := transport.Resume(ctx, opts.HTTP, opts.Server, token)
 		switch {
 		case err == nil:
 			if resp.SessionID != sf.SessionID {
@@ -163,6 +217,7 @@ func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinRespons
 			if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, err); err != nil {
 				return nil, false, nil, err
 			}
+			forgetToken(opts.SpoolDir, sf)
 		default:
 			return nil, false, nil, classify(err)
 		}
@@ -217,7 +272,7 @@ func readSessionFile(dir string) (*sessionFile, error) {
 		return nil, fmt.Errorf("read session file: %w", err)
 	}
 	var sf sessionFile
-	if err := json.Unmarshal(b, &sf); err != nil || sf.SessionID == "" || sf.Token == "" {
+	if err := json.Unmarshal(b, &sf); err != nil || sf.SessionID == "" || (sf.Token == "" && sf.TokenStore == "") {
 		return nil, fmt.Errorf("session file %s is damaged; move the directory away to start afresh", filepath.Join(dir, sessionFileName))
 	}
 	return &sf, nil
@@ -267,9 +322,21 @@ func retireSpool(dir string, now time.Time, log *slog.Logger, why error) (*SetAs
 	return &SetAside{Dir: aside, Segments: segs, Why: why.Error()}, nil
 }
 
-// ForgetSession removes the session file once a session is finished and its
-// spool wiped.
+// forgetToken deletes a session's token from the credential store.
+func forgetToken(dir string, sf *sessionFile) {
+	if sf != nil && sf.TokenStore != "" {
+		deleteCredential(dir, sf.TokenStore, tokenName(sf.SessionID))
+	}
+}
+
+// ForgetSession removes the session file, and the token from the credential
+// store, once a session is finished and its spool wiped.
 func ForgetSession(dir string) error {
+	if sf, err := readSessionFile(dir); err == nil && sf != nil && sf.TokenStore != "" {
+		if err := deleteCredential(dir, sf.TokenStore, tokenName(sf.SessionID)); err != nil {
+			return err
+		}
+	}
 	err := os.Remove(filepath.Join(dir, sessionFileName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

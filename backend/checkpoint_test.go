@@ -94,14 +94,29 @@ func TestTamperAfterCaptureIsEvident(t *testing.T) {
 		return got == 1
 	})
 	t.Logf("checkpoint through %d recorded %v after capture; %d of %d messages stored then", n, time.Since(captured).Round(time.Millisecond), storedSeq(t, e, r.SessionID), n)
+	// Captured while the upload is busy: the checkpoint overtakes the queue.
+	const m = n + 5
+	for i := n + 1; i <= m; i++ {
+		if _, err := c.Send(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	captured = time.Now()
+	waitUntil(t, func() bool {
+		var got int
+		e.b.db.QueryRow(`SELECT count(*) FROM checkpoints WHERE session_id = ? AND seq = ?`, r.SessionID, m).Scan(&got)
+		return got == 1
+	})
+	t.Logf("mid-upload: checkpoint through %d recorded %v after capture, with %d messages (%d KiB) still queued", m, time.Since(captured).Round(time.Millisecond),
+		m-storedSeq(t, e, r.SessionID), (m-storedSeq(t, e, r.SessionID))*64)
 	c.Close()
 	sp.Close()
 	p.Cut()
-	if got := storedSeq(t, e, r.SessionID); got >= n-2 {
+	if got := storedSeq(t, e, r.SessionID); got >= m-2 {
 		t.Fatalf("%d messages stored already; the test needs the tampered one unsent", got)
 	}
 
-	rewriteSpooled(t, dir, r.SpoolKey, n-2)
+	rewriteSpooled(t, dir, r.SpoolKey, m-2)
 
 	sp, err = transport.OpenSpool(dir, r.SpoolKey, transport.SpoolOptions{})
 	if err != nil {
@@ -126,8 +141,8 @@ func TestTamperAfterCaptureIsEvident(t *testing.T) {
 		t.Fatalf("sessions %v, %v", ss, err)
 	}
 	in := ss[0].Integrity
-	if in.Status != "mismatch" || len(in.Mismatches) == 0 || in.Mismatches[0].Seq != n {
-		t.Fatalf("integrity after a rewritten spool: %+v, want a mismatch at checkpoint %d", in, n)
+	if in.Status != "mismatch" || len(in.Mismatches) == 0 || in.Mismatches[0].Seq != m {
+		t.Fatalf("integrity after a rewritten spool: %+v, want a mismatch at checkpoint %d", in, m)
 	}
 }
 

@@ -81,18 +81,25 @@ type checkpointer struct {
 }
 
 // due returns a checkpoint message when one is due: the spool has captured
-// more since the last one, and every has passed (or force). It returns nil
-// when there is nothing new or the spool's digest is unknown.
+// more since the last one, and every has passed (or force). It syncs the
+// spool first and vouches only for synced messages, so that a torn tail
+// after a power cut never contradicts a checkpoint. It returns nil when there is nothing new or the
+// spool's digest is unknown.
 func (cp *checkpointer) due(sp *Spool, now time.Time, force bool) []byte {
 	if cp.every <= 0 || (!force && now.Sub(cp.last) < cp.every) {
 		return nil
 	}
 	st := sp.Status()
-	last := st.NextSeq - 1
-	if last == 0 || last == cp.seq || st.Digest == "" {
+	if st.SyncedSeq < st.NextSeq-1 {
+		// Vouch for everything captured so far: one fsync per checkpoint.
+		sp.Sync()
+		st = sp.Status()
+	}
+	last := st.SyncedSeq // only what a power cut cannot take back
+	if last == 0 || last == cp.seq || st.SyncedDigest == "" {
 		return nil
 	}
 	cp.last, cp.seq = now, last
-	b, _ := json.Marshal(Control{Type: TypeCheckpoint, Seq: last, Digest: st.Digest})
+	b, _ := json.Marshal(Control{Type: TypeCheckpoint, Seq: last, Digest: st.SyncedDigest})
 	return b
 }

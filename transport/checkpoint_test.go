@@ -52,10 +52,10 @@ func TestParseCheckpoint(t *testing.T) {
 	}
 }
 
-// TestCheckpointSchedule: one when something new was captured and the
-// interval passed, none for an unknown digest or nothing new.
+// TestCheckpointSchedule: one when more was captured and the interval
+// passed, after a sync; none for an empty spool or nothing new.
 func TestCheckpointSchedule(t *testing.T) {
-	s := mustOpen(t, t.TempDir(), SpoolOptions{})
+	s := mustOpen(t, t.TempDir(), SpoolOptions{SyncInterval: time.Hour})
 	defer s.Close()
 	cp := &checkpointer{every: 2 * time.Second}
 	now := time.Now()
@@ -63,7 +63,10 @@ func TestCheckpointSchedule(t *testing.T) {
 		t.Fatalf("checkpoint of an empty spool: %s", b)
 	}
 	appendN(t, s, 1, 3)
-	b := cp.due(s, now, true)
+	b := cp.due(s, now, true) // syncs first
+	if st := s.Status(); st.SyncedSeq != 3 {
+		t.Fatalf("checkpoint did not sync: %+v", st)
+	}
 	c, err := ParseControl(b)
 	if err != nil || c.Type != TypeCheckpoint || c.Seq != 3 || c.Digest != wantDigest(t, 3) {
 		t.Fatalf("checkpoint %s: %v", b, err)

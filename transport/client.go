@@ -217,6 +217,7 @@ func (c *Client) Finish(ctx context.Context) (*FinishResult, error) {
 		}
 		return nil, fmt.Errorf("finish: waiting for acks: %w", err)
 	}
+	c.cfg.Spool.Sync() // the final checkpoint vouches for synced data
 	st := c.cfg.Spool.Status()
 	c.mu.Lock()
 	c.finishing, c.finishSeq = true, st.NextSeq-1
@@ -224,10 +225,10 @@ func (c *Client) Finish(ctx context.Context) (*FinishResult, error) {
 	checkpts := c.checkpts
 	c.mu.Unlock()
 	if ctrl != nil {
-		if checkpts && st.NextSeq > 1 && st.Digest != "" {
+		if checkpts && st.SyncedSeq == st.NextSeq-1 && st.SyncedSeq > 0 && st.SyncedDigest != "" {
 			// The final checkpoint: the chain this client computed as it
 			// captured, against what the backend stored.
-			b, _ := json.Marshal(Control{Type: TypeCheckpoint, Seq: st.NextSeq - 1, Digest: st.Digest})
+			b, _ := json.Marshal(Control{Type: TypeCheckpoint, Seq: st.SyncedSeq, Digest: st.SyncedDigest})
 			select {
 			case ctrl <- b:
 			default:

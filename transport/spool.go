@@ -52,15 +52,20 @@ type Spool struct {
 	// digestKnown is false when the chain passes a message this spool
 	// cannot read (a hole, or one the backend has but the spool lost).
 	digestKnown bool
-	holes       int    // unreadable messages in the index (see Repair)
-	tornFrom    uint64 // first seq cut off as a torn tail at open, 0 if none
-	damage      SpoolDamage
-	lastSync    time.Time
-	dirty       bool
-	failed      error         // sticky write failure
-	wake        chan struct{} // closed and replaced when something changes
-	closed      bool
-	buf         []byte
+	holes       int // unreadable messages in the index (see Repair)
+	// synced is the last seq known to be on stable storage, and the chain
+	// through it: what a checkpoint may vouch for (a power cut cannot take
+	// it back).
+	synced       uint64
+	syncedDigest string
+	tornFrom     uint64 // first seq cut off as a torn tail at open, 0 if none
+	damage       SpoolDamage
+	lastSync     time.Time
+	dirty        bool
+	failed       error         // sticky write failure
+	wake         chan struct{} // closed and replaced when something changes
+	closed       bool
+	buf          []byte
 }
 
 type segment struct {
@@ -166,6 +171,9 @@ func OpenSpool(dir string, key []byte, opts SpoolOptions) (*Spool, error) {
 		return nil, fmt.Errorf("open spool %s: %w", dir, err)
 	}
 	s.lastSync = opts.Now()
+	if err := s.segs[len(s.segs)-1].f.Sync(); err == nil {
+		s.markSynced()
+	}
 	return s, nil
 }
 
@@ -605,6 +613,7 @@ func (s *Spool) appendLocked(m Message, force bool) (uint64, error) {
 		}
 		head = s.segs[len(s.segs)-1]
 		s.writeState(seq - 1)
+		s.markSynced()
 	}
 
 	// Build frame and record in one buffer: record header, then the frame
@@ -640,6 +649,7 @@ func (s *Spool) appendLocked(m Message, force bool) (uint64, error) {
 	if syncNow {
 		s.lastSync = now
 		s.writeState(seq)
+		s.markSynced()
 	}
 	s.signal()
 	return seq, nil
@@ -817,9 +827,13 @@ type SpoolStatus struct {
 	Acked        uint64 // every message up to this one is acknowledged
 	Unacked      int    // messages waiting for an ack
 	UnackedBytes int64  // their frame bytes: the backlog adaptive bitrate watches
-	Digest       string // hex SHA-256 chain over every frame appended (docs/protocol.md §5)
-	Failed       error  // the sticky write failure, if any
-	Segments     int    // segment files on disk
+	Digest       string // hex SHA-256 chain over every frame appended (docs/protocol.md §5); "" when unknown
+	// SyncedSeq is the last message on stable storage and SyncedDigest the
+	// chain through it ("" when unknown): what a checkpoint vouches for.
+	SyncedSeq    uint64
+	SyncedDigest string
+	Failed       error // the sticky write failure, if any
+	Segments     int   // segment files on disk
 	// Damage is what the spool lost or renumbered since it was opened
 	// (Repair); zero when the spool was whole.
 	Damage SpoolDamage
@@ -835,6 +849,8 @@ func (s *Spool) Status() SpoolStatus {
 		Unacked:      s.nUnacked,
 		UnackedBytes: s.unacked,
 		Digest:       s.digestHex(),
+		SyncedSeq:    s.synced,
+		SyncedDigest: s.syncedDigest,
 		Failed:       s.failed,
 		Segments:     len(s.segs),
 		Damage:       s.damage,
@@ -856,7 +872,11 @@ func (s *Spool) Sync() error {
 }
 
 func (s *Spool) syncLocked() error {
-	if s.closed || !s.dirty {
+	if s.closed {
+		return nil
+	}
+	if !s.dirty {
+		s.markSynced()
 		return nil
 	}
 	if err := s.segs[len(s.segs)-1].f.Sync(); err != nil {
@@ -864,6 +884,7 @@ func (s *Spool) syncLocked() error {
 	}
 	s.lastSync, s.dirty = s.opts.Now(), false
 	s.writeState(s.nextSeq - 1)
+	s.markSynced()
 	return nil
 }
 

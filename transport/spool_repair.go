@@ -364,6 +364,11 @@ func (s *Spool) Repair(lastAck uint64) (*SpoolDamage, error) {
 	return &d, nil
 }
 
+// markSynced records that everything appended is on stable storage.
+func (s *Spool) markSynced() {
+	s.synced, s.syncedDigest = s.nextSeq-1, s.digestHex()
+}
+
 // firstHole is the first unreadable seq at or after from, 0 if none.
 func (s *Spool) firstHole(from uint64) uint64 {
 	for _, seg := range s.segs {

@@ -98,3 +98,44 @@ func TestSpoolWindowsFileRules(t *testing.T) {
 		t.Fatalf("wipe left %d files", len(left))
 	}
 }
+
+// TestSpoolRepairWindowsFileRules: cutting a damaged spool (files moved
+// aside, copied, truncated, removed) follows the same rule.
+func TestSpoolRepairWindowsFileRules(t *testing.T) {
+	windowsFileRules(t)
+	dir := filepath.Join(t.TempDir(), "spool")
+	s := mustOpen(t, dir, SpoolOptions{SegmentBytes: 300})
+	appendN(t, s, 1, 30)
+	s.Close()
+	segs := segFiles(t, dir)
+	older := segs[1]
+	flipByte(t, older, segRecords(t, older)[1].end-2)
+	head := segs[len(segs)-1]
+	st, _ := os.Stat(head)
+	os.Truncate(head, st.Size()-3)
+	os.Remove(segs[0])
+
+	s = mustOpen(t, dir, SpoolOptions{SegmentBytes: 300})
+	defer s.Close()
+	d, err := s.Repair(0)
+	if err != nil || d == nil || d.Lost == 0 {
+		t.Fatalf("Repair = %+v, %v", d, err)
+	}
+	if _, err := s.Repair(0); err != nil {
+		t.Fatal(err)
+	}
+	appendN2 := func() {
+		for i := 0; i < 10; i++ {
+			if _, err := s.Append(testMsg(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	appendN2()
+	if err := s.Ack(s.Status().NextSeq - 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wipe(); err != nil {
+		t.Fatal(err)
+	}
+}

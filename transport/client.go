@@ -284,6 +284,16 @@ func (c *Client) manage() {
 		if fin {
 			return
 		}
+		if errors.Is(err, ErrSpoolCorrupt) {
+			// The spool cannot be delivered even after Repair: retrying
+			// would loop for ever. Stop and say so.
+			c.log.Error("spool cannot be delivered", "err", err)
+			c.mu.Lock()
+			c.terminal = err
+			c.mu.Unlock()
+			c.setStatus(func(s *Status) { s.Connected = false; s.LastError = err })
+			return
+		}
 		var re *RemoteError
 		if errors.As(err, &re) && re.Permanent() {
 			c.log.Warn("connection refused for good", "code", re.Code, "err", err)
@@ -298,7 +308,11 @@ func (c *Client) manage() {
 		}
 		d := backoff(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff)
 		attempt++
-		c.log.Info("connection lost; retrying", "err", err, "in", d.Round(time.Millisecond))
+		level := slog.LevelInfo
+		if attempt > 5 {
+			level = slog.LevelWarn // not a blip: say so where a warn-level log shows it
+		}
+		c.log.Log(c.ctx, level, "connection lost; retrying", "err", err, "in", d.Round(time.Millisecond), "attempt", attempt)
 		c.setStatus(func(s *Status) { s.Connected = false; s.LastError = err; s.NextRetry = time.Now().Add(d) })
 		t := time.NewTimer(d)
 		select {

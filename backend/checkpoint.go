@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 CREATE INDEX IF NOT EXISTS checkpoints_status ON checkpoints(session_id, status);
 `
 
+// maxPendingCheckpoints bounds the checkpoints a session may have waiting
+// for data (one per 2 s: over 5 hours of capture not yet uploaded).
+const maxPendingCheckpoints = 10000
+
 // checkpointTables remembers the databases whose checkpoint table exists.
 var checkpointTables sync.Map // *sql.DB → struct{}
 
@@ -61,6 +65,14 @@ func (s *liveSession) Checkpoint(ctx context.Context, seq uint64, digest [32]byt
 		var stored []byte
 		if err := tx.QueryRow(`SELECT last_seq, digest FROM sessions WHERE id = ?`, s.id).Scan(&last, &stored); err != nil {
 			return err
+		}
+		var pending int
+		if err := tx.QueryRow(`SELECT count(*) FROM checkpoints WHERE session_id = ? AND status = 'pending'`, s.id).Scan(&pending); err != nil {
+			return err
+		}
+		if pending >= maxPendingCheckpoints && seq > uint64(last) {
+			s.b.log.Warn("checkpoint dropped: too many pending", "session", s.id, "seq", seq)
+			return nil
 		}
 		status := "pending"
 		var storedDigest any

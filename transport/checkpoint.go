@@ -66,6 +66,14 @@ func (s *serverConn) checkpoint(ctx context.Context, c *Control) {
 	if !ok {
 		return
 	}
+	// A client sends one per interval, plus one per connection and one at
+	// finish: a burst of 4 and one per half interval is plenty; the rest is
+	// dropped rather than written to the backend's store.
+	every := time.Duration(checkpointMS(s.sess, s.opts)) * time.Millisecond / 2
+	if !s.cpBudget.take(time.Now(), every, 4) {
+		s.log.Warn("checkpoint dropped: too many", "seq", c.Seq)
+		return
+	}
 	var d [32]byte
 	hex.Decode(d[:], []byte(c.Digest))
 	if err := rec.Checkpoint(ctx, c.Seq, d); err != nil {
@@ -102,4 +110,28 @@ func (cp *checkpointer) due(sp *Spool, now time.Time, force bool) []byte {
 	cp.last, cp.seq = now, last
 	b, _ := json.Marshal(Control{Type: TypeCheckpoint, Seq: last, Digest: st.SyncedDigest})
 	return b
+}
+
+// budget is a token bucket: up to burst tokens, one more every period.
+type budget struct {
+	tokens int
+	last   time.Time
+	init   bool
+}
+
+func (b *budget) take(now time.Time, period time.Duration, burst int) bool {
+	if !b.init {
+		b.tokens, b.last, b.init = burst, now, true
+	}
+	if period > 0 {
+		if n := int(now.Sub(b.last) / period); n > 0 {
+			b.tokens = min(burst, b.tokens+n)
+			b.last = b.last.Add(time.Duration(n) * period)
+		}
+	}
+	if b.tokens == 0 {
+		return false
+	}
+	b.tokens--
+	return true
 }

@@ -85,3 +85,29 @@ func TestCheckpointSchedule(t *testing.T) {
 		t.Errorf("checkpoint when the backend asked for none: %s", b)
 	}
 }
+
+func TestCheckpointBudget(t *testing.T) {
+	var b budget
+	now := time.Now()
+	n := 0
+	for i := 0; i < 100; i++ {
+		if b.take(now, time.Second, 4) {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Fatalf("burst passed %d, want 4", n)
+	}
+	if !b.take(now.Add(time.Second), time.Second, 4) || b.take(now.Add(time.Second), time.Second, 4) {
+		t.Error("one more per period")
+	}
+	got := 0
+	for i := 0; i < 10; i++ {
+		if b.take(now.Add(time.Hour), time.Second, 4) {
+			got++
+		}
+	}
+	if got != 4 {
+		t.Errorf("after a long pause %d pass, want the burst of 4", got)
+	}
+}

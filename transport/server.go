@@ -146,6 +146,7 @@ type serverConn struct {
 	stored   chan uint64  // storer → writer: latest stored seq (coalesced)
 	finished chan Control // storer → writer
 	dropped  int          // duplicates dropped; the storer's
+	cpBudget budget       // checkpoints the reader may still pass on (checkpoint.go)
 }
 
 // item is a frame or a finish, in the order the client sent them.

@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
@@ -208,13 +207,12 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 	perTrack := map[*liveTrack][]transport.Frame{}
 	digest := s.digest
 	now := s.b.cfg.Now()
+	digests := make([][32]byte, 0, len(frames)) // for checkpoints: digests[i] is through frames[i]
 	for _, f := range frames {
 		// Every message received is in the digest, refused ones too:
 		// they are stored, in the refused file.
-		h := sha256.New()
-		h.Write(digest[:])
-		h.Write(f.Raw) // not append(digest, f.Raw...): that copied every frame
-		h.Sum(digest[:0])
+		digest = transport.Chain(digest, f.Raw)
+		digests = append(digests, digest)
 		if r := s.check(f, now); r != nil {
 			refused = append(refused, *r)
 			continue
@@ -295,7 +293,7 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errors.New("update session: another connection stored concurrently")
 		}
-		return nil
+		return s.verifyCheckpoints(tx, frames[0].Seq, digests)
 	})
 	if err != nil {
 		return err

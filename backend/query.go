@@ -28,6 +28,8 @@ type SessionInfo struct {
 	Digest      string      `json:"digest"`
 	Connections int         `json:"connections"`
 	Tracks      []TrackInfo `json:"tracks"`
+	// Integrity is the checkpoints' verdict (checkpoint.go).
+	Integrity IntegrityInfo `json:"integrity"`
 }
 
 // TrackInfo is one track of a session.
@@ -111,7 +113,10 @@ func (b *Backend) ListSessions(ctx context.Context) ([]SessionInfo, error) {
 			out[i].Messages += t.Messages
 		}
 	}
-	return out, trows.Err()
+	if err := trows.Err(); err != nil {
+		return nil, err
+	}
+	return out, b.addIntegrity(ctx, out)
 }
 
 // Event is a stored session event.

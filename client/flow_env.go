@@ -225,7 +225,10 @@ func (r *realExam) Problem() error {
 	if err := r.sess.SendErr(); err != nil {
 		return err
 	}
-	return r.exam.Media().Err()
+	if err := r.exam.Media().Err(); err != nil {
+		return err
+	}
+	return r.sess.Damaged()
 }
 
 func (r *realExam) Snapshot(ctx context.Context, why string) error {

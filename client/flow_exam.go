@@ -216,6 +216,9 @@ func problemText(err error) string {
 		return "This computer's disk is full, so the recording has stopped." + kept
 	case errors.Is(err, transport.ErrSpoolFull):
 		return "Too much is waiting to be uploaded, so the recording has stopped." + kept
+	case errors.Is(err, transport.ErrSpoolDamaged):
+		return "Part of your recording stored on this computer was damaged and could not be uploaded. " +
+			"Your proctor has been told automatically, and the recording goes on. (" + oneLine(err) + ")"
 	}
 	return "The recording has stopped (" + oneLine(err) + ")." + kept
 }

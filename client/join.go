@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
+	"github.com/invigil/invigil/client/credstore"
 	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
 )
@@ -57,19 +59,71 @@ type Joined struct {
 	ConfigKey string
 	Unpinned  bool // the policy was verified with the key the backend sent, not a pinned one
 	Resumed   bool // an earlier run's session, resumed from the spool directory
-	Server    string
-	SpoolDir  string
+	// SetAside names spool files of an earlier session that could not be
+	// resumed (its session file is gone, or its session is over) and were
+	// moved aside undelivered; empty when there were none. Start reports them
+	// to the proctor (a spool.set_aside event).
+	SetAside *SetAside
+	Server   string
+	SpoolDir string
+}
+
+// SetAside is an earlier session's spool that was moved out of the way.
+type SetAside struct {
+	Dir      string // where the files are now
+	Segments int    // spool segment files among them (undelivered recording)
+	Why      string
 }
 
 // sessionFile is what the spool directory remembers of its session, so that
-// a restarted client can resume it. It holds the session token (which the
-// backend only accepts until the session finishes) but never the spool key:
-// that stays with the backend, so the spool alone is unreadable.
+// a restarted client can resume it. The session token (which the backend
+// only accepts until the session finishes) is kept in the OS credential
+// store (package credstore) under TokenName, and only where there is none
+// in the file itself (0600, with a warning). The spool key is never written
+// on this computer: it stays with the backend, so the spool alone is
+// unreadable.
 type sessionFile struct {
-	Server    string    `json:"server"`
-	SessionID string    `json:"session_id"`
-	Token     string    `json:"token"`
-	JoinedAt  time.Time `json:"joined_at"`
+	Server    string `json:"server"`
+	SessionID string `json:"session_id"`
+	// TokenStore is the credential store holding the token ("keyring",
+	// "dpapi", "keychain"); empty when Token holds it.
+	TokenStore string    `json:"token_store,omitempty"`
+	Token      string    `json:"token,omitempty"`
+	JoinedAt   time.Time `json:"joined_at"`
+}
+
+// tokenName is the token's name in the credential store.
+func tokenName(sessionID string) string { return "session." + sessionID }
+
+// credential store calls; variables so that tests can take the store away.
+var (
+	putCredential    = credstore.Put
+	getCredential    = credstore.Get
+	deleteCredential = credstore.Delete
+)
+
+// keepToken puts the session token in the credential store, or in the
+// session file when this computer has none.
+func keepToken(dir string, sf *sessionFile, token string, log *slog.Logger) {
+	kind, err := putCredential(dir, tokenName(sf.SessionID), []byte(token))
+	if err != nil {
+		log.Warn("no OS credential store: the session token is kept in the session file (0600) next to the spool; anyone who can read this account's files can resume the session", "err", err)
+		sf.Token = token
+		return
+	}
+	sf.TokenStore = kind
+}
+
+// token returns the session token, from the credential store or the file.
+func (sf *sessionFile) token(dir string) (string, error) {
+	if sf.TokenStore == "" {
+		return sf.Token, nil
+	}
+	b, err := getCredential(dir, sf.TokenStore, tokenName(sf.SessionID))
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
 }
 
 const sessionFileName = "session.json"
@@ -99,11 +153,11 @@ func Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
 		return nil, fmt.Errorf("spool directory: %w", err)
 	}
 
-	resp, resumed, err := resumeOrJoin(ctx, opts)
+	resp, resumed, aside, err := resumeOrJoin(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	j := &Joined{Resp: resp, Resumed: resumed, Server: opts.Server, SpoolDir: opts.SpoolDir}
+	j := &Joined{Resp: resp, Resumed: resumed, Server: opts.Server, SpoolDir: opts.SpoolDir, SetAside: aside}
 	key := pinned
 	if key == nil {
 		j.Unpinned = true
@@ -121,7 +175,8 @@ func Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
 	}
 	j.Policy, j.ConfigKey = p, ck
 	if !resumed {
-		sf := sessionFile{Server: opts.Server, SessionID: resp.SessionID, Token: resp.Token, JoinedAt: opts.Now().UTC()}
+		sf := sessionFile{Server: opts.Server, SessionID: resp.SessionID, JoinedAt: opts.Now().UTC()}
+		keepToken(opts.SpoolDir, &sf, resp.Token, opts.Log)
 		if err := writeSessionFile(opts.SpoolDir, sf); err != nil {
 			return nil, err
 		}
@@ -129,33 +184,53 @@ func Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
 	return j, nil
 }
 
-func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinResponse, bool, error) {
+func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinResponse, bool, *SetAside, error) {
 	sf, err := readSessionFile(opts.SpoolDir)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
+	}
+	var aside *SetAside
+	var token string
+	if sf != nil {
+		if token, err = sf.token(opts.SpoolDir); err != nil {
+			// The credential store lost it (the Linux keyring does at a
+			// reboot): the session cannot be resumed.
+			opts.Log.Warn("the session token is gone from the credential store", "store", sf.TokenStore, "err", err)
+			if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, fmt.Errorf("the session token is gone from the %s credential store (after a reboot?)", sf.TokenStore)); err != nil {
+				return nil, false, nil, err
+			}
+			sf = nil
+		}
 	}
 	if sf != nil && sf.Server == opts.Server {
-		resp, err := transport.Resume(ctx, opts.HTTP, opts.Server, sf.Token)
+		resp, err := transport.Resume(ctx, opts.HTTP, opts.Server, token)
 		switch {
 		case err == nil:
 			if resp.SessionID != sf.SessionID {
-				return nil, false, fmt.Errorf("resume answered for session %s, not %s", resp.SessionID, sf.SessionID)
+				return nil, false, nil, fmt.Errorf("resume answered for session %s, not %s", resp.SessionID, sf.SessionID)
 			}
 			opts.Log.Info("resuming session", "session", resp.SessionID)
-			return resp, true, nil
+			return resp, true, nil, nil
 		case errors.Is(err, transport.ErrSessionFinished), errors.Is(err, transport.ErrUnauthorized):
 			// The earlier session is over (or unknown to this backend):
 			// anything left in its spool cannot be delivered any more.
-			if err := retireSpool(opts.SpoolDir, opts.Now(), opts.Log, err); err != nil {
-				return nil, false, err
+			if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, err); err != nil {
+				return nil, false, nil, err
 			}
+			forgetToken(opts.SpoolDir, sf)
 		default:
-			return nil, false, classify(err)
+			return nil, false, nil, classify(err)
 		}
 	} else if sf != nil {
 		// A session with another backend: keep its spool aside untouched.
-		if err := retireSpool(opts.SpoolDir, opts.Now(), opts.Log, errors.New("spool belongs to "+sf.Server)); err != nil {
-			return nil, false, err
+		if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, errors.New("spool belongs to "+sf.Server)); err != nil {
+			return nil, false, nil, err
+		}
+	} else if hasSegments(opts.SpoolDir) {
+		// Recording without a session file (deleted or lost): it cannot be
+		// resumed, and a new session must not upload it as its own.
+		if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, errors.New("the session file is missing")); err != nil {
+			return nil, false, nil, err
 		}
 	}
 	resp, err := transport.Join(ctx, opts.HTTP, opts.Server, transport.JoinRequest{
@@ -163,9 +238,15 @@ func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinRespons
 		Client: transport.ClientInfo{App: "invigil", Version: Version, OS: runtime.GOOS, Arch: runtime.GOARCH},
 	})
 	if err != nil {
-		return nil, false, classify(err)
+		return nil, false, nil, classify(err)
 	}
-	return resp, false, nil
+	return resp, false, aside, nil
+}
+
+// hasSegments reports whether dir holds spool segment files.
+func hasSegments(dir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	return len(m) > 0
 }
 
 // classify wraps a join error in the class a caller branches on.
@@ -191,7 +272,7 @@ func readSessionFile(dir string) (*sessionFile, error) {
 		return nil, fmt.Errorf("read session file: %w", err)
 	}
 	var sf sessionFile
-	if err := json.Unmarshal(b, &sf); err != nil || sf.SessionID == "" || sf.Token == "" {
+	if err := json.Unmarshal(b, &sf); err != nil || sf.SessionID == "" || (sf.Token == "" && sf.TokenStore == "") {
 		return nil, fmt.Errorf("session file %s is damaged; move the directory away to start afresh", filepath.Join(dir, sessionFileName))
 	}
 	return &sf, nil
@@ -213,30 +294,49 @@ func writeSessionFile(dir string, sf sessionFile) error {
 // retireSpool moves the files of a session that can no longer upload out of
 // the way (into a sibling directory), so a new session starts clean and
 // nothing is deleted silently.
-func retireSpool(dir string, now time.Time, log *slog.Logger, why error) error {
+func retireSpool(dir string, now time.Time, log *slog.Logger, why error) (*SetAside, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(entries) == 0 {
-		return nil
+		return nil, nil
 	}
 	aside := filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".retired-"+now.UTC().Format("20060102T150405"))
 	if err := os.MkdirAll(aside, 0o700); err != nil {
-		return err
+		return nil, err
 	}
+	segs := 0
 	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".seg") {
+			segs++
+		}
 		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(aside, e.Name())); err != nil {
-			return fmt.Errorf("move old spool aside: %w", err)
+			return nil, fmt.Errorf("move old spool aside: %w", err)
 		}
 	}
-	log.Warn("earlier session's spool moved aside", "to", aside, "why", why)
-	return nil
+	log.Warn("earlier session's spool moved aside", "to", aside, "why", why, "segments", segs)
+	if segs == 0 {
+		return nil, nil
+	}
+	return &SetAside{Dir: aside, Segments: segs, Why: why.Error()}, nil
 }
 
-// ForgetSession removes the session file once a session is finished and its
-// spool wiped.
+// forgetToken deletes a session's token from the credential store.
+func forgetToken(dir string, sf *sessionFile) {
+	if sf != nil && sf.TokenStore != "" {
+		deleteCredential(dir, sf.TokenStore, tokenName(sf.SessionID))
+	}
+}
+
+// ForgetSession removes the session file, and the token from the credential
+// store, once a session is finished and its spool wiped.
 func ForgetSession(dir string) error {
+	if sf, err := readSessionFile(dir); err == nil && sf != nil && sf.TokenStore != "" {
+		if err := deleteCredential(dir, sf.TokenStore, tokenName(sf.SessionID)); err != nil {
+			return err
+		}
+	}
 	err := os.Remove(filepath.Join(dir, sessionFileName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

@@ -71,7 +71,31 @@ func Start(j *Joined, opts SessionOptions) (*Session, error) {
 		return nil, err
 	}
 	s.tc.Start()
+	if a := j.SetAside; a != nil {
+		// The proctor learns that recording of an earlier session on this
+		// computer could not be delivered.
+		if err := s.Event("spool.set_aside", map[string]any{"segments": a.Segments, "why": a.Why}); err != nil {
+			s.log.Warn("could not record the set-aside spool", "err", err)
+		}
+	}
 	return s, nil
+}
+
+// Damaged returns an error wrapping transport.ErrSpoolDamaged when part of
+// the recording was lost from the local spool (damaged or deleted files), or
+// an earlier session's spool had to be set aside undelivered; nil otherwise.
+// The proctor has an event for each; the session goes on.
+func (s *Session) Damaged() error {
+	d := s.spool.Status().Damage
+	switch {
+	case d.Lost > 0:
+		return fmt.Errorf("%w: %d messages (seq %d to %d) could not be read; the damaged files are kept in %s",
+			transport.ErrSpoolDamaged, d.Lost, d.LostFrom, d.LostTo, d.Aside)
+	case s.j.SetAside != nil:
+		return fmt.Errorf("%w: an earlier session's recording could not be resumed (%s) and was moved to %s",
+			transport.ErrSpoolDamaged, s.j.SetAside.Why, s.j.SetAside.Dir)
+	}
+	return nil
 }
 
 // commandSink hands the backend's commands to whoever reads Commands.
@@ -194,7 +218,10 @@ type Receipt struct {
 	ClientDigest string         `json:"digest"`
 	ServerDigest string         `json:"server_digest,omitempty"`
 	Match        bool           `json:"digest_match"`
-	FinishedAt   time.Time      `json:"finished_at"`
+	// Lost counts messages lost from the local spool (damaged files); the
+	// proctor has a spool.corrupt event for them.
+	Lost       int       `json:"lost,omitempty"`
+	FinishedAt time.Time `json:"finished_at"`
 }
 
 // Finish ends the session: a session.finished event, then it waits until the
@@ -214,6 +241,7 @@ func (s *Session) Finish(ctx context.Context, reason string) (*Receipt, error) {
 	r.Messages = res.LastSeq
 	r.ClientDigest, r.ServerDigest = res.ClientDigest, res.ServerDigest
 	r.Match = res.ServerDigest != "" && res.ServerDigest == res.ClientDigest
+	r.Lost = s.spool.Status().Damage.Lost
 	s.tc.Close()
 	if err := s.spool.Wipe(); err != nil {
 		return &r, fmt.Errorf("finished, but wiping the local spool failed: %w", err)

@@ -86,6 +86,7 @@ type Client struct {
 	terminal  error         // a permanent error: the manager stopped
 	ctrl      chan []byte   // control messages for the live connection's writer
 	finishing bool          // Finish was called; every new connection sends finish
+	checkpts  bool          // the last welcome asked for checkpoints
 	finishSeq uint64        // its last_seq
 	finished  *FinishResult // set when the backend confirms
 	done      chan struct{} // closed when the manager stops
@@ -216,12 +217,23 @@ func (c *Client) Finish(ctx context.Context) (*FinishResult, error) {
 		}
 		return nil, fmt.Errorf("finish: waiting for acks: %w", err)
 	}
+	c.cfg.Spool.Sync() // the final checkpoint vouches for synced data
 	st := c.cfg.Spool.Status()
 	c.mu.Lock()
 	c.finishing, c.finishSeq = true, st.NextSeq-1
 	ctrl := c.ctrl
+	checkpts := c.checkpts
 	c.mu.Unlock()
 	if ctrl != nil {
+		if checkpts && st.SyncedSeq == st.NextSeq-1 && st.SyncedSeq > 0 && st.SyncedDigest != "" {
+			// The final checkpoint: the chain this client computed as it
+			// captured, against what the backend stored.
+			b, _ := json.Marshal(Control{Type: TypeCheckpoint, Seq: st.SyncedSeq, Digest: st.SyncedDigest})
+			select {
+			case ctrl <- b:
+			default:
+			}
+		}
 		b, _ := json.Marshal(Control{Type: TypeFinish, LastSeq: st.NextSeq - 1})
 		select {
 		case ctrl <- b:
@@ -272,6 +284,16 @@ func (c *Client) manage() {
 		if fin {
 			return
 		}
+		if errors.Is(err, ErrSpoolCorrupt) {
+			// The spool cannot be delivered even after Repair: retrying
+			// would loop for ever. Stop and say so.
+			c.log.Error("spool cannot be delivered", "err", err)
+			c.mu.Lock()
+			c.terminal = err
+			c.mu.Unlock()
+			c.setStatus(func(s *Status) { s.Connected = false; s.LastError = err })
+			return
+		}
 		var re *RemoteError
 		if errors.As(err, &re) && re.Permanent() {
 			c.log.Warn("connection refused for good", "code", re.Code, "err", err)
@@ -286,7 +308,11 @@ func (c *Client) manage() {
 		}
 		d := backoff(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff)
 		attempt++
-		c.log.Info("connection lost; retrying", "err", err, "in", d.Round(time.Millisecond))
+		level := slog.LevelInfo
+		if attempt > 5 {
+			level = slog.LevelWarn // not a blip: say so where a warn-level log shows it
+		}
+		c.log.Log(c.ctx, level, "connection lost; retrying", "err", err, "in", d.Round(time.Millisecond), "attempt", attempt)
 		c.setStatus(func(s *Status) { s.Connected = false; s.LastError = err; s.NextRetry = time.Now().Add(d) })
 		t := time.NewTimer(d)
 		select {
@@ -296,6 +322,14 @@ func (c *Client) manage() {
 		case <-t.C:
 		}
 	}
+}
+
+// reportDamage logs what a spool repair lost. The spool's event tells the
+// proctor; Status().Spool.Damage tells the application.
+func (c *Client) reportDamage(d *SpoolDamage) {
+	c.log.Error("spool damaged: messages lost; the rest renumbered and sent", "lost", d.Lost,
+		"lost_from", d.LostFrom, "lost_to", d.LostTo, "renumbered", d.Renumbered, "preserved_in", d.Aside)
+	c.setStatus(func(*Status) {})
 }
 
 // backoff is exponential with full jitter: uniform in [min/2, min(max, min·2^attempt)].
@@ -318,6 +352,14 @@ func (c *Client) connectAndServe() (healthy bool, err error) {
 		return false, err
 	}
 	defer conn.Close()
+	// Damage in the spool (a message it cannot read, a segment gone) is
+	// settled against what the backend has: lost messages are reported in
+	// an event and the rest renumbered, so delivery can go on.
+	if dmg, err := c.cfg.Spool.Repair(welcome.LastAck); err != nil {
+		return false, fmt.Errorf("repair spool: %w", err)
+	} else if dmg != nil {
+		c.reportDamage(dmg)
+	}
 	if welcome.LastAck >= c.cfg.Spool.Status().NextSeq {
 		// The backend has more than this spool ever produced: the spool was
 		// lost. Carry on after the backend's last message.
@@ -332,6 +374,7 @@ func (c *Client) connectAndServe() (healthy bool, err error) {
 	ctrl := make(chan []byte, 16)
 	c.mu.Lock()
 	c.ctrl = ctrl
+	c.checkpts = welcome.CheckpointMS > 0
 	reconnects := c.status.Reconnects
 	if c.status.Connected || c.status.LastError != nil {
 		reconnects++
@@ -358,7 +401,8 @@ func (c *Client) connectAndServe() (healthy bool, err error) {
 	var gotAck bool
 	wg.Add(3)
 	go func() { defer wg.Done(); cancel(c.read(ctx, conn, &gotAck)) }()
-	go func() { defer wg.Done(); cancel(c.write(ctx, conn, welcome.LastAck+1, ctrl)) }()
+	cp := &checkpointer{every: time.Duration(welcome.CheckpointMS) * time.Millisecond}
+	go func() { defer wg.Done(); cancel(c.write(ctx, conn, welcome.LastAck+1, ctrl, cp)) }()
 	go func() { defer wg.Done(); cancel(c.ping(ctx, conn)) }()
 	<-ctx.Done()
 	conn.Close() // unblocks the reader and writer
@@ -504,12 +548,28 @@ func (c *Client) read(ctx context.Context, conn *websocket.Conn, gotAck *bool) e
 
 // write sends spooled frames from seq next on, in order, and control
 // messages queued on ctrl.
-func (c *Client) write(ctx context.Context, conn *websocket.Conn, next uint64, ctrl <-chan []byte) error {
+func (c *Client) write(ctx context.Context, conn *websocket.Conn, next uint64, ctrl <-chan []byte, cp *checkpointer) error {
 	send := func(typ int, b []byte) error {
 		conn.SetWriteDeadline(time.Now().Add(3 * c.cfg.Heartbeat))
 		return conn.WriteMessage(typ, b)
 	}
+	// A checkpoint goes first on every connection, and then ahead of the
+	// spooled data whenever one is due (checkpoint.go).
+	checkpoint := func(force bool) error {
+		if b := cp.due(c.cfg.Spool, time.Now(), force); b != nil {
+			if err := send(websocket.TextMessage, b); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+		}
+		return nil
+	}
+	if err := checkpoint(true); err != nil {
+		return err
+	}
 	for {
+		if err := checkpoint(false); err != nil {
+			return err
+		}
 		select {
 		case b := <-ctrl:
 			if err := send(websocket.TextMessage, b); err != nil {
@@ -530,6 +590,17 @@ func (c *Client) write(ctx context.Context, conn *websocket.Conn, next uint64, c
 			if err != nil {
 				if next <= c.cfg.Spool.ackedThrough() {
 					continue // acked while we looked
+				}
+				if errors.Is(err, ErrSpoolCorrupt) {
+					// Everything before next is sent; cut the spool at next.
+					dmg, rerr := c.cfg.Spool.Repair(next - 1)
+					if rerr != nil {
+						return fmt.Errorf("repair spool: %w", rerr)
+					}
+					if dmg != nil {
+						c.reportDamage(dmg)
+						continue
+					}
 				}
 				return err
 			}

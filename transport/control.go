@@ -36,6 +36,8 @@ type Control struct {
 	LastAck     uint64 `json:"last_ack,omitempty"`
 	State       string `json:"state,omitempty"`
 	HeartbeatMS int    `json:"heartbeat_ms,omitempty"`
+	// CheckpointMS: send a checkpoint this often (0: none; checkpoint.go).
+	CheckpointMS int `json:"checkpoint_ms,omitempty"`
 
 	// ack
 	Seq uint64 `json:"seq,omitempty"`
@@ -172,6 +174,10 @@ func ParseControl(b []byte) (*Control, error) {
 	case TypeCommandAck:
 		if c.ID == "" {
 			return bad("without id")
+		}
+	case TypeCheckpoint:
+		if err := checkCheckpoint(&c); err != nil {
+			return nil, err
 		}
 	case TypeFinish, TypeFinished:
 		// last_seq 0 is a session that sent nothing.

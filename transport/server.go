@@ -76,6 +76,10 @@ type ServerOptions struct {
 	// than a TCP reset. Default 2 s.
 	Linger time.Duration
 	Log    *slog.Logger
+
+	// CheckpointInterval is the checkpoint rate a welcome asks for when the
+	// session is a CheckpointRecorder; default DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
 }
 
 // DefaultBudgetBytes is the size of the budget ServeConn connections share
@@ -246,6 +250,8 @@ type serverConn struct {
 
 	dlMu    sync.Mutex
 	closing bool // the read deadline is the linger's; under dlMu
+
+	cpBudget budget // checkpoints the reader may still pass on (checkpoint.go)
 }
 
 // startClosing gives the reader Linger more time to see the client's close
@@ -417,7 +423,7 @@ func (s *serverConn) hello(ctx context.Context) (uint64, string, error) {
 		s.conflictLo, s.conflictHi = h.NextSeq, last
 		s.log.Warn("client spool behind the backend", "next_seq", h.NextSeq, "last_ack", last)
 	}
-	welcome, _ := json.Marshal(Control{Type: TypeWelcome, SessionID: h.SessionID, LastAck: last, State: state, HeartbeatMS: int(s.opts.Heartbeat / time.Millisecond)})
+	welcome, _ := json.Marshal(Control{Type: TypeWelcome, SessionID: h.SessionID, LastAck: last, State: state, HeartbeatMS: int(s.opts.Heartbeat / time.Millisecond), CheckpointMS: checkpointMS(s.sess, s.opts)})
 	s.conn.SetWriteDeadline(time.Now().Add(s.dead))
 	if err := s.conn.WriteMessage(websocket.TextMessage, welcome); err != nil {
 		return 0, "", fmt.Errorf("%w: send welcome: %w", errClientGone, err)
@@ -466,6 +472,9 @@ func (s *serverConn) read(ctx context.Context) error {
 				if err := s.sess.AckCommand(c.ID); err != nil {
 					s.log.Warn("command ack", "id", c.ID, "err", err)
 				}
+				continue
+			case TypeCheckpoint:
+				s.checkpoint(ctx, c)
 				continue
 			case TypeFinish:
 				it.finish = c

@@ -4,11 +4,10 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -50,26 +49,40 @@ type Spool struct {
 	unacked  int64 // frame bytes with seq > acked
 	nUnacked int
 	digest   [32]byte // chain over frames 1..nextSeq-1
-	lastSync time.Time
-	dirty    bool
-	failed   error         // sticky write failure
-	wake     chan struct{} // closed and replaced when something changes
-	closed   bool
-	buf      []byte
+	// digestKnown is false when the chain passes a message this spool
+	// cannot read (a hole, or one the backend has but the spool lost).
+	digestKnown bool
+	holes       int // unreadable messages in the index (see Repair)
+	// synced is the last seq known to be on stable storage, and the chain
+	// through it: what a checkpoint may vouch for (a power cut cannot take
+	// it back).
+	synced       uint64
+	syncedDigest string
+	tornFrom     uint64 // first seq cut off as a torn tail at open, 0 if none
+	damage       SpoolDamage
+	lastSync     time.Time
+	dirty        bool
+	failed       error         // sticky write failure
+	wake         chan struct{} // closed and replaced when something changes
+	closed       bool
+	buf          []byte
 }
 
 type segment struct {
-	path  string
-	first uint64
-	f     *os.File
-	size  int64
-	recs  []record // recs[i] holds seq first+i
+	path     string
+	first    uint64
+	f        *os.File
+	size     int64    // where the next record goes
+	recs     []record // recs[i] holds seq first+i
+	fileSize int64    // at open
+	damaged  bool     // holds bytes that are neither records nor a torn tail
 }
 
 type record struct {
 	off  int64 // of the record in the file
-	size int32 // of the whole record
+	size int32 // of the whole record; 0 for a hole with no bytes
 	n    int32 // frame bytes
+	bad  bool  // a hole: the message is missing or does not decrypt
 }
 
 // SpoolOptions tunes a Spool. The zero value gives the defaults.
@@ -112,6 +125,9 @@ var (
 	// ErrSpoolCorrupt: the spool's files do not fit together (not a torn
 	// tail, which is repaired silently).
 	ErrSpoolCorrupt = errors.New("spool corrupt")
+	// ErrSpoolDamaged: messages were lost from the spool (damaged or
+	// deleted files); SpoolStatus.Damage says which. The session goes on.
+	ErrSpoolDamaged = errors.New("part of the recording was lost from the local spool")
 	// ErrSpoolLocked: another process has the spool open.
 	ErrSpoolLocked = errors.New("spool in use by another invigil process")
 	// ErrSpoolClosed: the spool was closed.
@@ -155,6 +171,9 @@ func OpenSpool(dir string, key []byte, opts SpoolOptions) (*Spool, error) {
 		return nil, fmt.Errorf("open spool %s: %w", dir, err)
 	}
 	s.lastSync = opts.Now()
+	if err := s.segs[len(s.segs)-1].f.Sync(); err == nil {
+		s.markSynced()
+	}
 	return s, nil
 }
 
@@ -167,7 +186,7 @@ func (s *Spool) load() error {
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), segSuffix+".tmp") {
 			// A segment whose creation a crash interrupted: it holds no records.
-			os.Remove(filepath.Join(s.dir, e.Name()))
+			removeFile(filepath.Join(s.dir, e.Name()))
 			continue
 		}
 		name, ok := strings.CutSuffix(e.Name(), segSuffix)
@@ -181,124 +200,314 @@ func (s *Spool) load() error {
 		firsts = append(firsts, first)
 	}
 	sort.Slice(firsts, func(i, j int) bool { return firsts[i] < firsts[j] })
+	if err := s.checkKey(firsts); err != nil {
+		return err
+	}
+	synced := s.readState()
 	for i, first := range firsts {
 		head := i == len(firsts)-1
-		seg, digest, err := s.openSegment(first, head)
+		seg, err := s.openSegment(first, head)
 		if err != nil {
 			return err
 		}
+		if seg == nil {
+			continue // no usable header: moved aside, its records are holes
+		}
 		if len(s.segs) > 0 {
 			prev := s.segs[len(s.segs)-1]
-			if want := prev.first + uint64(len(prev.recs)); first != want {
-				return fmt.Errorf("%w: segment %d follows one that ends before %d", ErrSpoolCorrupt, first, want)
+			end := prev.first + uint64(len(prev.recs))
+			if first < end {
+				// Overlapping segments: the later one wins.
+				prev.recs = prev.recs[:first-prev.first]
 			}
+			s.addHoles(prev, first)
 		}
 		s.segs = append(s.segs, seg)
-		if head {
-			s.digest = digest
-		}
 	}
 	if len(s.segs) == 0 {
-		return s.newSegment(1)
+		// Nothing readable. If the state says messages existed, they are
+		// lost (unless the backend has them: Repair finds out).
+		if err := s.newSegment(synced + 1); err != nil {
+			return err
+		}
+		s.nextSeq, s.acked = synced+1, synced
+		s.digestKnown = synced == 0
+		s.writeState(synced)
+		return nil
 	}
 	head := s.segs[len(s.segs)-1]
+	if err := s.cutTornTail(head, synced); err != nil {
+		return err
+	}
 	s.nextSeq = head.first + uint64(len(head.recs))
 	s.acked = s.segs[0].first - 1
-	for _, seg := range s.segs {
-		for _, r := range seg.recs {
-			s.unacked += int64(r.n)
-			s.nUnacked++
+	if s.digest, s.digestKnown = s.digestAt(s.nextSeq - 1); !s.digestKnown {
+		s.digest = [32]byte{}
+	}
+	s.countUnacked()
+	return nil
+}
+
+// checkKey refuses a spool none of whose segment headers opens with the key
+// while some look like segment headers: the key is wrong, and the segments
+// must not be taken for damage.
+func (s *Spool) checkKey(firsts []uint64) error {
+	sealed := 0
+	for _, first := range firsts {
+		hdr := make([]byte, segHeaderSize)
+		f, err := os.Open(filepath.Join(s.dir, segName(first)))
+		if err != nil {
+			return err
 		}
+		_, err = io.ReadFull(f, hdr)
+		f.Close()
+		if err != nil || string(hdr[:8]) != segMagic || binary.BigEndian.Uint64(hdr[8:]) != first {
+			continue
+		}
+		if _, err := s.aead.Open(nil, hdr[16:28], hdr[28:], hdr[8:16]); err == nil {
+			return nil
+		}
+		sealed++
+	}
+	if sealed > 0 {
+		return fmt.Errorf("%w: no segment header decrypts (wrong spool key?)", ErrSpoolCorrupt)
 	}
 	return nil
 }
 
-func segName(first uint64) string { return fmt.Sprintf("%020d%s", first, segSuffix) }
-
-// openSegment reads a segment's header and record index. For the head it
-// also decrypts every record, to chain the digest and to cut a torn tail.
-func (s *Spool) openSegment(first uint64, head bool) (*segment, [32]byte, error) {
-	var digest [32]byte
-	path := filepath.Join(s.dir, segName(first))
-	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, digest, err
-	}
-	seg := &segment{path: path, first: first, f: f}
-	fail := func(err error) (*segment, [32]byte, error) {
-		f.Close()
-		return nil, digest, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return fail(err)
-	}
-	hdr := make([]byte, segHeaderSize)
-	if _, err := f.ReadAt(hdr, 0); err != nil {
-		return fail(fmt.Errorf("%w: segment %d header: %v", ErrSpoolCorrupt, first, err))
-	}
-	if string(hdr[:8]) != segMagic || binary.BigEndian.Uint64(hdr[8:]) != first {
-		return fail(fmt.Errorf("%w: segment %d has a bad header", ErrSpoolCorrupt, first))
-	}
-	d, err := s.aead.Open(nil, hdr[16:28], hdr[28:], hdr[8:16])
-	if err != nil {
-		return fail(fmt.Errorf("%w: segment %d header does not decrypt (wrong spool key?)", ErrSpoolCorrupt, first))
-	}
-	copy(digest[:], d)
-
-	off := int64(segHeaderSize)
-	rh := make([]byte, recHeaderSize)
-	var sealed []byte
-	for off < st.Size() {
-		torn := func(why string) error {
-			if !head {
-				return fmt.Errorf("%w: segment %d record at %d: %s", ErrSpoolCorrupt, first, off, why)
+// countUnacked recomputes the counters of messages after s.acked.
+func (s *Spool) countUnacked() {
+	s.unacked, s.nUnacked = 0, 0
+	for _, seg := range s.segs {
+		for i, r := range seg.recs {
+			if seg.first+uint64(i) > s.acked {
+				s.unacked += int64(r.n)
+				s.nUnacked++
 			}
-			// A crash mid-append: cut the tail off.
-			if err := f.Truncate(off); err != nil {
+		}
+	}
+}
+
+// addHoles extends seg's index with holes up to (not including) next.
+func (s *Spool) addHoles(seg *segment, next uint64) {
+	for seg.first+uint64(len(seg.recs)) < next {
+		seg.recs = append(seg.recs, record{off: seg.size, bad: true})
+		s.holes++
+	}
+}
+
+// cutTornTail decides what the unreadable end of the head segment is. Only
+// what was never synced may be a torn tail (a crash during an append, or a
+// power cut before fsync): it is cut off without a word. Messages up to
+// synced (the state file) that are gone are holes, reported by Repair.
+func (s *Spool) cutTornTail(head *segment, synced uint64) error {
+	good := len(head.recs)
+	for good > 0 && head.recs[good-1].bad {
+		good--
+	}
+	lastGood := head.first + uint64(good) - 1
+	end := head.size
+	if good < len(head.recs) {
+		end = head.recs[good].off
+	}
+	if lastGood < synced {
+		// Synced messages are missing or unreadable: holes, not a torn tail.
+		keep := min(uint64(len(head.recs)), synced-head.first+1)
+		head.recs = head.recs[:keep]
+		s.addHoles(head, synced+1)
+		if keep > uint64(good) && head.recs[keep-1].size > 0 {
+			end = head.recs[keep-1].off + int64(head.recs[keep-1].size)
+		}
+	} else {
+		if lastGood+1 < head.first+uint64(len(head.recs)) || end < head.size {
+			s.tornFrom = lastGood + 1
+		}
+		for _, r := range head.recs[good:] {
+			if r.bad {
+				s.holes--
+			}
+		}
+		head.recs = head.recs[:good]
+	}
+	interior := false
+	for _, r := range head.recs[:min(good, len(head.recs))] {
+		interior = interior || r.bad
+	}
+	if end < head.fileSize {
+		if head.damaged && (lastGood < synced || interior) {
+			if _, err := s.preserve(head.path); err != nil {
 				return err
 			}
-			return nil
 		}
-		if _, err := f.ReadAt(rh, off); err != nil {
-			if err := torn("short header"); err != nil {
-				return fail(err)
-			}
-			break
+		if err := head.f.Truncate(end); err != nil {
+			return err
 		}
-		n := int64(binary.BigEndian.Uint32(rh))
-		seq := binary.BigEndian.Uint64(rh[4:])
-		if seq != first+uint64(len(seg.recs)) || n < int64(s.aead.Overhead()) || n > MaxFrameBytes+int64(s.aead.Overhead()) {
-			if err := torn("bad record header"); err != nil {
-				return fail(err)
-			}
-			break
-		}
-		if off+recHeaderSize+n > st.Size() {
-			if err := torn("short record"); err != nil {
-				return fail(err)
-			}
-			break
-		}
-		if head {
-			sealed = grow(sealed, int(n))
-			if _, err := f.ReadAt(sealed, off+recHeaderSize); err != nil {
-				return fail(err)
-			}
-			frame, err := s.aead.Open(sealed[:0], rh[12:24], sealed, rh[4:12])
-			if err != nil {
-				if err := torn("record does not decrypt"); err != nil {
-					return fail(err)
-				}
-				break
-			}
-			digest = chain(digest, frame)
-		}
-		seg.recs = append(seg.recs, record{off: off, size: int32(recHeaderSize + n), n: int32(n) - int32(s.aead.Overhead())})
-		off += recHeaderSize + n
 	}
-	seg.size = off
-	return seg, digest, nil
+	head.size = end
+	return nil
+}
+
+// segName is the file name of the segment whose first record is first.
+func segName(first uint64) string { return fmt.Sprintf("%020d%s", first, segSuffix) }
+
+// openSegment reads a segment's header and indexes its records. For the
+// head it also decrypts every record. Records that are unreadable become
+// holes; a segment without a usable header is moved aside and nil returned.
+func (s *Spool) openSegment(first uint64, head bool) (*segment, error) {
+	path := filepath.Join(s.dir, segName(first))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	hdr := b[:min(len(b), segHeaderSize)]
+	ok := len(hdr) == segHeaderSize && string(hdr[:8]) == segMagic && binary.BigEndian.Uint64(hdr[8:]) == first
+	if ok {
+		if _, err := s.aead.Open(nil, hdr[16:28], hdr[28:], hdr[8:16]); err != nil {
+			ok = false
+		}
+	}
+	if !ok {
+		// Keep the bytes for whoever investigates; the spool goes on without them.
+		return nil, s.moveAside(path)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	seg := &segment{path: path, first: first, f: f, fileSize: int64(len(b))}
+	seg.recs, seg.size = s.scanRecords(b, first, head)
+	for _, r := range seg.recs {
+		if r.bad {
+			s.holes++
+			seg.damaged = true
+		}
+	}
+	if seg.size < seg.fileSize {
+		// Unplaceable bytes at the end. For the head, whether they are a torn
+		// tail is cutTornTail's decision.
+		seg.damaged = true
+	}
+	return seg, nil
+}
+
+// scanRecords indexes the records in a segment file's bytes b. A record
+// whose header does not fit is skipped by searching for the next record that
+// decrypts (resynchronising); the sequence numbers in between become holes.
+// With open, every record is decrypted and one that fails is a hole. It
+// returns the index and the offset after the last record it could place.
+func (s *Spool) scanRecords(b []byte, first uint64, open bool) ([]record, int64) {
+	var recs []record
+	off := int64(segHeaderSize)
+	size := int64(len(b))
+	for off < size {
+		q := first + uint64(len(recs))
+		n, fits := s.recordFits(b, off, q)
+		if fits {
+			r := record{off: off, size: int32(recHeaderSize + n), n: int32(n) - int32(s.aead.Overhead())}
+			if open && !s.opens(b, off, n) {
+				r.bad = true
+			}
+			recs = append(recs, r)
+			off += recHeaderSize + n
+			continue
+		}
+		p, q2 := s.resync(b, off+1, q)
+		if p < 0 {
+			break
+		}
+		for ; q < q2; q++ {
+			recs = append(recs, record{off: off, bad: true})
+		}
+		off = p
+	}
+	if off > size {
+		off = size
+	}
+	return recs, off
+}
+
+// recordFits reports whether a whole record for seq q starts at off in b,
+// and its sealed length.
+func (s *Spool) recordFits(b []byte, off int64, q uint64) (int64, bool) {
+	if off+recHeaderSize > int64(len(b)) {
+		return 0, false
+	}
+	n := int64(binary.BigEndian.Uint32(b[off:]))
+	seq := binary.BigEndian.Uint64(b[off+4:])
+	if seq != q || n < int64(s.aead.Overhead()) || n > MaxFrameBytes+int64(s.aead.Overhead()) || off+recHeaderSize+n > int64(len(b)) {
+		return n, false
+	}
+	return n, true
+}
+
+// opens reports whether the record at off (sealed length n) decrypts.
+func (s *Spool) opens(b []byte, off, n int64) bool {
+	rh := b[off : off+recHeaderSize]
+	_, err := s.aead.Open(nil, rh[12:24], b[off+recHeaderSize:off+recHeaderSize+n], rh[4:12])
+	return err == nil
+}
+
+// maxResyncSkip bounds how many sequence numbers a resynchronisation may
+// skip.
+const maxResyncSkip = 1 << 16
+
+// resync finds the first offset at or after from where a record with a
+// sequence number in (q, q+maxResyncSkip] starts and decrypts.
+func (s *Spool) resync(b []byte, from int64, q uint64) (int64, uint64) {
+	for p := from; p+recHeaderSize <= int64(len(b)); p++ {
+		seq := binary.BigEndian.Uint64(b[p+4:])
+		if seq <= q || seq > q+maxResyncSkip {
+			continue
+		}
+		if n, fits := s.recordFits(b, p, seq); fits && s.opens(b, p, n) {
+			return p, seq
+		}
+	}
+	return -1, 0
+}
+
+// digestAt computes the chain digest through seq from the header of the
+// segment holding it and the records before it. It is unknown (false) when
+// a hole lies on the way or the data is gone.
+func (s *Spool) digestAt(seq uint64) ([32]byte, bool) {
+	var d [32]byte
+	if len(s.segs) == 0 {
+		return d, false
+	}
+	i := sort.Search(len(s.segs), func(i int) bool { return s.segs[i].first > seq+1 }) - 1
+	if i < 0 {
+		return d, false
+	}
+	seg := s.segs[i]
+	hdr := make([]byte, segHeaderSize)
+	if _, err := seg.f.ReadAt(hdr, 0); err != nil {
+		return d, false
+	}
+	h, err := s.aead.Open(nil, hdr[16:28], hdr[28:], hdr[8:16])
+	if err != nil {
+		return d, false
+	}
+	copy(d[:], h)
+	var buf []byte
+	for q := seg.first; q <= seq; q++ {
+		if q-seg.first >= uint64(len(seg.recs)) {
+			return d, false
+		}
+		r := seg.recs[q-seg.first]
+		if r.bad {
+			return d, false
+		}
+		buf = grow(buf, int(r.size))
+		if _, err := seg.f.ReadAt(buf, r.off); err != nil {
+			return d, false
+		}
+		frame, err := s.aead.Open(buf[recHeaderSize:recHeaderSize], buf[12:24], buf[recHeaderSize:], buf[4:12])
+		if err != nil {
+			return d, false
+		}
+		d = Chain(d, frame)
+	}
+	return d, true
 }
 
 func grow(b []byte, n int) []byte {
@@ -308,19 +517,12 @@ func grow(b []byte, n int) []byte {
 	return b[:n]
 }
 
-func chain(prev [32]byte, frame []byte) [32]byte {
-	h := sha256.New()
-	h.Write(prev[:])
-	h.Write(frame)
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
-}
-
 // newSegment starts a head segment whose first record will be first. The
-// header is written to a temporary file that is renamed into place, so a
-// segment file on disk always has a whole header. The caller holds s.mu (or
-// is load).
+// header is written and synced to a temporary file that is closed and then
+// renamed into place, so a segment file on disk always has a whole header
+// (load deletes leftover temporary files). The file is reopened for appending
+// after the rename: Windows refuses to rename a file that is open. The caller
+// holds s.mu (or is load).
 func (s *Spool) newSegment(first uint64) error {
 	path := filepath.Join(s.dir, segName(first))
 	tmp := path + ".tmp"
@@ -338,18 +540,32 @@ func (s *Spool) newSegment(first uint64) error {
 	if err == nil {
 		err = f.Sync()
 	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = renameFile(tmp, path)
 	}
 	if err != nil {
-		f.Close()
-		os.Remove(tmp)
+		removeFile(tmp)
 		return s.writeErr(err)
 	}
 	syncDir(s.dir)
+	if f, err = os.OpenFile(path, os.O_RDWR, 0o600); err != nil {
+		// The segment is on disk with a whole header and no records; the
+		// next open takes it as the (empty) head.
+		return s.writeErr(err)
+	}
 	s.segs = append(s.segs, &segment{path: path, first: first, f: f, size: segHeaderSize})
 	return nil
 }
+
+// renameFile and removeFile are variables so that tests can hold the spool to
+// Windows' rule: no rename or delete of a file that is still open.
+var (
+	renameFile = os.Rename
+	removeFile = os.Remove
+)
 
 // writeErr classifies a write failure.
 func (s *Spool) writeErr(err error) error {
@@ -372,12 +588,18 @@ func (s *Spool) Append(m Message) (uint64, error) {
 	if s.failed != nil {
 		return 0, s.failed
 	}
+	return s.appendLocked(m, false)
+}
+
+// appendLocked is Append with s.mu held. force skips the size cap (Repair
+// re-appends what was spooled already).
+func (s *Spool) appendLocked(m Message, force bool) (uint64, error) {
 	if HeaderSize+len(m.Payload) > MaxFrameBytes {
 		return 0, fmt.Errorf("%w: %d-byte payload", ErrFrameTooLarge, len(m.Payload))
 	}
 	seq := s.nextSeq
 	frameLen := HeaderSize + len(m.Payload)
-	if s.unacked+int64(frameLen) > s.opts.MaxBytes {
+	if !force && s.unacked+int64(frameLen) > s.opts.MaxBytes {
 		return 0, fmt.Errorf("%w (%d MiB waiting)", ErrSpoolFull, s.unacked>>20)
 	}
 	head := s.segs[len(s.segs)-1]
@@ -390,6 +612,8 @@ func (s *Spool) Append(m Message) (uint64, error) {
 			return 0, s.fail(err)
 		}
 		head = s.segs[len(s.segs)-1]
+		s.writeState(seq - 1)
+		s.markSynced()
 	}
 
 	// Build frame and record in one buffer: record header, then the frame
@@ -400,7 +624,7 @@ func (s *Spool) Append(m Message) (uint64, error) {
 	nonce := randomBytes(12)
 	copy(buf[12:], nonce)
 	frame := AppendFrame(buf[recHeaderSize:recHeaderSize], Header{Kind: m.Kind, Flags: m.Flags, Track: m.Track, Seq: seq, Time: m.Time}, m.Payload)
-	digest := chain(s.digest, frame)
+	digest := Chain(s.digest, frame)
 	rec := s.aead.Seal(buf[:recHeaderSize], nonce, frame, buf[4:12])
 	s.buf = rec
 
@@ -424,6 +648,8 @@ func (s *Spool) Append(m Message) (uint64, error) {
 	s.dirty = !syncNow
 	if syncNow {
 		s.lastSync = now
+		s.writeState(seq)
+		s.markSynced()
 	}
 	s.signal()
 	return seq, nil
@@ -472,7 +698,7 @@ func (s *Spool) Ack(seq uint64) error {
 	for len(s.segs) > 1 && s.segs[0].first+uint64(len(s.segs[0].recs))-1 <= seq {
 		seg := s.segs[0]
 		seg.f.Close()
-		if err := os.Remove(seg.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeFile(seg.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delete acked spool segment: %w", err)
 		}
 		s.segs = s.segs[1:]
@@ -492,20 +718,28 @@ func (s *Spool) Rebase(last uint64) error {
 		return nil
 	}
 	if s.nUnacked > 0 {
+		// Repair renumbers unsent messages past last before this is called.
 		return fmt.Errorf("%w: backend has %d messages, spool ends at %d with unsent data", ErrSpoolCorrupt, last, s.nextSeq-1)
 	}
 	// The digest of messages this spool never saw is unknown: zero it, so the
 	// receipt cannot claim a chain it did not compute.
-	s.digest = [32]byte{}
+	s.digest, s.digestKnown = [32]byte{}, false
 	if err := s.newSegment(last + 1); err != nil {
 		return err
 	}
 	for len(s.segs) > 1 {
 		s.segs[0].f.Close()
-		os.Remove(s.segs[0].path)
+		if s.segs[0].damaged {
+			s.moveAside(s.segs[0].path)
+		} else {
+			removeFile(s.segs[0].path)
+		}
 		s.segs = s.segs[1:]
 	}
 	s.nextSeq, s.acked = last+1, last
+	s.countUnacked()
+	s.holes, s.tornFrom = 0, 0
+	s.writeState(last)
 	s.signal()
 	return nil
 }
@@ -524,12 +758,21 @@ func (s *Spool) Read(seq uint64) ([]byte, error) {
 	i := sort.Search(len(s.segs), func(i int) bool { return s.segs[i].first > seq }) - 1
 	seg := s.segs[i]
 	r := seg.recs[seq-seg.first]
+	if r.bad {
+		return nil, fmt.Errorf("%w: message %d is missing or unreadable", ErrSpoolCorrupt, seq)
+	}
 	b := make([]byte, r.size)
 	if _, err := seg.f.ReadAt(b, r.off); err != nil {
 		return nil, fmt.Errorf("read spool: %w", err)
 	}
 	frame, err := s.aead.Open(b[recHeaderSize:recHeaderSize], b[12:24], b[recHeaderSize:], b[4:12])
+	if err == nil && binary.BigEndian.Uint64(b[4:]) != seq {
+		err = errors.New("wrong seq")
+	}
 	if err != nil {
+		// Damaged on disk since it was indexed: a hole from now on.
+		seg.recs[seq-seg.first].bad = true
+		s.holes++
 		return nil, fmt.Errorf("%w: message %d does not decrypt", ErrSpoolCorrupt, seq)
 	}
 	return frame, nil
@@ -584,9 +827,16 @@ type SpoolStatus struct {
 	Acked        uint64 // every message up to this one is acknowledged
 	Unacked      int    // messages waiting for an ack
 	UnackedBytes int64  // their frame bytes: the backlog adaptive bitrate watches
-	Digest       string // hex SHA-256 chain over every frame appended (docs/protocol.md §5)
-	Failed       error  // the sticky write failure, if any
-	Segments     int    // segment files on disk
+	Digest       string // hex SHA-256 chain over every frame appended (docs/protocol.md §5); "" when unknown
+	// SyncedSeq is the last message on stable storage and SyncedDigest the
+	// chain through it ("" when unknown): what a checkpoint vouches for.
+	SyncedSeq    uint64
+	SyncedDigest string
+	Failed       error // the sticky write failure, if any
+	Segments     int   // segment files on disk
+	// Damage is what the spool lost or renumbered since it was opened
+	// (Repair); zero when the spool was whole.
+	Damage SpoolDamage
 }
 
 // Status returns the spool's counters.
@@ -598,9 +848,12 @@ func (s *Spool) Status() SpoolStatus {
 		Acked:        s.acked,
 		Unacked:      s.nUnacked,
 		UnackedBytes: s.unacked,
-		Digest:       hex.EncodeToString(s.digest[:]),
+		Digest:       s.digestHex(),
+		SyncedSeq:    s.synced,
+		SyncedDigest: s.syncedDigest,
 		Failed:       s.failed,
 		Segments:     len(s.segs),
+		Damage:       s.damage,
 	}
 }
 
@@ -619,13 +872,19 @@ func (s *Spool) Sync() error {
 }
 
 func (s *Spool) syncLocked() error {
-	if s.closed || !s.dirty {
+	if s.closed {
+		return nil
+	}
+	if !s.dirty {
+		s.markSynced()
 		return nil
 	}
 	if err := s.segs[len(s.segs)-1].f.Sync(); err != nil {
 		return s.writeErr(err)
 	}
 	s.lastSync, s.dirty = s.opts.Now(), false
+	s.writeState(s.nextSeq - 1)
+	s.markSynced()
 	return nil
 }
 
@@ -664,10 +923,10 @@ func (s *Spool) Wipe() error {
 	}
 	s.mu.Unlock()
 	closeErr := s.Close()
-	paths = append(paths, filepath.Join(s.dir, "lock"))
+	paths = append(paths, filepath.Join(s.dir, stateFileName), filepath.Join(s.dir, "lock"))
 	var errs []error
 	for _, p := range paths {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeFile(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}

@@ -82,6 +82,9 @@ func (s *receiptScreen) update(st client.State) {
 	if !rc.Match && rc.ServerDigest != "" {
 		rows = append(rows, [2]string{"Server's code", groupDigest(rc.ServerDigest)})
 	}
+	if rc.Lost > 0 {
+		rows = append(rows, [2]string{"Lost", fmt.Sprintf("%d recorded messages were damaged on this computer's disk and could not be uploaded. Your proctor has been told.", rc.Lost)})
+	}
 	s.rows.Objects = nil
 	var lines []string
 	for _, kv := range rows {

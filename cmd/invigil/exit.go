@@ -38,3 +38,8 @@ func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) 
 	}
 	return 0, true
 }
+
+// exitSpoolLost: the run finished, but part of the recording was lost from
+// the local spool (damaged or deleted files) and could not be uploaded; the
+// proctor has a spool.corrupt (or spool.set_aside) event naming it.
+const exitSpoolLost = 10

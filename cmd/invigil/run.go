@@ -322,6 +322,10 @@ loop:
 		return exitCapture
 	case sum.EndedByProctor:
 		return exitEnded
+	case sess.Damaged() != nil:
+		fmt.Fprintf(stderr, "invigil: %v\n", sess.Damaged())
+		sum.Error = errString(sess.Damaged())
+		return exitSpoolLost
 	}
 	return exitOK
 }

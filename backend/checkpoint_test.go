@@ -1,0 +1,181 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/invigil/invigil/transport"
+	"github.com/invigil/invigil/transport/faultproxy"
+)
+
+// rewriteSpooled is the attack of issue 12: whoever holds the spool key
+// (from session.json's token and POST /resume) decrypts a spooled message,
+// changes its payload and seals it again in place.
+func rewriteSpooled(t *testing.T, dir string, key []byte, seq uint64) {
+	t.Helper()
+	block, _ := aes.NewCipher(key)
+	aead, _ := cipher.NewGCM(block)
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	for _, path := range segs {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := 76; off+24 <= len(b); {
+			n := int(binary.BigEndian.Uint32(b[off:]))
+			if binary.BigEndian.Uint64(b[off+4:]) == seq {
+				frame, err := aead.Open(nil, b[off+12:off+24], b[off+24:off+24+n], b[off+4:off+12])
+				if err != nil {
+					t.Fatal(err)
+				}
+				copy(frame[transport.HeaderSize:], "FORGED")
+				aead.Seal(b[off+24:off+24], b[off+12:off+24], frame, b[off+4:off+12])
+				if err := os.WriteFile(path, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			off += 24 + n
+		}
+	}
+	t.Fatalf("message %d not in the spool", seq)
+}
+
+// TestTamperAfterCaptureIsEvident: messages captured while the upload is
+// slow are checkpointed at once; the client is stopped, one spooled message
+// rewritten with the key, and the session resumed. The backend stores what
+// it is sent, and records that it contradicts the checkpoint.
+func TestTamperAfterCaptureIsEvident(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.b.EnsureDemoExam(ctx)
+	p, err := faultproxy.New(e.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r, err := transport.Join(ctx, nil, "http://"+p.Addr(), transport.JoinRequest{Code: "DEMO", Client: transport.ClientInfo{App: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := configKey(t, r)
+	dir := t.TempDir()
+	sp, err := transport.OpenSpool(dir, r.SpoolKey, transport.SpoolOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Throttle(64 << 10) // a slow uplink: 64 KiB/s
+	c, err := transport.NewClient(transport.ClientConfig{URL: r.WSURL, Token: r.Token, SessionID: r.SessionID, ConfigKey: ck, Spool: sp,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	const n = 20
+	payload := bytes.Repeat([]byte("x"), 64<<10)
+	for i := 1; i <= n; i++ {
+		if _, err := c.Send(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	captured := time.Now()
+	// The checkpoint through n reaches the backend ahead of the data.
+	waitUntil(t, func() bool {
+		var got int
+		e.b.db.QueryRow(`SELECT count(*) FROM checkpoints WHERE session_id = ? AND seq = ?`, r.SessionID, n).Scan(&got)
+		return got == 1
+	})
+	t.Logf("checkpoint through %d recorded %v after capture; %d of %d messages stored then", n, time.Since(captured).Round(time.Millisecond), storedSeq(t, e, r.SessionID), n)
+	// Captured while the upload is busy: the checkpoint overtakes the queue.
+	const m = n + 5
+	for i := n + 1; i <= m; i++ {
+		if _, err := c.Send(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	captured = time.Now()
+	waitUntil(t, func() bool {
+		var got int
+		e.b.db.QueryRow(`SELECT count(*) FROM checkpoints WHERE session_id = ? AND seq = ?`, r.SessionID, m).Scan(&got)
+		return got == 1
+	})
+	t.Logf("mid-upload: checkpoint through %d recorded %v after capture, with %d messages (%d KiB) still queued", m, time.Since(captured).Round(time.Millisecond),
+		m-storedSeq(t, e, r.SessionID), (m-storedSeq(t, e, r.SessionID))*64)
+	c.Close()
+	sp.Close()
+	p.Cut()
+	if got := storedSeq(t, e, r.SessionID); got >= m-2 {
+		t.Fatalf("%d messages stored already; the test needs the tampered one unsent", got)
+	}
+
+	rewriteSpooled(t, dir, r.SpoolKey, m-2)
+
+	sp, err = transport.OpenSpool(dir, r.SpoolKey, transport.SpoolOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	p.Throttle(0)
+	c, err = transport.NewClient(transport.ClientConfig{URL: r.WSURL, Token: r.Token, SessionID: r.SessionID, ConfigKey: ck, Spool: sp,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	defer c.Close()
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := c.Finish(fctx); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := e.b.ListSessions(ctx)
+	if err != nil || len(ss) != 1 {
+		t.Fatalf("sessions %v, %v", ss, err)
+	}
+	in := ss[0].Integrity
+	if in.Status != "mismatch" || len(in.Mismatches) == 0 || in.Mismatches[0].Seq != m {
+		t.Fatalf("integrity after a rewritten spool: %+v, want a mismatch at checkpoint %d", in, m)
+	}
+}
+
+func storedSeq(t *testing.T, e *env, id string) int {
+	t.Helper()
+	var last int
+	if err := e.b.db.QueryRow(`SELECT last_seq FROM sessions WHERE id = ?`, id).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+// TestCheckpointsVerifyAnHonestSession: an untouched session's checkpoints
+// all match.
+func TestCheckpointsVerifyAnHonestSession(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.b.EnsureDemoExam(ctx)
+	r, err := e.join(t, "DEMO")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newSessionClient(t, r, configKey(t, r), nil)
+	for i := range 50 {
+		c.Send(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: fmt.Append(nil, "hb", i)})
+	}
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.Finish(fctx); err != nil {
+		t.Fatal(err)
+	}
+	in, err := e.b.Integrity(ctx, r.SessionID)
+	if err != nil || in.Status != "verified" || in.Verified == 0 || len(in.Mismatches) != 0 {
+		t.Fatalf("integrity of an honest session: %+v, %v", in, err)
+	}
+}

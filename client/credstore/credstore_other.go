@@ -1,0 +1,5 @@
+//go:build !linux && !windows && !darwin
+
+package credstore
+
+func open() (osStore, error) { return nil, ErrUnsupported }

@@ -79,7 +79,9 @@ func (c Control) MarshalJSON() ([]byte, error) {
 			LastAck     uint64 `json:"last_ack"`
 			State       string `json:"state"`
 			HeartbeatMS int    `json:"heartbeat_ms"`
-		}{c.Type, c.SessionID, c.LastAck, c.State, c.HeartbeatMS})
+			// Optional: absent means no checkpoints (section 5.1).
+			CheckpointMS int `json:"checkpoint_ms,omitempty"`
+		}{c.Type, c.SessionID, c.LastAck, c.State, c.HeartbeatMS, c.CheckpointMS})
 	case TypeAck:
 		return json.Marshal(struct {
 			Type string `json:"type"`

@@ -1,12 +1,14 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -527,5 +530,54 @@ func TestLiveConnectionStopsAfterEnd(t *testing.T) {
 	evs, _ := e.b.ListEvents(ctx, r.SessionID)
 	if len(evs) != 1 {
 		t.Errorf("%d events stored, want only the one before the end", len(evs))
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// No token reaches the log, at any level, whatever the client does.
+func TestTokensStayOutOfLogs(t *testing.T) {
+	var logs syncBuffer
+	e := newEnvWith(t, func(c *Config) {
+		c.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ctx := context.Background()
+	e.b.EnsureDemoExam(ctx)
+	r, err := e.join(t, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	transport.Resume(ctx, nil, e.srv.URL, r.Token)
+	c, sp := newSessionClient(t, r, strings.Repeat("0", 64), nil) // refused: logged
+	c.Send(event("x"))
+	<-c.Done()
+	sp.Close()
+	e.do(t, "GET", "/api/v1/admin/sessions?token="+e.b.AdminToken(), "", "", "")
+	e.do(t, "GET", "/api/v1/admin/sessions", "", e.b.AdminToken()+"x", "")
+	e.do(t, "POST", "/api/v1/resume", "", r.Token+"x", "")
+	out := logs.String()
+	if out == "" {
+		t.Fatal("nothing logged: the test would prove nothing")
+	}
+	for _, secret := range []string{r.Token, e.b.AdminToken()} {
+		if strings.Contains(out, secret) || strings.Contains(out, secret[:16]) {
+			t.Errorf("a token is in the log:\n%s", out)
+		}
 	}
 }

@@ -169,6 +169,10 @@ func tooMany(w http.ResponseWriter, wait time.Duration) {
 		secs = 1
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	// The body is not read: close at once rather than wait for it (the
+	// server would read up to 256 KiB of it before closing).
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	apiError(w, http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("too many requests; try again in %d s", secs))
 }
 

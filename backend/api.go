@@ -237,7 +237,7 @@ func (b *Backend) handleJoin(w http.ResponseWriter, r *http.Request) {
 	e, err := b.examByCode(ctx, code)
 	if errors.Is(err, sql.ErrNoRows) {
 		b.failed(src)
-		apiError(w, http.StatusNotFound, transport.CodeUnknownCode, "no exam has this join code")
+		apiError(w, http.StatusNotFound, transport.CodeUnknownCode, "no exam has the join code "+code)
 		return
 	}
 	if err != nil {

@@ -7,18 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -301,67 +296,6 @@ func TestSourceKey(t *testing.T) {
 		}
 		if got := sourceKey(r, trusted); got != tt.want {
 			t.Errorf("sourceKey(%s, %q) = %s, want %s", tt.remote, tt.xff, got, tt.want)
-		}
-	}
-}
-
-// Every file the backend creates is 0600 and every directory 0700, also
-// under a umask of 0.
-func TestDataAtRestModes(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("no Unix modes")
-	}
-	old := syscall.Umask(0)
-	defer syscall.Umask(old)
-	dir := filepath.Join(t.TempDir(), "data")
-	b, err := Open(Config{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := b.EnsureDemoExam(ctx); err != nil {
-		t.Fatal(err)
-	}
-	checkModes(t, dir)
-	b.Close()
-
-	// A data directory an older build (or an administrator) left readable
-	// is narrowed at the next start.
-	os.Chmod(dir, 0o755)
-	for _, n := range []string{"invigil.db", "signing.key", "admin.token"} {
-		os.Chmod(filepath.Join(dir, n), 0o644)
-	}
-	b, err = Open(Config{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	b.ListSessions(ctx)
-	checkModes(t, dir)
-}
-
-func checkModes(t *testing.T, dir string) {
-	t.Helper()
-	seen := 0
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			t.Error(err)
-			return nil
-		}
-		st, _ := d.Info()
-		want := fs.FileMode(0o600)
-		if d.IsDir() {
-			want = 0o700
-		}
-		if st.Mode().Perm() != want {
-			t.Errorf("%s: mode %v, want %v", p, st.Mode().Perm(), want)
-		}
-		seen++
-		return nil
-	})
-	for _, n := range []string{"invigil.db", "invigil.db-wal", "invigil.db-shm", "signing.key", "admin.token"} {
-		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
-			t.Errorf("%s: %v", n, err)
 		}
 	}
 }

@@ -517,3 +517,19 @@ func TestTokensStayOutOfLogs(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSourceKey: X-Forwarded-For comes from the network.
+func FuzzSourceKey(f *testing.F) {
+	f.Add("10.0.0.5:1", "203.0.113.9, 198.51.100.7, 10.0.0.9")
+	f.Add("[2001:db8::1]:443", "")
+	f.Add("garbage", ",,,")
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::/0")}
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("X-Forwarded-For", xff)
+		if sourceKey(r, trusted) == "" && remote != "" {
+			t.Errorf("empty key for %q %q", remote, xff)
+		}
+	})
+}

@@ -533,3 +533,43 @@ func FuzzSourceKey(f *testing.F) {
 		}
 	})
 }
+
+// A refused request's connection is closed at once, not held open while
+// the server reads the body it will not use.
+func TestRateLimitedClosesAtOnce(t *testing.T) {
+	e := newEnvWith(t, func(c *Config) { c.Limits = RateLimits{JoinPerSource: RateLimit{Rate: 0.001, Burst: 1}} })
+	srv := HTTPServer(e.b.Handler())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for i, want := range []string{"HTTP/1.1 404", "HTTP/1.1 429"} {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := `{"code":"nope"}`
+		if i == 1 {
+			body = ""
+		}
+		fmt.Fprintf(conn, "POST /api/v1/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(`{"code":"nope"}`)+1000*i, body)
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		start := time.Now()
+		b := make([]byte, 12)
+		io.ReadFull(conn, b)
+		if string(b) != want {
+			t.Fatalf("answer %d: %q, want %s", i, b, want)
+		}
+		if i == 1 {
+			if _, err := io.Copy(io.Discard, conn); err != nil {
+				t.Errorf("429 connection not closed: %v", err)
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("429 connection closed after %v", took)
+			}
+		}
+		conn.Close()
+	}
+}

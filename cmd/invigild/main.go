@@ -2,7 +2,9 @@
 // policies, ingests what clients stream and stores it exactly once, and lists
 // sessions and events.
 //
-//	invigild serve    --addr ADDR --data DIR [--demo]
+//	invigild serve    --addr ADDR --data DIR [--demo] [--tls-cert C --tls-key K]
+//	                  [--upload-grace D] [--token-lifetime D] [--body-timeout D]
+//	                  [--join-rate N --join-burst N] [--trusted-proxy CIDRS] [--no-rate-limit]
 //	invigild key      --data DIR
 //	invigild exam     create|list --data DIR ...
 //	invigild sessions --data DIR [--json]
@@ -38,7 +40,7 @@ func main() {
 
 const usageText = `usage: invigild <command> [flags]
 
-  serve     run the backend (--addr, --data, --demo)
+  serve     run the backend (--addr, --data, --demo, limits: see -h)
   key       print the policy-signing public key that clients pin
   exam      create or list exams
   sessions  list sessions with per-track counts

@@ -59,8 +59,38 @@ func tightenModes(dataDir string, log *slog.Logger) {
 			log.Error("narrow permissions", "path", filepath.Join(dataDir, name), "err", err)
 		}
 	}
-	if err := tighten(filepath.Join(dataDir, "sessions"), 0o700, log); err != nil && log != nil {
-		log.Error("narrow permissions", "path", filepath.Join(dataDir, "sessions"), "err", err)
+	// Recordings an older build left readable by others: narrowed in one
+	// pass, reported once.
+	n := 0
+	root := filepath.Join(dataDir, "sessions")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) && log != nil {
+				log.Error("narrow permissions", "path", p, "err", err)
+			}
+			return nil
+		}
+		want := fs.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		} else if !d.Type().IsRegular() {
+			return nil
+		}
+		st, err := d.Info()
+		if err != nil || st.Mode().Perm()&^want == 0 {
+			return nil
+		}
+		if err := tighten(p, want, nil); err != nil {
+			if log != nil {
+				log.Error("narrow permissions", "path", p, "err", err)
+			}
+			return nil
+		}
+		n++
+		return nil
+	})
+	if n > 0 && log != nil {
+		log.Warn("narrowed permissions of recordings others could read", "dir", root, "count", n)
 	}
 }
 

@@ -34,6 +34,13 @@ func TestDataAtRestModes(t *testing.T) {
 	for _, n := range []string{"invigil.db", "signing.key", "admin.token"} {
 		os.Chmod(filepath.Join(dir, n), 0o644)
 	}
+	// Recordings too.
+	rec := filepath.Join(dir, "sessions", "s_old", "camera.mp4")
+	os.MkdirAll(filepath.Dir(rec), 0o755)
+	os.Chmod(filepath.Join(dir, "sessions"), 0o755)
+	os.Chmod(filepath.Dir(rec), 0o755)
+	os.WriteFile(rec, []byte("old"), 0o644)
+	os.Chmod(rec, 0o644)
 	b, err = Open(Config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)

@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,9 +22,71 @@ import (
 
 const maxBodyBytes = 64 << 10
 
+// Wire error codes of the HTTP API that transport does not define
+// (docs/protocol.md §1 "HTTP errors").
+const (
+	// CodeRateLimited answers 429: too many requests from this source or
+	// for this join code or session; Retry-After says when to try again.
+	CodeRateLimited = "rate_limited"
+	// CodeUnsupportedMediaType answers 415: a JSON endpoint got a body
+	// that is not declared application/json.
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	// CodeTimeout answers 408: the request body did not arrive in time.
+	CodeTimeout = "timeout"
+)
+
+// HTTPServer is an http.Server for h with the backend's connection limits:
+// headers within 10 s, idle keep-alive connections closed after 2 min. The
+// body's deadline is set per request by Handler (Config.BodyTimeout), so that
+// websockets and long downloads are not cut.
+func HTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
 // Handler serves the backend's HTTP API (docs/protocol.md): join, resume,
-// the websocket, the admin API and /healthz.
+// the websocket, the admin API and /healthz. Every answer carries the
+// security headers of secureHeaders.
 func (b *Backend) Handler() http.Handler {
+	return b.secure(b.routes())
+}
+
+// secure sets the security headers on every answer and the body's read
+// deadline on every request that has one.
+func (b *Backend) secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=63072000")
+		}
+		if r.Body != nil && r.Body != http.NoBody && !isUpgrade(r) {
+			d := b.cfg.BodyTimeout
+			if r.URL.Path == "/api/v1/speedtest" {
+				d *= 6
+			}
+			// Not every ResponseWriter can (a test recorder): the server's
+			// own connections can.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+func (b *Backend) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/join", b.handleJoin)
 	mux.HandleFunc("POST /api/v1/resume", b.handleResume)
@@ -37,26 +102,45 @@ func (b *Backend) Handler() http.Handler {
 	return mux
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON encodes v completely before it writes anything: a value that
+// does not encode is a 500 with an error body, never a 200 with a torn or
+// empty one.
+func (b *Backend) writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		b.log.Error("encode answer", "err", err)
+		apiError(w, http.StatusInternalServerError, transport.CodeInternal, "internal error: the answer could not be encoded")
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	w.Write(append(body, '\n'))
 }
 
 func apiError(w http.ResponseWriter, status int, code, msg string) {
 	transport.WriteAPIError(w, status, code, msg)
 }
 
-// readBody decodes a JSON body of at most maxBodyBytes into v.
+// readBody decodes a JSON body of at most maxBodyBytes into v. The body
+// must be declared application/json: a web page can send text/plain and
+// form bodies anywhere without asking, but not JSON.
 func readBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		apiError(w, http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "the body must be JSON, sent as Content-Type: application/json")
+		return false
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			apiError(w, http.StatusRequestEntityTooLarge, transport.CodeTooLarge, "request body over 64 KiB")
-		} else {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			w.Header().Set("Connection", "close")
+			apiError(w, http.StatusRequestTimeout, CodeTimeout, "the request body did not arrive in time")
+		default:
 			apiError(w, http.StatusBadRequest, transport.CodeBadRequest, "malformed JSON body: "+err.Error())
 		}
 		return false
@@ -77,7 +161,66 @@ func tokenHash(tok string) []byte {
 	return h[:]
 }
 
+// tooMany answers 429 rate_limited with Retry-After (whole seconds, at
+// least 1).
+func tooMany(w http.ResponseWriter, wait time.Duration) {
+	secs := int(math.Ceil(wait.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	// The body is not read: close at once rather than wait for it (the
+	// server would read up to 256 KiB of it before closing).
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	apiError(w, http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("too many requests; try again in %d s", secs))
+}
+
+// limit takes a token from each of the buckets (limiter, key) in order and
+// answers 429 at the first empty one. With rate limits off it allows all.
+func (b *Backend) limit(w http.ResponseWriter, checks ...limitCheck) bool {
+	if b.limits.off {
+		return true
+	}
+	for _, c := range checks {
+		var ok bool
+		var wait time.Duration
+		if c.peek {
+			ok, wait = c.l.check(c.key)
+		} else {
+			ok, wait = c.l.allow(c.key)
+		}
+		if !ok {
+			tooMany(w, wait)
+			return false
+		}
+	}
+	return true
+}
+
+type limitCheck struct {
+	l    *limiter
+	key  string
+	peek bool // only check: the token is taken later (failures)
+}
+
+// failed charges a refusal to the request's source.
+func (b *Backend) failed(src string) {
+	if !b.limits.off {
+		b.limits.fails.take(src)
+	}
+}
+
+// handleJoin admits a client to an exam. A guesser learns nothing from a
+// wrong code but "no": unknown codes, and codes of exams not open or closed,
+// cost the source one of its few refusals (RateLimits.FailPerSource), and
+// no refusal names the exam. A student with a valid code before the exam
+// opens is told when it opens, which is what they need to come back.
 func (b *Backend) handleJoin(w http.ResponseWriter, r *http.Request) {
+	src := sourceKey(r, b.cfg.TrustedProxies)
+	if !b.limit(w, limitCheck{l: b.limits.fails, key: src, peek: true}, limitCheck{l: b.limits.joinSource, key: src}) {
+		return
+	}
 	var req transport.JoinRequest
 	if !readBody(w, r, &req) {
 		return
@@ -86,10 +229,15 @@ func (b *Backend) handleJoin(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, transport.CodeBadRequest, "a join code is 1-64 letters, digits, - or _")
 		return
 	}
+	code := transport.NormalizeJoinCode(req.Code)
+	if !b.limit(w, limitCheck{l: b.limits.joinCode, key: code}) {
+		return
+	}
 	ctx := r.Context()
-	e, err := b.examByCode(ctx, req.Code)
+	e, err := b.examByCode(ctx, code)
 	if errors.Is(err, sql.ErrNoRows) {
-		apiError(w, http.StatusNotFound, transport.CodeUnknownCode, "no exam has the join code "+transport.NormalizeJoinCode(req.Code))
+		b.failed(src)
+		apiError(w, http.StatusNotFound, transport.CodeUnknownCode, "no exam has the join code "+code)
 		return
 	}
 	if err != nil {
@@ -98,15 +246,17 @@ func (b *Backend) handleJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	now := b.cfg.Now()
 	if !e.OpensAt.IsZero() && now.Before(e.OpensAt) {
+		b.failed(src)
 		var ae transport.APIError
 		ae.Error.Code = transport.CodeExamNotOpen
-		ae.Error.Message = fmt.Sprintf("%s opens at %s", e.Name, e.OpensAt.Format(time.RFC1123))
+		ae.Error.Message = "the exam opens at " + e.OpensAt.Format(time.RFC1123)
 		ae.Error.OpensAt = e.OpensAt
-		writeJSON(w, http.StatusForbidden, ae)
+		b.writeJSON(w, http.StatusForbidden, ae)
 		return
 	}
 	if !e.ClosesAt.IsZero() && !now.Before(e.ClosesAt) {
-		apiError(w, http.StatusForbidden, transport.CodeExamClosed, fmt.Sprintf("%s closed at %s", e.Name, e.ClosesAt.Format(time.RFC1123)))
+		b.failed(src)
+		apiError(w, http.StatusForbidden, transport.CodeExamClosed, "the exam closed at "+e.ClosesAt.Format(time.RFC1123))
 		return
 	}
 	client, _ := json.Marshal(req.Client)
@@ -125,22 +275,26 @@ func (b *Backend) handleJoin(w http.ResponseWriter, r *http.Request) {
 		b.internalError(w, "join: answer", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	b.writeJSON(w, http.StatusOK, resp)
 }
 
+// handleResume answers a session's join response again, while its token
+// is valid (sessionAccess).
 func (b *Backend) handleResume(w http.ResponseWriter, r *http.Request) {
+	src := sourceKey(r, b.cfg.TrustedProxies)
+	if !b.limit(w, limitCheck{l: b.limits.fails, key: src, peek: true}, limitCheck{l: b.limits.resumeSource, key: src}) {
+		return
+	}
 	tok := bearer(r)
-	id, state, err := b.sessionByToken(r.Context(), tok)
-	if errors.Is(err, ErrNoSession) {
-		apiError(w, http.StatusUnauthorized, transport.CodeUnauthorized, "unknown session token")
+	if !b.limit(w, limitCheck{l: b.limits.resumeSession, key: string(tokenHash(tok))}) {
 		return
 	}
+	id, err := b.authSession(r.Context(), tok)
 	if err != nil {
-		b.internalError(w, "resume", err)
-		return
-	}
-	if state == stateFinished || state == stateEnded {
-		apiError(w, http.StatusGone, transport.CodeSessionFinished, "this session is "+state)
+		if errors.Is(err, ErrNoSession) {
+			b.failed(src)
+		}
+		b.refuse(w, "resume", err)
 		return
 	}
 	resp, err := b.joinResponse(r.Context(), id, tok)
@@ -148,7 +302,7 @@ func (b *Backend) handleResume(w http.ResponseWriter, r *http.Request) {
 		b.internalError(w, "resume: answer", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	b.writeJSON(w, http.StatusOK, resp)
 }
 
 func (b *Backend) sessionByToken(ctx context.Context, tok string) (id, state string, err error) {
@@ -181,13 +335,16 @@ func (b *Backend) joinResponse(ctx context.Context, id, token string) (*transpor
 }
 
 func (b *Backend) handleWS(w http.ResponseWriter, r *http.Request) {
-	id, _, err := b.sessionByToken(r.Context(), bearer(r))
-	if errors.Is(err, ErrNoSession) {
-		apiError(w, http.StatusUnauthorized, transport.CodeUnauthorized, "unknown session token")
+	src := sourceKey(r, b.cfg.TrustedProxies)
+	if !b.limit(w, limitCheck{l: b.limits.fails, key: src, peek: true}) {
 		return
 	}
+	id, err := b.authSession(r.Context(), bearer(r))
 	if err != nil {
-		b.internalError(w, "websocket: find session", err)
+		if errors.Is(err, ErrNoSession) {
+			b.failed(src)
+		}
+		b.refuse(w, "websocket: find session", err)
 		return
 	}
 	if !b.enter() {
@@ -202,7 +359,7 @@ func (b *Backend) handleWS(w http.ResponseWriter, r *http.Request) {
 	// The connection outlives the request's context: it ends when the
 	// client leaves, the session is replaced or the backend closes.
 	err = b.serveSession(b.ctx, id, func(ctx context.Context, live *liveSession) error {
-		return transport.ServeConn(ctx, conn, live, transport.ServerOptions{Heartbeat: b.cfg.Heartbeat, Log: b.log.With("session", id)})
+		return transport.ServeConn(ctx, conn, b.guard(live), transport.ServerOptions{Heartbeat: b.cfg.Heartbeat, Log: b.log.With("session", id)})
 	})
 	conn.Close()
 	if err != nil && !errors.Is(err, transport.ErrReplaced) && !errors.Is(err, context.Canceled) {
@@ -215,7 +372,7 @@ func (b *Backend) handleHealth(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusServiceUnavailable, transport.CodeUnavailable, "database unavailable")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "public_key": b.PublicKey()})
+	b.writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "public_key": b.PublicKey()})
 }
 
 func (b *Backend) internalError(w http.ResponseWriter, what string, err error) {
@@ -231,13 +388,9 @@ func (b *Backend) internalError(w http.ResponseWriter, what string, err error) {
 // adminOnly guards a handler with the admin bearer token.
 func (b *Backend) adminOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok := bearer(r)
-		if tok == "" && r.Method == http.MethodGet {
-			// A <video src> cannot send headers: GETs may carry the token
-			// as ?token=.
-			tok = r.URL.Query().Get("token")
-		}
-		if !equalSecret(tok, b.admin) {
+		// Only the Authorization header: a token in the URL ends up in
+		// logs, histories and Referer headers.
+		if !equalSecret(bearer(r), b.admin) {
 			apiError(w, http.StatusUnauthorized, transport.CodeUnauthorized, "admin token required")
 			return
 		}
@@ -251,7 +404,7 @@ func (b *Backend) handleListExams(w http.ResponseWriter, r *http.Request) {
 		b.internalError(w, "list exams", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, exams)
+	b.writeJSON(w, http.StatusOK, exams)
 }
 
 func (b *Backend) handleCreateExam(w http.ResponseWriter, r *http.Request) {
@@ -268,7 +421,7 @@ func (b *Backend) handleCreateExam(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, transport.CodeBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusCreated, e)
+	b.writeJSON(w, http.StatusCreated, e)
 }
 
 func (b *Backend) handleListSessions(w http.ResponseWriter, r *http.Request) {
@@ -277,7 +430,7 @@ func (b *Backend) handleListSessions(w http.ResponseWriter, r *http.Request) {
 		b.internalError(w, "list sessions", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ss)
+	b.writeJSON(w, http.StatusOK, ss)
 }
 
 func (b *Backend) handleListEvents(w http.ResponseWriter, r *http.Request) {
@@ -290,7 +443,7 @@ func (b *Backend) handleListEvents(w http.ResponseWriter, r *http.Request) {
 		b.internalError(w, "list events", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, evs)
+	b.writeJSON(w, http.StatusOK, evs)
 }
 
 func (b *Backend) handleCommand(w http.ResponseWriter, r *http.Request) {
@@ -310,7 +463,7 @@ func (b *Backend) handleCommand(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, transport.CodeBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]string{"id": id})
+	b.writeJSON(w, http.StatusCreated, map[string]string{"id": id})
 }
 
 // handleTrackFile serves a track's file for review, also while the session
@@ -348,15 +501,24 @@ const maxSpeedTestBytes = 8 << 20
 // session's client and says how long reading it took: the check screen's
 // network test.
 func (b *Backend) handleSpeedTest(w http.ResponseWriter, r *http.Request) {
-	if _, _, err := b.sessionByToken(r.Context(), bearer(r)); err != nil {
-		apiError(w, http.StatusUnauthorized, transport.CodeUnauthorized, "unknown session token")
+	if _, err := b.authSession(r.Context(), bearer(r)); err != nil {
+		b.refuse(w, "speed test", err)
 		return
 	}
 	start := time.Now()
 	n, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxSpeedTestBytes))
-	if err != nil {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
 		apiError(w, http.StatusRequestEntityTooLarge, transport.CodeTooLarge, "speed test upload over 8 MiB")
 		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		apiError(w, http.StatusRequestTimeout, CodeTimeout, "the upload did not arrive in time")
+		return
+	case err != nil:
+		apiError(w, http.StatusBadRequest, transport.CodeBadRequest, "reading the upload failed")
+		return
 	}
-	writeJSON(w, http.StatusOK, transport.SpeedTestResult{Bytes: n, ServerMillis: time.Since(start).Milliseconds()})
+	b.writeJSON(w, http.StatusOK, transport.SpeedTestResult{Bytes: n, ServerMillis: time.Since(start).Milliseconds()})
 }

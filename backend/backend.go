@@ -6,7 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"os"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -21,6 +21,22 @@ type Config struct {
 	Heartbeat time.Duration
 	Log       *slog.Logger
 	Now       func() time.Time
+	// BodyTimeout bounds the time to read a request body, from the end of
+	// its headers (default 20 s). The network test's upload gets six times
+	// as long. Websocket connections are not affected.
+	BodyTimeout time.Duration
+	// UploadGrace is how long after the exam closes, or after a proctor
+	// ends the attempt, a session may still connect and upload what it had
+	// captured (default 30 min). After that its token is refused.
+	UploadGrace time.Duration
+	// TokenLifetime bounds a session token of an exam without a closing
+	// time, from the join (default 24 h).
+	TokenLifetime time.Duration
+	// Limits are the rate limits of join and resume.
+	Limits RateLimits
+	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
+	// client's address (for rate limits).
+	TrustedProxies []netip.Prefix
 }
 
 // Backend is the reference backend: its store, keys and live connections.
@@ -39,6 +55,8 @@ type Backend struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	limits *limiters
 
 	mu      sync.Mutex
 	closing bool
@@ -72,7 +90,16 @@ func Open(cfg Config) (*Backend, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 20 * time.Second
+	}
+	if cfg.UploadGrace <= 0 {
+		cfg.UploadGrace = 30 * time.Minute
+	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = 24 * time.Hour
+	}
+	if err := makePrivateDir(cfg.DataDir, cfg.Log); err != nil {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
 	key, err := loadOrCreateKey(cfg.DataDir)
@@ -87,10 +114,11 @@ func Open(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	tightenModes(cfg.DataDir, cfg.Log)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Backend{
 		cfg: cfg, log: cfg.Log, db: db, tx: newCommitter(db), key: key, admin: admin,
-		ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel, limits: newLimiters(cfg.Limits, cfg.Now),
 		gates: map[string]*sessionGate{}, cmdCh: map[string]chan struct{}{},
 	}, nil
 }
@@ -123,7 +151,7 @@ func (b *Backend) Close() error {
 // PublicKeyOf reads the public key of the backend whose data is in dataDir
 // without opening its database.
 func PublicKeyOf(dataDir string) (string, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+	if err := makePrivateDir(dataDir, nil); err != nil {
 		return "", err
 	}
 	key, err := loadOrCreateKey(dataDir)

@@ -27,13 +27,37 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type env struct {
 	b   *Backend
 	srv *httptest.Server
+	mu  sync.Mutex // guards now against the backend's reads
 	now time.Time
+}
+
+func (e *env) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+// advance moves the backend's clock.
+func (e *env) advance(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.now = e.now.Add(d)
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with a chance to change the backend's Config.
+func newEnvWith(t *testing.T, tune func(*Config)) *env {
+	t.Helper()
 	e := &env{now: time.Now().UTC().Truncate(time.Second)} // clients stamp capture times with time.Now: the ingest window is around it
-	b, err := Open(Config{DataDir: t.TempDir(), Heartbeat: 300 * time.Millisecond, Now: func() time.Time { return e.now }})
+	cfg := Config{DataDir: t.TempDir(), Heartbeat: 300 * time.Millisecond, Now: e.clock}
+	if tune != nil {
+		tune(&cfg)
+	}
+	b, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,6 +293,7 @@ func TestCommandsAndEnd(t *testing.T) {
 	post := func(body string) int {
 		req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/admin/sessions/"+r.SessionID+"/commands", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+e.b.AdminToken())
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

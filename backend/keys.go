@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -61,11 +62,19 @@ func loadOrCreateAdminToken(dataDir string) (string, error) {
 }
 
 // writeSecret creates path with mode 0600, atomically: it never leaves a
-// half-written key behind.
+// half-written key behind. A stale temporary file (which could have any
+// mode, or be a link) is removed, not reused.
 func writeSecret(path, content string) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
+		f.Close()
 		return err
 	}
 	if _, err := f.WriteString(content); err != nil {

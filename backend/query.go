@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
@@ -30,6 +31,9 @@ type SessionInfo struct {
 	Tracks      []TrackInfo `json:"tracks"`
 	// Integrity is the checkpoints' verdict (checkpoint.go).
 	Integrity IntegrityInfo `json:"integrity"`
+	// Warnings name stored values the listing could not show as they are,
+	// such as a capture time outside years 1-9999 (shown as zero).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // TrackInfo is one track of a session.
@@ -71,7 +75,11 @@ func (b *Backend) ListSessions(ctx context.Context) ([]SessionInfo, error) {
 		if err := rows.Scan(&s.ID, &s.ExamID, &s.ExamName, &s.State, &created, &updated, &finished, &s.LastAck, &digest, &s.Connections); err != nil {
 			return nil, err
 		}
-		s.CreatedAt, s.UpdatedAt, s.FinishedAt = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC(), fromMicros(finished)
+		s.CreatedAt = s.storedTime("created_at", created)
+		s.UpdatedAt = s.storedTime("updated_at", updated)
+		if finished.Valid {
+			s.FinishedAt = s.storedTime("finished_at", finished.Int64)
+		}
 		s.Digest = hex.EncodeToString(digest)
 		s.Tracks = []TrackInfo{}
 		index[s.ID] = len(out)
@@ -98,8 +106,17 @@ func (b *Backend) ListSessions(ctx context.Context) ([]SessionInfo, error) {
 		if t.File != "" {
 			t.File = filepath.Join(b.cfg.DataDir, t.File)
 		}
-		t.Start = time.UnixMicro(first).UTC()
-		t.Duration = time.Duration(last-first) * time.Microsecond
+		var sess *SessionInfo
+		if i, ok := index[id]; ok {
+			sess = &out[i]
+		} else {
+			sess = &SessionInfo{}
+		}
+		t.Start = sess.storedTime("track "+t.Name+" first capture time", first)
+		end := sess.storedTime("track "+t.Name+" last capture time", last)
+		if !t.Start.IsZero() && !end.IsZero() {
+			t.Duration = end.Sub(t.Start)
+		}
 		if t.Kind == transport.KindMedia.String() && len(state) > 0 {
 			var rs recording.State
 			if err := json.Unmarshal(state, &rs); err == nil {
@@ -108,15 +125,34 @@ func (b *Backend) ListSessions(ctx context.Context) ([]SessionInfo, error) {
 			}
 		}
 		t.Seconds = t.Duration.Seconds()
-		if i, ok := index[id]; ok {
-			out[i].Tracks = append(out[i].Tracks, t)
-			out[i].Messages += t.Messages
-		}
+		sess.Tracks = append(sess.Tracks, t)
+		sess.Messages += t.Messages
 	}
 	if err := trows.Err(); err != nil {
 		return nil, err
 	}
 	return out, b.addIntegrity(ctx, out)
+}
+
+// storedTime is a stored time (unix µs) for a JSON listing: a time JSON
+// cannot carry (outside years 1-9999, such as a client's capture time in
+// year 10000) is shown as zero and named in the session's warnings, so that
+// one bad row does not break the listing of every session.
+func (s *SessionInfo) storedTime(what string, us int64) time.Time {
+	t, ok := jsonTime(us)
+	if !ok {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s out of range (%d µs since 1970), shown as zero", what, us))
+	}
+	return t
+}
+
+// jsonTime is the time of us (unix µs) if encoding/json can carry it.
+func jsonTime(us int64) (time.Time, bool) {
+	t := time.UnixMicro(us).UTC()
+	if y := t.Year(); y < 1 || y > 9999 {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // Event is a stored session event.
@@ -125,6 +161,9 @@ type Event struct {
 	Time time.Time       `json:"time"`
 	Type string          `json:"type"`
 	Body json.RawMessage `json:"body"`
+	// Warning says why Time is zero: the stored capture time is outside
+	// what JSON carries (years 1-9999).
+	Warning string `json:"warning,omitempty"`
 }
 
 // ListEvents lists a session's events in sequence order.
@@ -149,8 +188,15 @@ func (b *Backend) ListEvents(ctx context.Context, sessionID string) ([]Event, er
 		if err := rows.Scan(&e.Seq, &at, &e.Type, &body); err != nil {
 			return nil, err
 		}
-		e.Time = time.UnixMicro(at).UTC()
+		var ok bool
+		if e.Time, ok = jsonTime(at); !ok {
+			e.Warning = fmt.Sprintf("capture time out of range (%d µs since 1970), shown as zero", at)
+		}
 		e.Body = json.RawMessage(body)
+		if !json.Valid(e.Body) {
+			e.Body, _ = json.Marshal(map[string]string{"type": "invalid", "raw": body})
+			e.Warning = "stored body is not JSON"
+		}
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -84,6 +84,14 @@ CREATE INDEX IF NOT EXISTS commands_session ON commands(session_id, acked_at);
 // same file while the server runs; WAL lets them.
 func openDB(dataDir string) (*sql.DB, error) {
 	path := filepath.Join(dataDir, "invigil.db")
+	// SQLite creates the database with the umask's mode and its -wal and
+	// -shm files with the database's: create it 0600 first.
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := tighten(path, 0o600, nil); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")

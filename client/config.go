@@ -61,6 +61,9 @@ type ConfigInputs struct {
 	Flags Config
 	// Getenv reads the environment (default os.Getenv).
 	Getenv func(string) string
+	// MachinePath is the machine-wide managed configuration; empty means
+	// the OS default (DefaultConfigPath).
+	MachinePath string
 }
 
 // Environment variables LoadConfig reads (docs/client.md).
@@ -84,18 +87,36 @@ func LoadConfig(in ConfigInputs) (Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	path, named := in.Path, in.Path != ""
+	machine := in.MachinePath
+	if machine == "" {
+		machine, _ = DefaultConfigPath() // no default path: no machine configuration
+	}
+	path, named, from := in.Path, in.Path != "", "--config"
 	if path == "" {
 		if path = getenv(EnvConfig); path != "" {
-			named = true
+			named, from = true, EnvConfig
 		}
 	}
 	if path == "" {
-		path, _ = DefaultConfigPath() // no default path: no managed configuration
+		path = machine
+	}
+	isMachine := machine != "" && samePath(path, machine)
+	if named && !isMachine && machine != "" {
+		// A machine configuration that pins the server or its key holds
+		// against a configuration the student names as much as against
+		// their flags.
+		m, err := readConfig(machine, true)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return Config{}, err
+		case m.OnlyServer || m.ServerKey != "":
+			return Config{}, fmt.Errorf("%s %s: this computer's managed configuration %s pins the exam server; another configuration cannot replace it", from, path, machine)
+		}
 	}
 	var cfg Config
 	if path != "" {
-		m, err := ReadManagedConfig(path)
+		m, err := readConfig(path, isMachine)
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && !named:
 		case err != nil:
@@ -120,15 +141,33 @@ func LoadConfig(in ConfigInputs) (Config, error) {
 			cfg.Server, serverFrom = v, from
 		}
 	}
+	// A pinned key from the managed configuration cannot be replaced
+	// either: a student's key would make a look-alike backend's policy
+	// verify.
+	managedKey := cfg.ServerKey
+	overrideKey := func(v, from string) error {
+		if v == "" {
+			return nil
+		}
+		if managedKey != "" && v != managedKey {
+			return fmt.Errorf("%s: this computer pins the backend key in its managed configuration %s; it cannot be replaced", from, cfg.Source)
+		}
+		cfg.ServerKey = v
+		return nil
+	}
 	overrideServer(getenv(EnvServer), EnvServer)
-	overlay(&cfg.ServerKey, getenv(EnvServerKey))
+	if err := overrideKey(getenv(EnvServerKey), EnvServerKey); err != nil {
+		return Config{}, err
+	}
 	overlay(&cfg.SpoolDir, absPath(getenv(EnvSpoolDir)))
 	f := in.Flags
 	// Paths from the command line and the environment are relative to
 	// the working directory; the managed configuration's must be absolute.
 	f.SpoolDir, f.JournalPath = absPath(f.SpoolDir), absPath(f.JournalPath)
 	overrideServer(f.Server, "--server")
-	overlay(&cfg.ServerKey, f.ServerKey)
+	if err := overrideKey(f.ServerKey, "--server-key"); err != nil {
+		return Config{}, err
+	}
 	overlay(&cfg.SpoolDir, f.SpoolDir)
 	overlay(&cfg.JournalPath, f.JournalPath)
 	cfg.Camera, cfg.Screen = f.Camera, f.Screen
@@ -189,14 +228,41 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// configFileCheck is checkConfigFile; tests of the merge rules replace it
+// to use files in a temporary directory as the machine configuration.
+var configFileCheck = checkConfigFile
+
+// samePath reports whether a and b name the same file (or, when either is
+// missing, the same cleaned absolute path).
+func samePath(a, b string) bool {
+	if sa, err := os.Stat(a); err == nil {
+		if sb, err := os.Stat(b); err == nil {
+			return os.SameFile(sa, sb)
+		}
+	}
+	return absPath(filepath.Clean(a)) == absPath(filepath.Clean(b))
+}
+
 // ReadManagedConfig reads and strictly decodes a managed configuration file.
-// A missing file gives an error wrapping fs.ErrNotExist.
+// A missing file gives an error wrapping fs.ErrNotExist. A file every user
+// may write is refused: it configures nothing anyone can trust.
 func ReadManagedConfig(path string) (ManagedConfig, error) {
+	return readConfig(path, false)
+}
+
+// readConfig is ReadManagedConfig; machine adds the checks of the
+// machine-wide file: owned by an administrator (root; on Windows
+// Administrators, SYSTEM or TrustedInstaller), in a directory only
+// administrators can change (checkConfigFile).
+func readConfig(path string, machine bool) (ManagedConfig, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return ManagedConfig{}, fmt.Errorf("managed configuration: %w", err)
 	}
 	defer f.Close()
+	if err := configFileCheck(f, path, machine); err != nil {
+		return ManagedConfig{}, fmt.Errorf("managed configuration %s: %w", path, err)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
 	if err != nil {
 		return ManagedConfig{}, fmt.Errorf("managed configuration %s: %w", path, err)

@@ -3,6 +3,7 @@ package client
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -21,6 +22,12 @@ func TestLoadConfig(t *testing.T) {
 	}
 	good := write("good.json", `{"server": "https://Proctor.example.edu/", "server_key": "`+testKey+`", "spool_dir": "/var/lib/invigil/spool"}`)
 	only := write("only.json", `{"server": "https://proctor.example.edu", "only_server": true}`)
+	otherKey := "ed25519:" + strings.Repeat("A", 43) + "="
+	noKey := write("nokey.json", `{"server": "https://proctor.example.edu"}`)
+	// The machine configuration's owner is checked in TestConfigFileChecks;
+	// here, files in a temporary directory stand in for it.
+	configFileCheck = func(f *os.File, path string, machine bool) error { return checkConfigFile(f, path, false) }
+	t.Cleanup(func() { configFileCheck = checkConfigFile })
 	tests := []struct {
 		name    string
 		in      ConfigInputs
@@ -54,6 +61,19 @@ func TestLoadConfig(t *testing.T) {
 		{name: "only without server, flag", in: ConfigInputs{Path: write("only3.json", `{"only_server": true}`), Flags: Config{Server: "https://x.example"}}, wantErr: "no server"},
 		{name: "only server, same env", in: ConfigInputs{Path: only, Flags: Config{SpoolDir: "/s"}}, env: map[string]string{EnvServer: "HTTPS://proctor.example.edu"},
 			want: Config{Server: "https://proctor.example.edu", OnlyServer: true, SpoolDir: "/s", Source: only}},
+		{name: "managed key refuses flag", in: ConfigInputs{Path: good, Flags: Config{ServerKey: otherKey}}, wantErr: "--server-key: this computer pins the backend key"},
+		{name: "managed key refuses env", in: ConfigInputs{Path: good}, env: map[string]string{EnvServerKey: otherKey}, wantErr: "INVIGIL_SERVER_KEY: this computer pins"},
+		{name: "managed key, same flag", in: ConfigInputs{Path: good, Flags: Config{ServerKey: testKey}},
+			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", Source: good}},
+		{name: "no managed key, flag key", in: ConfigInputs{Path: noKey, Flags: Config{ServerKey: otherKey, SpoolDir: "/s"}},
+			want: Config{Server: "https://proctor.example.edu", ServerKey: otherKey, SpoolDir: "/s", Source: noKey}},
+		{name: "machine pins, --config elsewhere", in: ConfigInputs{MachinePath: good, Path: noKey}, wantErr: "--config " + noKey + ": this computer's managed configuration"},
+		{name: "machine only_server, INVIGIL_CONFIG elsewhere", in: ConfigInputs{MachinePath: only}, env: map[string]string{EnvConfig: noKey}, wantErr: "INVIGIL_CONFIG " + noKey + ": this computer's managed configuration"},
+		{name: "machine pins nothing, --config elsewhere", in: ConfigInputs{MachinePath: noKey, Path: good},
+			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", Source: good}},
+		{name: "--config names the machine file", in: ConfigInputs{MachinePath: good, Path: good},
+			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", Source: good}},
+		{name: "machine file by default", in: ConfigInputs{MachinePath: good, Flags: Config{ServerKey: otherKey}}, wantErr: "cannot be replaced"},
 		{name: "only server, same flag", in: ConfigInputs{Path: only, Flags: Config{Server: "https://proctor.example.edu/", SpoolDir: "/s"}},
 			want: Config{Server: "https://proctor.example.edu", OnlyServer: true, SpoolDir: "/s", Source: only}},
 	}
@@ -61,6 +81,9 @@ func TestLoadConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in := tt.in
 			in.Getenv = func(k string) string { return tt.env[k] }
+			if in.MachinePath == "" {
+				in.MachinePath = filepath.Join(dir, "no-machine-config.json")
+			}
 			got, err := LoadConfig(in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -125,5 +148,41 @@ func TestDefaultConfigPath(t *testing.T) {
 	p, err := DefaultConfigPath()
 	if err != nil || !filepath.IsAbs(p) {
 		t.Fatalf("DefaultConfigPath = %q, %v", p, err)
+	}
+}
+
+// A managed configuration anyone can write configures nothing anyone can
+// trust; the machine one must also belong to root.
+func TestConfigFileChecks(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Unix modes; Windows ACLs are checked by checkConfigFile in config_windows_acl.go")
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(p, []byte(`{"server": "https://proctor.example.edu"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(string) string { return "" }
+	none := filepath.Join(dir, "none.json")
+	if _, err := LoadConfig(ConfigInputs{Path: p, MachinePath: none, Getenv: getenv}); err == nil || !strings.Contains(err.Error(), "writable by every user") {
+		t.Errorf("world-writable --config: %v", err)
+	}
+	os.Chmod(p, 0o644)
+	if _, err := LoadConfig(ConfigInputs{Path: p, MachinePath: none, Getenv: getenv, Flags: Config{SpoolDir: "/s"}}); err != nil {
+		t.Errorf("a user's own --config: %v", err)
+	}
+	// As the machine configuration: not owned by root (as root, give it
+	// away), or in a directory anyone may write (/tmp), it is refused.
+	if os.Getuid() == 0 {
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := LoadConfig(ConfigInputs{MachinePath: p, Getenv: getenv})
+	if err == nil || !(strings.Contains(err.Error(), "not root") || strings.Contains(err.Error(), "writable by every user")) {
+		t.Errorf("machine configuration not owned by root: %v", err)
 	}
 }

@@ -8,8 +8,11 @@ import (
 
 // ViolationSink carries lockdown's violations to the backend as events
 // "violation.open" and "violation.end" (docs/policy.md lists the codes).
+// Paths in them name no user (redact.go).
 func (s *Session) ViolationSink() lockdown.Sink {
+	r := newRedactor()
 	return lockdown.SinkFunc(func(v lockdown.Violation) {
+		v = r.violation(v)
 		if err := s.EventValue("violation."+string(v.Phase), v); err != nil {
 			s.log.Error("violation not spooled", "code", v.Code, "err", err)
 		}

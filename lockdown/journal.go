@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -72,6 +74,7 @@ type journalLine struct {
 type Journal struct {
 	path    string
 	undoers map[string]Undoer
+	roots   []string // where file.restore may write
 
 	mu     sync.Mutex
 	f      *os.File
@@ -85,7 +88,37 @@ type JournalOptions struct {
 	Undoers map[string]Undoer
 	// Force resets a journal even if its owner still runs (Reset only).
 	Force bool
+	// FileRoots are the directories whose files ReplaceFile may change and
+	// a journal's file.restore may write or remove (default: the user's
+	// home, configuration and cache directories). A journal naming a file
+	// elsewhere is refused whole.
+	FileRoots []string
 }
+
+// fileRoots are o.FileRoots or the defaults.
+func (o JournalOptions) fileRoots() []string {
+	if len(o.FileRoots) > 0 {
+		return o.FileRoots
+	}
+	var roots []string
+	for _, f := range []func() (string, error){os.UserHomeDir, os.UserConfigDir, os.UserCacheDir} {
+		if d, err := f(); err == nil && filepath.IsAbs(d) {
+			roots = append(roots, d)
+		}
+	}
+	return roots
+}
+
+// ErrJournalRefused reports a journal reset will not act on: one it did not
+// write (another user's, or one others may change) or one that asks for a
+// change lockdown never makes. Nothing in it is undone.
+var ErrJournalRefused = errors.New("lockdown journal refused")
+
+// Bounds of what a journal may hold.
+const (
+	maxJournalBytes = 64 << 20
+	maxRestoreBytes = 4 << 20 // one file.restore's old content
+)
 
 func (o JournalOptions) undoers() map[string]Undoer {
 	u := map[string]Undoer{"file.restore": undoFileRestore}
@@ -109,7 +142,7 @@ func DefaultJournalPath() (string, error) {
 // the report says what was undone (crash recovery); if its owner is still
 // running, OpenJournal fails with ErrJournalInUse.
 func OpenJournal(ctx context.Context, path string, opts JournalOptions) (*Journal, ResetReport, error) {
-	rep, err := Reset(ctx, path, JournalOptions{Undoers: opts.Undoers})
+	rep, err := Reset(ctx, path, JournalOptions{Undoers: opts.Undoers, FileRoots: opts.FileRoots})
 	if err != nil {
 		return nil, rep, err
 	}
@@ -125,7 +158,7 @@ func OpenJournal(ctx context.Context, path string, opts JournalOptions) (*Journa
 	}
 	pid := int32(os.Getpid())
 	_, create, _ := readIdentity(pid)
-	j := &Journal{path: path, undoers: opts.undoers(), f: f}
+	j := &Journal{path: path, undoers: opts.undoers(), roots: opts.fileRoots(), f: f}
 	if err := j.write(journalLine{Type: "header", Version: 1, PID: pid, CreateTime: create, Started: time.Now().UTC()}); err != nil {
 		f.Close()
 		os.Remove(path)
@@ -180,6 +213,9 @@ func (j *Journal) Record(kind, summary string, undo any) (Change, error) {
 // put back what was there: the old content, or nothing if there was no
 // file. It is the building block for configuration changes.
 func (j *Journal) ReplaceFile(path string, content []byte, perm fs.FileMode) error {
+	if err := checkRestorePath(path, j.roots); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
 	u := fileRestore{Path: path}
 	switch old, err := os.ReadFile(path); {
 	case err == nil:
@@ -212,7 +248,7 @@ func (j *Journal) Close(ctx context.Context) ([]UndoResult, error) {
 	}
 	j.closed = true
 	j.f.Close()
-	rep, err := reset(ctx, j.path, j.undoers)
+	rep, err := reset(ctx, j.path, j.undoers, j.roots)
 	if err != nil {
 		return rep.Results, err
 	}
@@ -240,6 +276,13 @@ type ResetReport struct {
 // safe at any time: with no journal it does nothing, and it refuses with
 // ErrJournalInUse while the journal's owner still runs, unless opts.Force.
 // Changes that cannot be undone stay in the journal for another try.
+//
+// A journal is a list of things to write and delete, so Reset acts only on
+// one this user's lockdown could have written: it refuses (ErrJournalRefused,
+// undoing nothing) a journal that is a symbolic link, belongs to another
+// user or that others may write, and one with a file.restore outside
+// opts.FileRoots, through a symbolic link or over 4 MiB. Kinds without an
+// undoer are never acted on (they stay, "failed").
 func Reset(ctx context.Context, path string, opts JournalOptions) (ResetReport, error) {
 	rep := ResetReport{Path: path}
 	hdr, _, err := readJournal(path)
@@ -258,12 +301,12 @@ func Reset(ctx context.Context, path string, opts JournalOptions) (ResetReport, 
 			}
 		}
 	}
-	r, err := reset(ctx, path, opts.undoers())
+	r, err := reset(ctx, path, opts.undoers(), opts.fileRoots())
 	r.OwnerPID, r.OwnerRunning = rep.OwnerPID, rep.OwnerRunning
 	return r, err
 }
 
-func reset(ctx context.Context, path string, undoers map[string]Undoer) (ResetReport, error) {
+func reset(ctx context.Context, path string, undoers map[string]Undoer, roots []string) (ResetReport, error) {
 	rep := ResetReport{Path: path}
 	_, pending, err := readJournal(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -273,6 +316,13 @@ func reset(ctx context.Context, path string, undoers map[string]Undoer) (ResetRe
 		return rep, err
 	}
 	rep.Found = true
+	// Check every change before undoing any: a crafted journal does
+	// nothing at all.
+	for _, c := range pending {
+		if err := checkChange(c, roots); err != nil {
+			return rep, fmt.Errorf("reset %s: %w: change %d (%s): %v", path, ErrJournalRefused, c.Seq, c.Kind, err)
+		}
+	}
 	var failed []Change
 	for _, c := range slices.Backward(pending) {
 		res := UndoResult{Change: c, Outcome: "nothing to undo"}
@@ -309,7 +359,7 @@ func reset(ctx context.Context, path string, undoers map[string]Undoer) (ResetRe
 		enc.Encode(journalLine{Type: "change", Change: &c})
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
+	if err := writeNew(tmp, buf.Bytes()); err != nil {
 		return rep, fmt.Errorf("rewrite journal: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -322,11 +372,57 @@ func reset(ctx context.Context, path string, undoers map[string]Undoer) (ResetRe
 // A torn last line (a crash mid-write) is ignored; anything else malformed
 // is an error, so that reset never guesses.
 func readJournal(path string) (journalLine, []Change, error) {
-	var hdr journalLine
-	b, err := os.ReadFile(path)
+	b, err := readJournalFile(path)
 	if err != nil {
-		return hdr, nil, err
+		return journalLine{}, nil, err
 	}
+	hdr, pending, err := parseJournal(b)
+	if err != nil {
+		return hdr, nil, fmt.Errorf("journal %s %w", path, err)
+	}
+	return hdr, pending, nil
+}
+
+// readJournalFile reads the journal at path if this user's lockdown could
+// have written it: a regular file (not a link), this user's, that no one
+// else may write, of at most maxJournalBytes.
+func readJournalFile(path string) ([]byte, error) {
+	lst, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !lst.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file (a link?)", ErrJournalRefused, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !os.SameFile(lst, st) {
+		return nil, fmt.Errorf("%w: %s changed while it was opened", ErrJournalRefused, path)
+	}
+	if err := checkJournalOwner(f, st); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrJournalRefused, path, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxJournalBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxJournalBytes {
+		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrJournalRefused, path, maxJournalBytes)
+	}
+	return b, nil
+}
+
+// parseJournal parses a journal's bytes; errors name the line ("line 3:
+// ...").
+func parseJournal(b []byte) (journalLine, []Change, error) {
+	var hdr journalLine
 	var changes []Change
 	undone := map[int]bool{}
 	lines := bytes.Split(b, []byte("\n"))
@@ -339,7 +435,7 @@ func readJournal(path string) (journalLine, []Change, error) {
 			if i == len(lines)-1 {
 				break // a torn last line: the crash came mid-write
 			}
-			return hdr, nil, fmt.Errorf("journal %s line %d: %w", path, i+1, err)
+			return hdr, nil, fmt.Errorf("line %d: %w", i+1, err)
 		}
 		switch l.Type {
 		case "header":
@@ -351,7 +447,7 @@ func readJournal(path string) (journalLine, []Change, error) {
 		case "undone":
 			undone[l.Seq] = true
 		default:
-			return hdr, nil, fmt.Errorf("journal %s line %d: unknown record %q", path, i+1, l.Type)
+			return hdr, nil, fmt.Errorf("line %d: unknown record %q", i+1, l.Type)
 		}
 	}
 	pending := changes[:0]
@@ -369,6 +465,77 @@ type fileRestore struct {
 	// Content is the old content in base64; nil: there was no file.
 	Content *string `json:"content"`
 	Mode    uint32  `json:"mode,omitempty"`
+}
+
+// checkChange refuses a change lockdown would never record.
+func checkChange(c Change, roots []string) error {
+	if c.Kind != "file.restore" || len(c.Undo) == 0 {
+		// Other kinds act only through their registered undoer, on what
+		// that undoer owns (a registry value under HKCU); kinds without
+		// one are never acted on.
+		return nil
+	}
+	var u fileRestore
+	if err := json.Unmarshal(c.Undo, &u); err != nil {
+		return err
+	}
+	if u.Content != nil && base64.StdEncoding.DecodedLen(len(*u.Content)) > maxRestoreBytes {
+		return fmt.Errorf("old content over %d bytes", maxRestoreBytes)
+	}
+	if u.Mode&^0o777 != 0 {
+		return fmt.Errorf("mode %o is not a permission", u.Mode)
+	}
+	return checkRestorePath(u.Path, roots)
+}
+
+// checkRestorePath accepts an absolute, clean path inside one of roots,
+// reached without symbolic links, that is a regular file or absent.
+func checkRestorePath(path string, roots []string) error {
+	if !filepath.IsAbs(path) || filepath.Clean(path) != path {
+		return fmt.Errorf("%q is not a clean absolute path", path)
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	for _, r := range roots {
+		rr, err := filepath.EvalSymlinks(r)
+		if err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(rr, dir); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel) {
+			// The resolved directory is inside the resolved root; the
+			// name itself must not climb out either.
+			if base := filepath.Base(path); base != ".." && base != "." {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%s is outside the places lockdown changes files (%s)", path, strings.Join(roots, ", "))
+}
+
+// writeNew writes a new file with mode 0600, removing what was at path
+// first: never through a link someone left there.
+func writeNew(path string, b []byte) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func undoFileRestore(_ context.Context, raw json.RawMessage) error {

@@ -2,6 +2,7 @@ package lockdown
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -45,7 +46,7 @@ func TestJournalFinishUndoes(t *testing.T) {
 	created := filepath.Join(dir, "kiosk.lock")
 	path := filepath.Join(dir, "journal.jsonl")
 
-	j, rep, err := OpenJournal(context.Background(), path, JournalOptions{})
+	j, rep, err := OpenJournal(context.Background(), path, JournalOptions{FileRoots: []string{dir}})
 	if err != nil || rep.Found {
 		t.Fatalf("OpenJournal: %+v, %v", rep, err)
 	}
@@ -114,7 +115,7 @@ func TestJournalCrashRecovery(t *testing.T) {
 	f.WriteString(`{"type":"change","change":{"seq":3,"ki`)
 	f.Close()
 
-	j, rep, err := OpenJournal(context.Background(), path, JournalOptions{})
+	j, rep, err := OpenJournal(context.Background(), path, JournalOptions{FileRoots: []string{dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,4 +167,122 @@ func TestResetNothingAndFailures(t *testing.T) {
 	if rep, err := Reset(context.Background(), path, JournalOptions{Force: true}); err != nil || !rep.OwnerRunning {
 		t.Errorf("forced reset: %+v %v", rep, err)
 	}
+}
+
+// A crafted journal must not make reset write or delete files lockdown
+// never changes, nor may reset act on a journal someone else can write.
+func TestResetRefusesCraftedJournal(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	os.Mkdir(home, 0o700)
+	victim := filepath.Join(dir, "victim.txt") // outside the roots
+	os.WriteFile(victim, []byte("precious"), 0o600)
+	inside := filepath.Join(home, "settings.conf")
+	os.WriteFile(inside, []byte("locked"), 0o600)
+	link := filepath.Join(home, "link.conf")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(dir, filepath.Join(home, "up"))
+	opts := JournalOptions{FileRoots: []string{home}}
+	pid, create := deadOwner(t)
+	restore := func(path string, content *string) journalLine {
+		undo, _ := json.Marshal(fileRestore{Path: path, Content: content, Mode: 0o644})
+		return journalLine{Type: "change", Change: &Change{Seq: 2, Kind: "file.restore", Summary: "replaced " + path, Undo: undo}}
+	}
+	evil := base64.StdEncoding.EncodeToString([]byte("pwned"))
+	big := strings.Repeat("A", maxRestoreBytes*4/3+8)
+	tests := []struct {
+		name string
+		line journalLine
+	}{
+		{"delete outside", restore(victim, nil)},
+		{"write outside", restore(victim, &evil)},
+		{"dot-dot", restore(home+"/../victim.txt", &evil)},
+		{"relative", restore("victim.txt", &evil)},
+		{"through a file link", restore(link, &evil)},
+		{"through a directory link", restore(filepath.Join(home, "up", "victim.txt"), &evil)},
+		{"huge content", restore(filepath.Join(home, "new.conf"), &big)},
+	}
+	path := filepath.Join(dir, "journal.jsonl")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A harmless change first: nothing at all may be undone.
+			good, _ := json.Marshal(fileRestore{Path: inside, Content: &evil})
+			writeJournal(t, path,
+				journalLine{Type: "header", Version: 1, PID: pid, CreateTime: create},
+				journalLine{Type: "change", Change: &Change{Seq: 1, Kind: "file.restore", Summary: "ok", Undo: good}},
+				tt.line)
+			_, err := Reset(context.Background(), path, opts)
+			if !errors.Is(err, ErrJournalRefused) {
+				t.Errorf("Reset: %v, want ErrJournalRefused", err)
+			}
+			if b, err := os.ReadFile(victim); err != nil || string(b) != "precious" {
+				t.Errorf("victim file: %q %v", b, err)
+			}
+			if b, _ := os.ReadFile(inside); string(b) != "locked" {
+				t.Errorf("a change of a refused journal was undone: %q", b)
+			}
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("refused journal removed: %v", err)
+			}
+		})
+	}
+
+	// The journal itself: others may write it, or it is a link.
+	good, _ := json.Marshal(fileRestore{Path: inside, Content: &evil})
+	writeJournal(t, path,
+		journalLine{Type: "header", Version: 1, PID: pid, CreateTime: create},
+		journalLine{Type: "change", Change: &Change{Seq: 1, Kind: "file.restore", Summary: "ok", Undo: good}})
+	os.Chmod(path, 0o666)
+	if _, err := Reset(context.Background(), path, opts); !errors.Is(err, ErrJournalRefused) {
+		t.Errorf("world-writable journal: %v, want ErrJournalRefused", err)
+	}
+	os.Chmod(path, 0o600)
+	ln := filepath.Join(dir, "link.jsonl")
+	os.Symlink(path, ln)
+	if _, err := Reset(context.Background(), ln, opts); !errors.Is(err, ErrJournalRefused) {
+		t.Errorf("journal through a link: %v, want ErrJournalRefused", err)
+	}
+	if os.Getuid() == 0 {
+		// Root resetting a student's journal: refused, run it as them.
+		os.Chown(path, 65534, 65534)
+		if _, err := Reset(context.Background(), path, opts); !errors.Is(err, ErrJournalRefused) || !strings.Contains(err.Error(), "as the user who took the exam") {
+			t.Errorf("another user's journal: %v, want ErrJournalRefused", err)
+		}
+		os.Chown(path, 0, 0)
+	}
+	// The same journal, sound, is undone.
+	if rep, err := Reset(context.Background(), path, opts); err != nil || rep.Remaining != 0 {
+		t.Fatalf("sound journal: %+v %v", rep, err)
+	}
+	if b, _ := os.ReadFile(inside); string(b) != "pwned" {
+		t.Errorf("sound change not undone: %q", b)
+	}
+	// ReplaceFile refuses to record what reset would refuse.
+	j, _, err := OpenJournal(context.Background(), path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close(context.Background())
+	if err := j.ReplaceFile(victim, []byte("x"), 0o600); err == nil {
+		t.Error("ReplaceFile outside the roots accepted")
+	}
+}
+
+// FuzzParseJournal: a journal is read from disk after a crash; no input may
+// crash the parser.
+func FuzzParseJournal(f *testing.F) {
+	f.Add([]byte(`{"type":"header","version":1,"pid":12}` + "\n" + `{"type":"change","change":{"seq":1,"kind":"file.restore","undo":{"path":"/x","content":null}}}` + "\n"))
+	f.Add([]byte("garbage\n{}\n"))
+	f.Add([]byte(`{"type":"undone","seq":1}` + "\n" + `{"type":"change","change":{"seq":1`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, pending, err := parseJournal(b)
+		if err != nil {
+			return
+		}
+		for _, c := range pending {
+			checkChange(c, []string{"/nonexistent-root"})
+		}
+	})
 }

@@ -59,6 +59,7 @@ func (a adminClient) get(t *testing.T, path string, v any) {
 func (a adminClient) command(t *testing.T, session, command string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", a.base+"/api/v1/admin/sessions/"+session+"/commands", strings.NewReader(`{"command":"`+command+`"}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -25,6 +25,8 @@ func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		def, _ := lockdown.DefaultJournalPath()
 		fmt.Fprintln(stderr, "usage: invigil reset [--journal FILE] [--force] [--json]")
 		fmt.Fprintf(stderr, "Undoes every change lockdown recorded in its journal (default %s). Safe to run at any time.\n", def)
+		fmt.Fprintln(stderr, "Run it as the user who took the exam: a journal of another user, one others may write, or one that")
+		fmt.Fprintln(stderr, "names files outside that user's home, configuration and cache directories is refused and nothing is undone.")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseNoArgs(fs, args, stderr); !ok {
@@ -41,6 +43,10 @@ func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	rep, err := lockdown.Reset(ctx, path, lockdown.JournalOptions{Force: *force})
 	if errors.Is(err, lockdown.ErrJournalInUse) {
 		fmt.Fprintf(stderr, "invigil reset: an exam is running (invigil pid %d owns %s); finish it first, or use --force\n", rep.OwnerPID, path)
+		return exitFailure
+	}
+	if errors.Is(err, lockdown.ErrJournalRefused) {
+		fmt.Fprintf(stderr, "invigil reset: %v\nNothing was undone: this journal was not written by your lockdown (or was changed since). Inspect it, and remove it if it is not yours.\n", err)
 		return exitFailure
 	}
 	if err != nil {

@@ -227,6 +227,7 @@ func say(t *testing.T, adm adminClient, session, command, text string) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"command": command, "text": text})
 	req, _ := http.NewRequest("POST", adm.base+"/api/v1/admin/sessions/"+session+"/commands", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+adm.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -2,7 +2,9 @@
 // policies, ingests what clients stream and stores it exactly once, and lists
 // sessions and events.
 //
-//	invigild serve    --addr ADDR --data DIR [--demo]
+//	invigild serve    --addr ADDR --data DIR [--demo] [--tls-cert C --tls-key K]
+//	                  [--upload-grace D] [--token-lifetime D] [--body-timeout D]
+//	                  [--join-rate N --join-burst N] [--trusted-proxy CIDRS] [--no-rate-limit]
 //	invigild key      --data DIR
 //	invigild exam     create|list --data DIR ...
 //	invigild sessions --data DIR [--json]
@@ -18,7 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -38,7 +40,7 @@ func main() {
 
 const usageText = `usage: invigild <command> [flags]
 
-  serve     run the backend (--addr, --data, --demo)
+  serve     run the backend (--addr, --data, --demo, limits: see -h)
   key       print the policy-signing public key that clients pin
   exam      create or list exams
   sessions  list sessions with per-track counts
@@ -141,8 +143,37 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	certFile := fs.String("tls-cert", "", "TLS certificate (PEM); serve HTTPS with --tls-key")
 	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	bodyTimeout := fs.Duration("body-timeout", 20*time.Second, "time to read a request body (the network test gets 6x)")
+	grace := fs.Duration("upload-grace", 30*time.Minute, "how long after the exam closes, or a proctor's end, a session may still upload")
+	lifetime := fs.Duration("token-lifetime", 24*time.Hour, "session token lifetime for exams without a closing time")
+	joinRate := fs.Float64("join-rate", 10, "joins per second from one source address (IPv4 or IPv6 /64)")
+	joinBurst := fs.Int("join-burst", 100, "joins at once from one source address")
+	noLimits := fs.Bool("no-rate-limit", false, "turn the rate limits of join and resume off (load tests)")
+	proxies := fs.String("trusted-proxy", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	var trusted []netip.Prefix
+	for _, p := range strings.Split(*proxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pf, err := netip.ParsePrefix(p)
+		if err != nil {
+			return usageError{fmt.Errorf("--trusted-proxy: %w", err)}
+		}
+		trusted = append(trusted, pf)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--body-timeout", *bodyTimeout}, {"--upload-grace", *grace}, {"--token-lifetime", *lifetime}} {
+		if d.v <= 0 {
+			return usageError{fmt.Errorf("%s must be positive", d.name)}
+		}
+	}
+	if *joinRate <= 0 || *joinBurst < 1 {
+		return usageError{errors.New("--join-rate and --join-burst must be positive")}
 	}
 	if err := requireData(*data); err != nil {
 		return err
@@ -156,7 +187,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 
-	b, err := backend.Open(backend.Config{DataDir: *data, Heartbeat: *hb, Log: log})
+	b, err := backend.Open(backend.Config{DataDir: *data, Heartbeat: *hb, Log: log,
+		BodyTimeout: *bodyTimeout, UploadGrace: *grace, TokenLifetime: *lifetime, TrustedProxies: trusted,
+		Limits: backend.RateLimits{Off: *noLimits, JoinPerSource: backend.RateLimit{Rate: *joinRate, Burst: *joinBurst}}})
 	if err != nil {
 		return err
 	}
@@ -176,7 +209,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *certFile != "" {
 		scheme = "https"
 	}
-	srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := backend.HTTPServer(b.Handler())
+	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	fmt.Fprintf(stdout, "public key: %s\n", b.PublicKey())
 	fmt.Fprintf(stdout, "admin token: in %s\n", strings.TrimSuffix(*data, "/")+"/admin.token")
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
@@ -346,10 +380,14 @@ func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// printJSON encodes v whole before writing: an error prints nothing.
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 func fmtTime(t time.Time) string {

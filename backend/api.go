@@ -99,6 +99,7 @@ func (b *Backend) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/admin/sessions/{id}/events", b.adminOnly(b.handleListEvents))
 	mux.HandleFunc("POST /api/v1/admin/sessions/{id}/commands", b.adminOnly(b.handleCommand))
 	mux.HandleFunc("GET /api/v1/admin/sessions/{id}/tracks/{name}", b.adminOnly(b.handleTrackFile))
+	b.mountDashboard(mux) // dashboard.go: accounts, login, exam views
 	return mux
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/invigil/invigil/backend/accounts"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
 )
 
@@ -106,6 +107,10 @@ func openDB(dataDir string) (*sql.DB, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := accounts.Migrate(ctx, db); err != nil { // the dashboard's users, sessions, audit log
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}

@@ -9,6 +9,7 @@
 //	invigild exam     create|list --data DIR ...
 //	invigild sessions --data DIR [--json]
 //	invigild events   --data DIR --session ID [--json]
+//	invigild user     add|list|assign|passwd|disable|enable --data DIR ...
 package main
 
 import (
@@ -45,6 +46,7 @@ const usageText = `usage: invigild <command> [flags]
   exam      create or list exams
   sessions  list sessions with per-track counts
   events    list a session's events (violations, focus, chat...)
+  user      manage dashboard users: add, list, assign, passwd, disable
 
 Run 'invigild <command> -h' for a command's flags.
 `
@@ -60,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"exam":     cmdExam,
 		"sessions": cmdSessions,
 		"events":   cmdEvents,
+		"user":     cmdUser,
 	}
 	f, ok := cmds[args[0]]
 	if !ok {

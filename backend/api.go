@@ -27,7 +27,7 @@ const maxBodyBytes = 64 << 10
 const (
 	// CodeRateLimited answers 429: too many requests from this source or
 	// for this join code or session; Retry-After says when to try again.
-	CodeRateLimited = "rate_limited"
+	CodeRateLimited = transport.CodeRateLimited
 	// CodeUnsupportedMediaType answers 415: a JSON endpoint got a body
 	// that is not declared application/json.
 	CodeUnsupportedMediaType = "unsupported_media_type"

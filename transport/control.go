@@ -215,6 +215,9 @@ const (
 	CodeUnsupportedProtocol = "unsupported_protocol"
 	CodeInternal            = "internal"
 	CodeUnavailable         = "unavailable"
+	// CodeRateLimited (HTTP 429) asks the client to wait for the answer's
+	// Retry-After and try again; Join and Resume do that themselves.
+	CodeRateLimited = "rate_limited"
 )
 
 // closeCodes maps wire error codes to websocket close codes.

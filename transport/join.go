@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -112,18 +114,59 @@ func Resume(ctx context.Context, hc *http.Client, server, token string) (*JoinRe
 	return postJoin(ctx, hc, server, "/api/v1/resume", token, nil)
 }
 
+// joinRetryBudget is how long Join and Resume keep retrying answers of 429
+// rate_limited (a lab of students behind one address, all joining at the
+// start of the exam) before they return the refusal.
+var joinRetryBudget = 3 * time.Minute
+
 func postJoin(ctx context.Context, hc *http.Client, server, path, token string, body []byte) (*JoinResponse, error) {
+	deadline := time.Now().Add(joinRetryBudget)
+	for {
+		jr, wait, err := postJoinOnce(ctx, hc, server, path, token, body)
+		if wait <= 0 || time.Now().Add(wait).After(deadline) {
+			return jr, err
+		}
+		// Spread a crowd's retries: wait Retry-After plus up to half again.
+		wait += time.Duration(mrand.Int64N(int64(wait/2) + 1))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// retryAfter is how long a 429 answer asks the client to wait: its
+// Retry-After in seconds, within 1 s and 60 s (5 s when absent or a date).
+func retryAfter(h http.Header) time.Duration {
+	s, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After")))
+	switch {
+	case err != nil:
+		return 5 * time.Second
+	case s < 1:
+		return time.Second
+	case s > 60:
+		return time.Minute
+	}
+	return time.Duration(s) * time.Second
+}
+
+// postJoinOnce makes one request; wait > 0 when the backend answered 429
+// and the request may be retried after wait.
+func postJoinOnce(ctx context.Context, hc *http.Client, server, path, token string, body []byte) (*JoinResponse, time.Duration, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
 	base, err := url.Parse(server)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("server %q is not an http(s) URL", server)
+		return nil, 0, fmt.Errorf("server %q is not an http(s) URL", server)
 	}
 	u := base.JoinPath(path)
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	if token != "" {
@@ -132,35 +175,38 @@ func postJoin(ctx context.Context, hc *http.Client, server, path, token string, 
 	resp, err := hc.Do(hr)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // the URL is the caller's own; keep the cause
 		}
-		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading the answer: %w", ErrUnreachable, err)
+		return nil, 0, fmt.Errorf("%w: reading the answer: %w", ErrUnreachable, err)
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return nil, retryAfter(resp.Header), decodeAPIError(resp.StatusCode, b)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, decodeAPIError(resp.StatusCode, b)
+		return nil, 0, decodeAPIError(resp.StatusCode, b)
 	}
 	var jr JoinResponse
 	if err := json.Unmarshal(b, &jr); err != nil {
-		return nil, fmt.Errorf("join answer is not valid JSON: %w", err)
+		return nil, 0, fmt.Errorf("join answer is not valid JSON: %w", err)
 	}
 	if err := jr.Validate(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	ws, err := ResolveWSURL(u, jr.WSURL)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	jr.WSURL = ws.String()
-	return &jr, nil
+	return &jr, 0, nil
 }
 
 // ErrForeignWSURL is returned when a join answer's ws_url points away from

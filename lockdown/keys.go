@@ -51,7 +51,7 @@ type keyDecider struct {
 	// guard does the blocking.
 	switchOpen bool
 
-	lctrl, rctrl, lshift, rshift bool
+	lctrl, rctrl, lshift, rshift, lalt, ralt bool
 	// swallowed holds the keys whose press was swallowed: their release
 	// is swallowed too, so that nothing sees half a key stroke.
 	swallowed map[uint32]bool
@@ -76,7 +76,14 @@ func (d *keyDecider) decide(e keyEvent) keyVerdict {
 		d.lshift = !e.Up
 	case vkRShift:
 		d.rshift = !e.Up
+	case vkLMenu, vkMenu:
+		d.lalt = !e.Up
+	case vkRMenu:
+		d.ralt = !e.Up
 	}
+	// Windows sets LLKHF_ALTDOWN while Alt is held; Wine 8 does not for
+	// injected keys, so the decider also tracks Alt itself.
+	e.Alt = e.Alt || d.lalt || d.ralt
 	if e.Up {
 		if d.swallowed[e.VK] {
 			delete(d.swallowed, e.VK)

@@ -52,6 +52,10 @@ func TestKeyDecider(t *testing.T) {
 			{altDown(vkEscape), true, "Alt+Esc"}, {altUp(vkEscape), true, ""}, {up(vkLMenu), false, ""},
 			{down(vkTab), false, ""}, // Tab alone moves focus in the exam
 		}},
+		{"alt+tab without the hook's alt flag (Wine)", blockAll, []step{
+			{down(vkLMenu), false, ""}, {down(vkTab), true, "Alt+Tab"}, {up(vkTab), true, ""}, {up(vkLMenu), false, ""},
+			{down(vkTab), false, ""},
+		}},
 		{"ctrl+shift+esc (task manager)", blockAll, []step{
 			{down(vkRControl), false, ""}, {down(vkRShift), false, ""}, {down(vkEscape), true, "Ctrl+Shift+Esc"}, {up(vkEscape), true, ""},
 		}},

@@ -90,17 +90,24 @@
 // Under Wine 8 (lockdown/testdata/wine/run.sh: its own prefix, Xvfb, a
 // test-only ProcessPrng shim; the TestWindows* tests):
 //
-//   - runs for real: the keyboard hook (installed in ~0.6-1.8 ms, the whole
-//     kiosk start 15-25 ms); injected PrintScreen, Windows key and Alt+Tab
-//     are swallowed (they never reach the focused test window) and reported
-//     0.4-2 ms after the key was sent, while an ordinary key still arrives;
-//     after Close they arrive again. HWND_TOPMOST is set on our window and
-//     cleared at Close. SPI_SET/GETFOREGROUNDLOCKTIMEOUT and ToastEnabled
-//     change and are put back by the journal, also after a helper process
-//     "crashes" with the kiosk on and Reset runs (TestWindowsKioskCrashReset).
+//   - runs for real: the keyboard hook (installed in 0.5-1.7 ms, the whole
+//     kiosk start 15-80 ms on a loaded 2-core machine); injected
+//     PrintScreen, Windows key and Alt+Tab are swallowed (they never reach
+//     the focused test window) and reported 0.2-8 ms after the key was sent,
+//     while an ordinary key still arrives; after Close they arrive again.
+//     HWND_TOPMOST is set on our window and cleared at Close (posted with
+//     SWP_ASYNCWINDOWPOS: a synchronous SetWindowPos from the kiosk's
+//     goroutine deadlocked Close while the window's thread waited in it).
+//     SPI_SET/GETFOREGROUNDLOCKTIMEOUT and ToastEnabled change and the
+//     journal puts them back; after a helper process "crashes" with the
+//     kiosk on, Reset undoes its journal (TestWindowsKioskCrashReset).
+//     Wine keeps the foreground lock timeout per process (Windows: per
+//     session), so there only the registry value outlives the crash.
 //     EnumWindows + GetWindowThreadProcessId + QueryFullProcessImageName
-//     find a test window and name the test executable; a scan of 40-200
-//     visible top-level windows takes ~30 µs a window (5.9 ms for 200).
+//     find a test window and name the test executable; one scan costs
+//     ~30-49 µs a visible top-level window (1.8-1.9 ms for 40, 5.9 ms for
+//     200). Creating those windows is what is slow under Wine and Xvfb
+//     (~2 s each), so the test makes 40.
 //   - Wine does not support it, so only the logic is tested: Wine's
 //     SetWindowDisplayAffinity is a stub that fails and its
 //     GetWindowDisplayAffinity always answers WDA_NONE, so the Wine test

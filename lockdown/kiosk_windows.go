@@ -53,8 +53,11 @@ const (
 	swpNoSize     = 0x0001
 	swpNoMove     = 0x0002
 	swpNoActivate = 0x0010
-	gwOwner       = 4
-	swMinimize    = 6
+	// swpAsyncWindowPos posts the request to the window's own thread
+	// instead of waiting for it: Close never blocks on the UI thread.
+	swpAsyncWindowPos = 0x4000
+	gwOwner           = 4
+	swMinimize        = 6
 
 	// foregroundLockMax is the foreground lock timeout during the exam:
 	// no program may take the foreground from the exam window, however
@@ -367,7 +370,7 @@ func (k *winKiosk) windowLoop() {
 			}
 			if recorded {
 				for _, w := range ws {
-					procSetWindowPos.Call(uintptr(w), hwndTopmost, 0, 0, 0, 0, swpNoMove|swpNoSize|swpNoActivate)
+					procSetWindowPos.Call(uintptr(w), hwndTopmost, 0, 0, 0, 0, swpNoMove|swpNoSize|swpNoActivate|swpAsyncWindowPos)
 				}
 				top = ws
 			}
@@ -375,7 +378,7 @@ func (k *winKiosk) windowLoop() {
 		select {
 		case <-k.stop:
 			for _, w := range top {
-				procSetWindowPos.Call(uintptr(w), hwndNoTopmost, 0, 0, 0, 0, swpNoMove|swpNoSize|swpNoActivate)
+				procSetWindowPos.Call(uintptr(w), hwndNoTopmost, 0, 0, 0, 0, swpNoMove|swpNoSize|swpNoActivate|swpAsyncWindowPos)
 			}
 			return
 		case <-t.C:

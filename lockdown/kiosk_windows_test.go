@@ -102,7 +102,7 @@ func TestWindowsKiosk(t *testing.T) {
 		t.Fatal(err)
 	}
 	toastBefore, toastExisted := toastEnabled(t)
-	j, _, err := OpenJournal(context.Background(), filepath.Join(t.TempDir(), "journal.jsonl"), JournalOptions{})
+	j, _, err := OpenJournal(context.Background(), filepath.Join(tempDir(t), "journal.jsonl"), JournalOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestWindowsKioskCrashReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	toastBefore, toastExisted := toastEnabled(t)
-	path := filepath.Join(t.TempDir(), "journal.jsonl")
+	path := filepath.Join(tempDir(t), "journal.jsonl")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "INVIGIL_TEST_KIOSK_CRASH="+path)
 	out, _ := cmd.StdoutPipe()
@@ -240,7 +240,13 @@ func TestWindowsKioskCrashReset(t *testing.T) {
 	if line != "ready\n" && line != "ready\r\n" || !errors.As(err, &ee) || ee.ExitCode() != 3 {
 		t.Fatalf("helper said %q, exit %v", line, err)
 	}
-	if v, _ := foregroundLockTimeout(); v != foregroundLockMax {
+	switch v, _ := foregroundLockTimeout(); {
+	case v == foregroundLockMax:
+	case isWine():
+		// Wine keeps system parameters set without SPIF_UPDATEINIFILE in
+		// the process that set them; Windows keeps them for the session.
+		t.Logf("after the crash the foreground lock timeout is %d: Wine keeps it per process", v)
+	default:
 		t.Errorf("after the crash the foreground lock timeout is %d, want the kiosk's %d", v, uint32(foregroundLockMax))
 	}
 	if v, ok := toastEnabled(t); !ok || v != 0 {

@@ -2,7 +2,9 @@ package lockdown
 
 import (
 	"fmt"
+	"os"
 	"runtime"
+	"testing"
 	"time"
 	"unsafe"
 
@@ -93,4 +95,28 @@ func pumpKeys(d time.Duration) []keyMsg {
 func lockThread() func() {
 	runtime.LockOSThread()
 	return runtime.UnlockOSThread
+}
+
+// isWine reports whether the test runs under Wine (ntdll exports
+// wine_get_version there).
+func isWine() bool {
+	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
+}
+
+// tempDir is t.TempDir for tests that also run under Wine 8, where
+// t.TempDir's cleanup failed ("unlinkat …: Invalid function"): a directory
+// left behind is logged, not an error (run.sh deletes the whole Wine
+// prefix).
+func tempDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "invigil-lockdown-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(d); err != nil {
+			t.Logf("leaving %s: %v", d, err)
+		}
+	})
+	return d
 }

@@ -29,6 +29,7 @@ while [ ! -s "$work/display" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); do
 export DISPLAY=":$(cat "$work/display")"
 
 if [ $# -eq 0 ]; then set -- -test.run '^TestWindows' -test.v; fi
+set -- -test.timeout 20m "$@"
 cd "$work"
 rc=0
 wine ./lockdown.test.exe "$@" || rc=$?

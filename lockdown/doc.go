@@ -114,9 +114,12 @@
 //     injects the affinity value of its own window (everything else runs
 //     for real); Wine sets no LLKHF_ALTDOWN flag on injected keys, so the
 //     decider tracks Alt itself (real Windows sets the flag; both work).
-//     The foreground guard (a foreign window coming to the front is pushed
-//     back or minimised) needs a second GUI program and a window manager's
-//     focus handling and is tested only as foregroundAllowed's table.
+//     Wine 8 sends no EVENT_SYSTEM_FOREGROUND WinEvent when another
+//     process's window comes to the front, so the guard also polls the
+//     foreground window every second: under Wine a helper process's window
+//     that takes the front is minimised within ~1 s (SetForegroundWindow
+//     does not give the exam window the foreground back there), and one
+//     allowed by switch_to is left alone (TestWindowsForegroundGuard).
 //     Quiet notifications are what Windows' own switch does; Wine has no
 //     notification banners to check against.
 //   - macOS hidden windows (hidden_darwin.go) call CoreGraphics through

@@ -103,6 +103,9 @@ type winKiosk struct {
 
 	exam       atomic.Uintptr // our top-level window, once found
 	lastReturn atomic.Int64   // unix ns of the last time the guard acted
+	// events and acted count foreground WinEvents and guard actions (for
+	// the tests).
+	events, acted atomic.Int64
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -298,16 +301,20 @@ func winEventProc(_, event, hwnd, _, _, _, _ uintptr) uintptr {
 	if k == nil || event != eventSystemForeground || hwnd == 0 {
 		return 0
 	}
+	k.events.Add(1)
 	k.guard(windows.HWND(hwnd))
 	return 0
 }
 
 // guard brings the exam window back in front of a window that is not
 // allowed there, at most four times a second; when Windows refuses to
-// give the exam window the foreground, the intruder is minimised.
+// give the exam window the foreground, the intruder is minimised. The
+// foreground WinEvent calls it at once; windowLoop also calls it every
+// second, in case an event is missed (Wine 8 sends none for a window of
+// another process coming to the front).
 func (k *winKiosk) guard(fg windows.HWND) {
 	exam := k.exam.Load()
-	if exam == 0 {
+	if exam == 0 || fg == 0 || uintptr(fg) == exam {
 		return
 	}
 	var pid uint32
@@ -323,7 +330,8 @@ func (k *winKiosk) guard(fg windows.HWND) {
 		return
 	}
 	k.lastReturn.Store(now)
-	if r, _, _ := procSetForegroundWindow.Call(exam); r == 0 {
+	k.acted.Add(1)
+	if r, _, _ := procSetForegroundWindow.Call(exam); r == 0 || uintptr(windows.GetForegroundWindow()) != exam {
 		procShowWindowAsync.Call(uintptr(fg), swMinimize)
 	}
 }
@@ -359,6 +367,9 @@ func (k *winKiosk) windowLoop() {
 		ws := ownWindows(k.cfg.self)
 		if len(ws) > 0 {
 			k.exam.Store(uintptr(ws[0]))
+		}
+		if k.cfg.policy.AppSwitch == policy.Block {
+			k.guard(windows.GetForegroundWindow())
 		}
 		if k.cfg.policy.Topmost && len(ws) > 0 {
 			if !recorded {

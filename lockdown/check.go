@@ -20,6 +20,9 @@ type CheckOptions struct {
 	Cameras []Camera
 	// Getenv reads the environment (default os.Getenv); tests replace it.
 	Getenv func(string) string
+
+	// listHidden replaces the OS's hidden-window lister in tests.
+	listHidden hiddenWindowLister
 }
 
 // Check runs every detector once and returns the report the check screen and
@@ -40,7 +43,13 @@ func Check(ctx context.Context, p *policy.Policy, opts CheckOptions) Report {
 		dsErr   error
 		vm      CheckResult
 		remote  CheckResult
+		hidden  windowScan
+		hidErr  error
 	)
+	list := opts.listHidden
+	if list == nil {
+		list = listHiddenWindows
+	}
 	wg.Go(func() {
 		ps := newProcScanner(p)
 		procs, procErr = ps.scan(ctx, time.Now())
@@ -50,6 +59,7 @@ func Check(ctx context.Context, p *policy.Policy, opts CheckOptions) Report {
 	wg.Go(func() { ds, dsErr = readDisplays() })
 	wg.Go(func() { vm = vmResult(ctx, p) })
 	wg.Go(func() { remote = remoteResult(ctx, p, env) })
+	wg.Go(func() { hidden, hidErr = list(ctx, selfPID()) })
 	clip := clipboardResult(ctx, p)
 	wg.Wait()
 	r := Report{Time: time.Now().UTC(), Checks: []CheckResult{
@@ -60,6 +70,7 @@ func Check(ctx context.Context, p *policy.Policy, opts CheckOptions) Report {
 		remote,
 		CheckCameras(p, opts.Cameras),
 		clip,
+		hiddenResult(p, hidden, hidErr),
 	}}
 	r.Status = StatusPass
 	for _, c := range r.Checks {

@@ -73,12 +73,68 @@
 //     their sockets cannot be mapped to a pid; the check says so in its
 //     evidence ("matched_by_name_only", "process not visible").
 //
+// # Desktop lockdown (kiosk) and hidden windows
+//
+// The Monitor also runs the policy's kiosk (Windows only) and polls for
+// windows hidden from screen capture (hidden.go). The kiosk's key decisions
+// are pure logic (keys.go: keyDecider, foregroundAllowed), table-tested on
+// every OS; kiosk_windows.go feeds it from a WH_KEYBOARD_LL hook on a
+// dedicated locked OS thread that pumps its own message queue, next to a
+// foreground WinEvent hook (the guard that pushes other programs' windows
+// back), a loop that keeps invigil's own top-level windows HWND_TOPMOST,
+// SPI_SETFOREGROUNDLOCKTIMEOUT at its maximum and ToastEnabled = 0. Each
+// change is journaled first (kinds kiosk.keyboard_hook, kiosk.topmost: die
+// with the process; kiosk.foreground_lock_timeout and registry.dword: undone
+// by the journal, crash recovery and `invigil reset`).
+//
+// Under Wine 8 (lockdown/testdata/wine/run.sh: its own prefix, Xvfb, a
+// test-only ProcessPrng shim; the TestWindows* tests):
+//
+//   - runs for real: the keyboard hook (installed in 0.5-1.7 ms, the whole
+//     kiosk start 15-80 ms on a loaded 2-core machine); injected
+//     PrintScreen, Windows key and Alt+Tab are swallowed (they never reach
+//     the focused test window) and reported 0.2-8 ms after the key was sent,
+//     while an ordinary key still arrives; after Close they arrive again.
+//     HWND_TOPMOST is set on our window and cleared at Close (posted with
+//     SWP_ASYNCWINDOWPOS: a synchronous SetWindowPos from the kiosk's
+//     goroutine deadlocked Close while the window's thread waited in it).
+//     SPI_SET/GETFOREGROUNDLOCKTIMEOUT and ToastEnabled change and the
+//     journal puts them back; after a helper process "crashes" with the
+//     kiosk on, Reset undoes its journal (TestWindowsKioskCrashReset).
+//     Wine keeps the foreground lock timeout per process (Windows: per
+//     session), so there only the registry value outlives the crash.
+//     EnumWindows + GetWindowThreadProcessId + QueryFullProcessImageName
+//     find a test window and name the test executable; one scan costs
+//     ~30-49 µs a visible top-level window (1.8-1.9 ms for 40, 5.9 ms for
+//     200). Creating those windows is what is slow under Wine and Xvfb
+//     (~2 s each), so the test makes 40.
+//   - Wine does not support it, so only the logic is tested: Wine's
+//     SetWindowDisplayAffinity is a stub that fails and its
+//     GetWindowDisplayAffinity always answers WDA_NONE, so the Wine test
+//     injects the affinity value of its own window (everything else runs
+//     for real); Wine sets no LLKHF_ALTDOWN flag on injected keys, so the
+//     decider tracks Alt itself (real Windows sets the flag; both work).
+//     Wine 8 sends no EVENT_SYSTEM_FOREGROUND WinEvent when another
+//     process's window comes to the front, so the guard also polls the
+//     foreground window every second: under Wine a helper process's window
+//     that takes the front is minimised within ~1 s (SetForegroundWindow
+//     does not give the exam window the foreground back there), and one
+//     allowed by switch_to is left alone (TestWindowsForegroundGuard).
+//     Quiet notifications are what Windows' own switch does; Wine has no
+//     notification banners to check against.
+//   - macOS hidden windows (hidden_darwin.go) call CoreGraphics through
+//     purego, so they compile and vet without cgo or an SDK; they have never
+//     run. Linux: under X11 a window cannot hide from a capture of the root
+//     window, so the check passes with evidence "not_applicable"; under
+//     Wayland it is unknown (ErrUnsupported), never a silent pass.
+//
 // # Non-Linux status
 //
 // Windows: processes, ports (GetExtendedTcpTable via gopsutil), displays
 // (screenshot), VM (registry), remote session (SM_REMOTESESSION), clipboard
-// (EmptyClipboard), polite close (taskkill) and a registry undoer are real
-// but only compiled and vetted here, not run. macOS: processes, ports (lsof),
+// (EmptyClipboard), polite close (taskkill), a registry undoer, the kiosk
+// and the hidden-window scan are real; the kiosk and the hidden-window scan
+// run under Wine (above), the rest is run by the Windows end-to-end tests. macOS: processes, ports (lsof),
 // VM (sysctl), remote session (screensharingd) and clipboard (pbcopy) are
 // real; displays need cgo. Other systems report unknown (ErrUnsupported).
 package lockdown

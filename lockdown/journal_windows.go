@@ -19,7 +19,10 @@ type registryDWORD struct {
 	Old     uint32 `json:"old"`
 }
 
-func registerOSUndoers(u map[string]Undoer) { u["registry.dword"] = undoRegistryDWORD }
+func registerOSUndoers(u map[string]Undoer) {
+	u["registry.dword"] = undoRegistryDWORD
+	registerKioskUndoers(u) // kiosk_windows.go
+}
 
 // SetUserDWORD sets a DWORD value under HKEY_CURRENT_USER, recording the
 // old value in the journal first so that finish, crash recovery and

@@ -57,6 +57,14 @@ type MonitorOptions struct {
 	// SessionInterval is the VM and remote-session poll period (default
 	// 10 s).
 	SessionInterval time.Duration
+	// HiddenWindowInterval is the hidden-window poll period (default 1 s;
+	// one enumeration of ~100 windows costs well under a millisecond).
+	HiddenWindowInterval time.Duration
+
+	// listHidden replaces the OS's hidden-window lister in tests.
+	listHidden hiddenWindowLister
+	// kiosk replaces the OS's desktop lockdown in tests.
+	kiosk kioskStarter
 }
 
 // Monitor watches the system during the exam and emits violations: an
@@ -78,6 +86,10 @@ type Monitor struct {
 	// snap is the process loop's latest full list, for the session loop.
 	snap  atomic.Pointer[[]procInfo]
 	askCh chan askItem
+	// keyCh carries the kiosk's key reports to keyLoop; kioskH stops the
+	// kiosk. Both are set before the goroutines start.
+	keyCh  chan keyReport
+	kioskH kioskHandle
 
 	// mu guards the fields below and serialises the sink.
 	mu          sync.Mutex
@@ -153,6 +165,15 @@ func NewMonitor(p *policy.Policy, opts MonitorOptions) (*Monitor, error) {
 	if opts.SessionInterval <= 0 {
 		opts.SessionInterval = 10 * time.Second
 	}
+	if opts.HiddenWindowInterval <= 0 {
+		opts.HiddenWindowInterval = time.Second
+	}
+	if opts.listHidden == nil {
+		opts.listHidden = listHiddenWindows
+	}
+	if opts.kiosk == nil {
+		opts.kiosk = startKiosk
+	}
 	m := &Monitor{
 		p:          p.Clone(),
 		opts:       opts,
@@ -174,6 +195,8 @@ func NewMonitor(p *policy.Policy, opts MonitorOptions) (*Monitor, error) {
 	m.wg.Go(m.processLoop)
 	m.wg.Go(m.displayLoop)
 	m.wg.Go(m.sessionLoop)
+	m.wg.Go(m.hiddenLoop)
+	m.startKiosk()
 	if m.p.Enforcement.Terminate == policy.TerminateAsk && opts.Ask != nil {
 		m.wg.Go(m.askLoop)
 	}
@@ -190,6 +213,7 @@ func (m *Monitor) Close() error {
 		m.stopped = true
 		m.mu.Unlock()
 		m.cancel()
+		m.stopKiosk()
 		m.wg.Wait()
 		m.mu.Lock()
 		now := m.opts.Clock.Now()
@@ -619,5 +643,24 @@ func (m *Monitor) sessionLoop() {
 		if rErr == nil {
 			m.reconcileLocked("remote", remoteConds, now)
 		}
+	})
+}
+
+func (m *Monitor) hiddenLoop() {
+	if _, err := m.opts.listHidden(m.ctx, selfPID()); errors.Is(err, errNotApplicable) {
+		return // nothing to watch on this system
+	}
+	m.every(m.opts.HiddenWindowInterval, func(now time.Time) {
+		s, err := m.opts.listHidden(m.ctx, selfPID())
+		if m.ctx.Err() != nil {
+			return
+		}
+		m.loopErr("hidden_windows", err)
+		if err != nil {
+			return
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.reconcileLocked("hidden", hiddenConds(m.p, s.Hidden), now)
 	})
 }

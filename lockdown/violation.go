@@ -22,6 +22,9 @@ const (
 	CodeCameraVirtual     Code = "camera.virtual"
 	CodeFocusLost         Code = "focus.lost"
 	CodeClipboardUsed     Code = "clipboard.used"
+	CodeWindowHidden      Code = "window.hidden"
+	CodeKeyBlocked        Code = "key.blocked"
+	CodeKeyUsed           Code = "key.used"
 )
 
 // Severity grades a violation: the policy's flag gives a warning, block a

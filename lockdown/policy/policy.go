@@ -38,6 +38,13 @@ type Policy struct {
 	Clipboard ClipboardMode `json:"clipboard"`
 	// FocusLoss says what to do when the exam window loses focus.
 	FocusLoss FocusLoss `json:"focus_loss"`
+	// HiddenWindows says what to do about a window of another program
+	// that hides itself from screen capture (Windows display affinity,
+	// macOS sharing type none) (default block).
+	HiddenWindows Action `json:"hidden_windows"`
+	// Kiosk is the desktop lockdown during the exam: blocked keys, the
+	// exam window on top, quiet notifications (Windows).
+	Kiosk Kiosk `json:"kiosk"`
 	// Enforcement says whether prohibited processes are closed.
 	Enforcement Enforcement `json:"enforcement"`
 	// Capture holds the camera and screen recording settings.
@@ -84,7 +91,7 @@ type ProcessRule struct {
 }
 
 // Categories are the allowed values of ProcessRule.Category.
-var Categories = []string{"remote_access", "screen_sharing", "meeting", "recording", "chat", "virtual_camera", "other"}
+var Categories = []string{"remote_access", "screen_sharing", "meeting", "recording", "chat", "virtual_camera", "virtual_machine", "ai_assistant", "other"}
 
 // An AllowRule exempts processes from the prohibited rules and from the
 // remote-port check: a school's sanctioned tool, say.
@@ -208,6 +215,33 @@ type FocusLoss struct {
 	GraceMS int `json:"grace_ms"`
 }
 
+// Kiosk is the desktop lockdown during the exam. Windows enforces it
+// (docs/policy.md, "kiosk"); on Linux and macOS the fields are accepted and
+// have no effect, and the exam's status says so.
+type Kiosk struct {
+	// WindowsKey covers the Windows keys (and with them every Win+
+	// shortcut) and Ctrl+Esc, which open the Start menu (default block).
+	WindowsKey Action `json:"windows_key"`
+	// PrintScreen covers the PrintScreen key with any modifier
+	// (default block).
+	PrintScreen Action `json:"print_screen"`
+	// AppSwitch covers switching to other programs: Alt+Tab,
+	// Alt+Shift+Tab, Alt+Esc and Ctrl+Shift+Esc (Task Manager), and a
+	// window of another program coming to the front (default block).
+	AppSwitch Action `json:"app_switch"`
+	// SwitchTo are name patterns of programs the student may switch to
+	// even when AppSwitch is block (a calculator, the exam's browser).
+	// With none, the switching keys are swallowed; with some, they work
+	// and only those programs' windows may stay in front.
+	SwitchTo OSList `json:"switch_to"`
+	// Topmost keeps the exam window above every other window (default
+	// true).
+	Topmost bool `json:"topmost"`
+	// QuietNotifications stops notifications from stealing focus or
+	// showing banners during the exam (default true).
+	QuietNotifications bool `json:"quiet_notifications"`
+}
+
 // Terminate says how prohibited processes are closed.
 type Terminate string
 
@@ -276,6 +310,8 @@ func defaults() Policy {
 		VirtualCamera:  VirtualCamera{Action: Block},
 		Clipboard:      ClipboardClear,
 		FocusLoss:      FocusLoss{Action: Flag, GraceMS: 1000},
+		HiddenWindows:  Block,
+		Kiosk:          Kiosk{WindowsKey: Block, PrintScreen: Block, AppSwitch: Block, Topmost: true, QuietNotifications: true},
 		Enforcement:    Enforcement{Terminate: TerminateAsk, GraceSeconds: 5},
 		Capture: Capture{
 			Camera: Stream{Enabled: true, Width: 640, Height: 480, FPS: 15, BitrateKbps: 150, KeyframeIntervalS: 2},

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Runs lockdown's Windows tests under Wine (Debian wine 8.0 + mingw-w64),
+# in a throw-away Wine prefix and an Xvfb display. Test-only: nothing here
+# ships. Usage (from anywhere):
+#   lockdown/testdata/wine/run.sh [-test.run REGEXP] [-test.v]
+# Default: the tests whose names start with TestWindows.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+work=$(mktemp -d)
+trap 'WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true; kill "${xvfb:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+x86_64-w64-mingw32-gcc -shared -O2 -o "$work/bcryptprimitives.dll" \
+	"$here/processprng.c" "$here/processprng.def" -ladvapi32
+(cd "$root" && GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$work/lockdown.test.exe" ./lockdown)
+
+export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+t0=$(date +%s)
+wine wineboot --init >/dev/null 2>&1
+wineserver -w
+echo "wineboot: $(( $(date +%s) - t0 )) s"
+cp "$work/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
+
+# -displayfd: Xvfb picks a free display number and writes it down.
+Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$work/display" >"$work/xvfb.log" 2>&1 &
+xvfb=$!
+i=0
+while [ ! -s "$work/display" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+export DISPLAY=":$(cat "$work/display")"
+
+if [ $# -eq 0 ]; then set -- -test.run '^TestWindows' -test.v; fi
+set -- -test.timeout 20m "$@"
+cd "$work"
+rc=0
+wine ./lockdown.test.exe "$@" || rc=$?
+if ! kill -0 "$xvfb" 2>/dev/null; then echo "Xvfb died:"; tail -20 "$work/xvfb.log"; fi
+exit $rc

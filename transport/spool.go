@@ -167,7 +167,7 @@ func (s *Spool) load() error {
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), segSuffix+".tmp") {
 			// A segment whose creation a crash interrupted: it holds no records.
-			os.Remove(filepath.Join(s.dir, e.Name()))
+			removeFile(filepath.Join(s.dir, e.Name()))
 			continue
 		}
 		name, ok := strings.CutSuffix(e.Name(), segSuffix)
@@ -318,9 +318,11 @@ func chain(prev [32]byte, frame []byte) [32]byte {
 }
 
 // newSegment starts a head segment whose first record will be first. The
-// header is written to a temporary file that is renamed into place, so a
-// segment file on disk always has a whole header. The caller holds s.mu (or
-// is load).
+// header is written and synced to a temporary file that is closed and then
+// renamed into place, so a segment file on disk always has a whole header
+// (load deletes leftover temporary files). The file is reopened for appending
+// after the rename: Windows refuses to rename a file that is open. The caller
+// holds s.mu (or is load).
 func (s *Spool) newSegment(first uint64) error {
 	path := filepath.Join(s.dir, segName(first))
 	tmp := path + ".tmp"
@@ -338,18 +340,32 @@ func (s *Spool) newSegment(first uint64) error {
 	if err == nil {
 		err = f.Sync()
 	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = renameFile(tmp, path)
 	}
 	if err != nil {
-		f.Close()
-		os.Remove(tmp)
+		removeFile(tmp)
 		return s.writeErr(err)
 	}
 	syncDir(s.dir)
+	if f, err = os.OpenFile(path, os.O_RDWR, 0o600); err != nil {
+		// The segment is on disk with a whole header and no records; the
+		// next open takes it as the (empty) head.
+		return s.writeErr(err)
+	}
 	s.segs = append(s.segs, &segment{path: path, first: first, f: f, size: segHeaderSize})
 	return nil
 }
+
+// renameFile and removeFile are variables so that tests can hold the spool to
+// Windows' rule: no rename or delete of a file that is still open.
+var (
+	renameFile = os.Rename
+	removeFile = os.Remove
+)
 
 // writeErr classifies a write failure.
 func (s *Spool) writeErr(err error) error {
@@ -472,7 +488,7 @@ func (s *Spool) Ack(seq uint64) error {
 	for len(s.segs) > 1 && s.segs[0].first+uint64(len(s.segs[0].recs))-1 <= seq {
 		seg := s.segs[0]
 		seg.f.Close()
-		if err := os.Remove(seg.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeFile(seg.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delete acked spool segment: %w", err)
 		}
 		s.segs = s.segs[1:]
@@ -502,7 +518,7 @@ func (s *Spool) Rebase(last uint64) error {
 	}
 	for len(s.segs) > 1 {
 		s.segs[0].f.Close()
-		os.Remove(s.segs[0].path)
+		removeFile(s.segs[0].path)
 		s.segs = s.segs[1:]
 	}
 	s.nextSeq, s.acked = last+1, last
@@ -667,7 +683,7 @@ func (s *Spool) Wipe() error {
 	paths = append(paths, filepath.Join(s.dir, "lock"))
 	var errs []error
 	for _, p := range paths {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeFile(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}

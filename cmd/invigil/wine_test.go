@@ -129,18 +129,38 @@ func newWineEnv() (*wineEnv, error) {
 	// No Mono or Gecko install prompts; no Wine debug chatter on stderr.
 	w.env = append(env, "WINEPREFIX="+w.prefix, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=",
 		"DISPLAY="+w.display, "LANG=C.UTF-8", "LANGUAGE=en")
-	if err := timed("wineboot --init", func() error {
-		c := exec.Command("wine", "wineboot", "--init")
-		c.Env = w.env
-		return run(c)
-	}); err != nil {
+	// One persistent wineserver for the whole stage: started on demand,
+	// a server (and the explorer.exe and services.exe it brings) would
+	// hold the output pipes of whichever test's process started it.
+	ws := exec.Command("wineserver", "-p")
+	ws.Env = w.env
+	if err := os.MkdirAll(w.prefix, 0o755); err != nil {
 		return nil, err
+	}
+	if err := ws.Run(); err != nil { // it forks to the background; no output pipes for it to hold
+		return nil, fmt.Errorf("wineserver -p: %v", err)
 	}
 	afterTests = append(afterTests, func() {
 		c := exec.Command("wineserver", "-k")
 		c.Env = w.env
 		c.Run()
 	})
+	if err := timed("wineboot --init", func() error {
+		log, err := os.Create(filepath.Join(w.dir, "wineboot.log"))
+		if err != nil {
+			return err
+		}
+		defer log.Close()
+		c := exec.Command("wine", "wineboot", "--init")
+		c.Env, c.Stdout, c.Stderr = w.env, log, log
+		if err := c.Run(); err != nil {
+			b, _ := os.ReadFile(log.Name())
+			return fmt.Errorf("wineboot --init: %v\n%s", err, b)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	sys32 := filepath.Join(w.prefix, "drive_c", "windows", "system32")
 	b, err := os.ReadFile(shim)
 	if err != nil {
@@ -177,6 +197,9 @@ func (w *wineEnv) winPath(p string) string {
 func (w *wineEnv) command(prog string, args ...string) *exec.Cmd {
 	c := exec.Command("wine", append([]string{prog}, args...)...)
 	c.Env = w.env
+	// A Wine helper process that inherited the output pipes must not
+	// hold Wait once the program itself has exited.
+	c.WaitDelay = 10 * time.Second
 	return c
 }
 
@@ -297,7 +320,7 @@ func TestWineConsoleOutput(t *testing.T) {
 	// A shell redirect to a file, as an IT script does.
 	f := filepath.Join(t.TempDir(), "out.txt")
 	sh := exec.Command("sh", "-c", `wine "$0" version > "$1"`, w.exe, f)
-	sh.Env = w.env
+	sh.Env, sh.WaitDelay = w.env, 10*time.Second
 	if b, err := sh.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, b)
 	}
@@ -377,7 +400,7 @@ func TestWineCheck(t *testing.T) {
 		outFile := filepath.Join(dir, "out.json")
 		start := time.Now()
 		sh := exec.Command("sh", "-c", `wine "$0" check --json --policy "$1" > "$2"`, w.exe, w.winPath(polFile), outFile)
-		sh.Env = w.env
+		sh.Env, sh.WaitDelay = w.env, 10*time.Second
 		var errb bytes.Buffer
 		sh.Stderr = &errb
 		err := sh.Run()

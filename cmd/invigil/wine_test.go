@@ -47,6 +47,7 @@ type wineEnv struct {
 	display  string
 	exe      string // invigil.exe
 	listener string // testdata/wine/listener built for Windows
+	console  string // testdata/wine/console built for Windows
 	notepad  string // Wine's notepad.exe in the prefix
 }
 
@@ -89,6 +90,7 @@ func newWineEnv() (*wineEnv, error) {
 	w.prefix = filepath.Join(w.dir, "prefix")
 	w.exe = filepath.Join(w.dir, "invigil.exe")
 	w.listener = filepath.Join(w.dir, "listener.exe")
+	w.console = filepath.Join(w.dir, "console.exe")
 	if err := os.MkdirAll(w.dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -104,11 +106,13 @@ func newWineEnv() (*wineEnv, error) {
 		return nil, err
 	}
 	shim := filepath.Join(w.dir, "bcryptprimitives.dll")
-	if err := timed("build listener.exe and the ProcessPrng shim", func() error {
-		gb := exec.Command("go", "build", "-o", w.listener, "./testdata/wine/listener")
-		gb.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
-		if err := run(gb); err != nil {
-			return err
+	if err := timed("build the test programs and the ProcessPrng shim", func() error {
+		for _, p := range []struct{ out, pkg string }{{w.listener, "./testdata/wine/listener"}, {w.console, "./testdata/wine/console"}} {
+			gb := exec.Command("go", "build", "-o", p.out, p.pkg)
+			gb.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+			if err := run(gb); err != nil {
+				return err
+			}
 		}
 		return run(exec.Command("x86_64-w64-mingw32-gcc", "-shared", "-O2", "-s", "-o", shim,
 			"testdata/wine/processprng.c", "testdata/wine/processprng.def", "-ladvapi32"))
@@ -327,6 +331,15 @@ func TestWineConsoleOutput(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(f); !strings.HasPrefix(string(b), "invigil 0.1.0") {
 		t.Errorf("redirected stdout holds %q", b)
+	}
+	// Started from a console program as cmd.exe starts it (nothing
+	// redirected), its output appears in that console. (Wine gives a GUI
+	// child its parent's console by itself, so this passes under Wine
+	// with or without attachConsole; on Windows only attachConsole does.)
+	c := w.command(w.console, w.winPath(w.exe), "version")
+	b, err := c.Output()
+	if err != nil || !strings.Contains(string(b), "exit 0\ninvigil 0.1.0 (windows/amd64") {
+		t.Errorf("in a console: %v\n%s", err, b)
 	}
 }
 

@@ -362,6 +362,8 @@ type checkReport struct {
 		Checks []struct {
 			ID        string `json:"id"`
 			Status    string `json:"status"`
+			Summary   string `json:"summary"`
+			Error     string `json:"error"`
 			Processes []struct {
 				PID     int32  `json:"pid"`
 				Name    string `json:"name"`
@@ -467,6 +469,15 @@ func TestWineCheck(t *testing.T) {
 	}
 	if code != exitCheckFailed || !slices.Contains(rep.findings(), "AnyDesk/name/AnyDesk.exe") || rep.Policy.Source != "default" {
 		t.Errorf("default policy: exit %d, policy %+v, findings %v", code, rep.Policy, rep.findings())
+	}
+	// The camera check asked DirectShow for the cameras (Wine has none).
+	for _, c := range rep.Report.Checks {
+		if c.ID == "camera.virtual" {
+			t.Logf("camera check: %s: %s (%s)", c.Status, c.Summary, c.Error)
+			if c.Error == "no camera list from the capture layer" {
+				t.Errorf("the check ran without the camera list")
+			}
+		}
 	}
 }
 

@@ -5,7 +5,8 @@
 # GUI-subsystem binary (no console window; check, run --headless, reset and
 # version attach to the console they were started from), with the icon,
 # a manifest and a version resource (go-winres, pinned in go.mod), and
-# stripped. CI (scripts/test.sh's Windows stage) and packaging both use it.
+# stripped. The Windows stage of CI (scripts/test-windows.sh) builds with
+# it; a Windows installer recipe should package its output.
 #   scripts/build-windows.sh [-o OUT.exe]     default: bin/invigil.exe
 # Needs gcc-mingw-w64-x86-64 and g++-mingw-w64-x86-64 (scripts/setup.sh).
 set -euo pipefail

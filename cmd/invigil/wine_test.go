@@ -651,8 +651,10 @@ func (w *wineEnv) regValue(t *testing.T, key, name string) (v string, ok bool) {
 
 // TestWineReset: invigil.exe killed during an exam leaves its lockdown
 // journal; `invigil.exe reset` refuses while the exam runs, and once it is
-// gone undoes every change the journal holds (registry values back to what
-// they were) and removes it; run again, it finds nothing to undo.
+// gone undoes every change the journal holds and removes it; run again, it
+// finds nothing to undo. Registry values a crashed run left (written into a
+// journal by the test, as the Windows lockdown records them) go back to
+// what they were in Wine's registry.
 func TestWineReset(t *testing.T) {
 	w := wine(t)
 	dir := w.drive(t, "programs")
@@ -730,6 +732,35 @@ func TestWineReset(t *testing.T) {
 	code, out, _ = w.invigil(t, "reset", "--journal", journal)
 	if code != exitOK || !strings.Contains(out, "nothing to undo") {
 		t.Errorf("second reset: exit %d, %q", code, out)
+	}
+
+	// Registry values (the kind of change Windows kiosk settings are) left
+	// by a crashed run: one that did not exist before and one that held 7.
+	// reset deletes the first and puts 7 back in the second, in Wine's
+	// registry.
+	key := `Software\InvigilTest\` + strings.ToLower(rand.Text()[:6])
+	for _, v := range []struct{ name, data string }{{"Added", "1"}, {"Changed", "1"}} {
+		if b, err := w.command("reg", "add", `HKCU\`+key, "/v", v.name, "/t", "REG_DWORD", "/d", v.data, "/f").CombinedOutput(); err != nil {
+			t.Fatalf("reg add: %v\n%s", err, b)
+		}
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	crashed := fmt.Sprintf(`{"type":"header","version":1,"pid":4000000,"started":%[1]q}
+{"type":"change","change":{"seq":1,"time":%[1]q,"kind":"registry.dword","summary":"set Added","undo":{"key":%[2]q,"name":"Added","existed":false,"old":0}}}
+{"type":"change","change":{"seq":2,"time":%[1]q,"kind":"registry.dword","summary":"set Changed","undo":{"key":%[2]q,"name":"Changed","existed":true,"old":7}}}
+`, now, key)
+	if err := os.WriteFile(journalLinux, []byte(crashed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = w.invigil(t, "reset", "--journal", journal)
+	if code != exitOK || !strings.Contains(out, "Everything is undone") {
+		t.Errorf("reset of registry changes: exit %d\n%s\n%s", code, out, errs)
+	}
+	if v, ok := w.regValue(t, key, "Added"); ok {
+		t.Errorf(`HKCU\%s\Added is %s after reset; it did not exist before`, key, v)
+	}
+	if v, ok := w.regValue(t, key, "Changed"); v != "0x7" {
+		t.Errorf(`HKCU\%s\Changed is %q (exists %v) after reset, want 0x7`, key, v, ok)
 	}
 }
 

@@ -7,10 +7,18 @@
 #   the desktop app under Xvfb (software OpenGL): libgl1-mesa-dri
 #   recording checks: ffmpeg (ffprobe, ffplay for moving screen content)
 #   browser playback tests (MSE, dashboard): chromium
+#   the Windows build (scripts/build-windows.sh, cgo with mingw-w64, and
+#   objdump for its import table): gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64
+#   binutils-mingw-w64-x86-64
+#   the Windows stage of the tests (scripts/test-windows.sh): wine wine64
+#   packaging checks (MSI, .deb, .desktop, Authenticode signing): msitools
+#   wixl lintian desktop-file-utils osslsigncode
 set -euo pipefail
 
 pkgs=(gcc g++ make pkg-config libgl1-mesa-dev xorg-dev libx11-dev libxext-dev
-      xvfb x11-utils xauth imagemagick xdotool libgl1-mesa-dri ffmpeg chromium ca-certificates git)
+      xvfb x11-utils xauth imagemagick xdotool libgl1-mesa-dri ffmpeg chromium ca-certificates git
+      gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine wine64
+      msitools wixl lintian desktop-file-utils osslsigncode)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,18 +70,36 @@ type DriverReply struct {
 
 // StartTestDriver listens on the unix socket path and serves the driver
 // protocol until Close. Call it before the app runs; it hooks Render.
+// "tcp:127.0.0.1:PORT" listens on that loopback port instead, for Wine 8,
+// which has no AF_UNIX sockets (the Windows stage of the tests); any other
+// TCP address is refused.
 func StartTestDriver(a *App, path string, log *slog.Logger) (*TestDriver, error) {
-	os.Remove(path)
-	ln, err := net.Listen("unix", path)
+	ln, err := listenDriver(path)
 	if err != nil {
 		return nil, fmt.Errorf("test driver: %w", err)
 	}
-	os.Chmod(path, 0o600)
 	d := &TestDriver{app: a, ln: ln, log: log, changed: make(chan struct{}), conns: map[net.Conn]bool{},
 		done: make(chan struct{})}
 	a.rendered = d.onRender
 	d.wg.Go(d.serve)
 	return d, nil
+}
+
+func listenDriver(path string) (net.Listener, error) {
+	if addr, ok := strings.CutPrefix(path, "tcp:"); ok {
+		host, _, err := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("%q: only a loopback address such as tcp:127.0.0.1:0", path)
+		}
+		return net.Listen("tcp", addr)
+	}
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	os.Chmod(path, 0o600)
+	return ln, nil
 }
 
 // onRender runs on the UI goroutine after every Render.

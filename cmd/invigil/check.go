@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/invigil/invigil/assets"
+	"github.com/invigil/invigil/client"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/policy"
 )
@@ -116,7 +117,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if info.Signed && !info.Verified {
 		fmt.Fprintf(stderr, "invigil check: WARNING: policy %s is signed by %s but UNVERIFIED (no --key given)\n", info.Source, info.KeyID)
 	}
-	r := lockdown.Check(ctx, p, lockdown.CheckOptions{})
+	// The camera list (DirectShow on Windows, V4L2 on Linux) names a
+	// virtual camera as the app's check does.
+	r := lockdown.Check(ctx, p, lockdown.CheckOptions{Cameras: client.LockdownCameras()})
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

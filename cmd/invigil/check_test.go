@@ -191,3 +191,25 @@ func TestCheckUsage(t *testing.T) {
 		t.Errorf("missing file: exit %d", code)
 	}
 }
+
+// TestCheckListsCameras: the check command asks the capture layer for the
+// cameras, as the app's check does, so a virtual camera is named; before,
+// it always said "the camera list was not available".
+func TestCheckListsCameras(t *testing.T) {
+	code, out, errs := run(t, "check", "--json", "--policy", "testdata/quiet-policy.json")
+	var rep struct {
+		Report lockdown.Report `json:"report"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("exit %d: %v\n%s\n%s", code, err, out, errs)
+	}
+	for _, c := range rep.Report.Checks {
+		if c.ID == lockdown.CheckCamera {
+			if c.Error == "no camera list from the capture layer" {
+				t.Errorf("the check ran without the camera list: %+v", c)
+			}
+			return
+		}
+	}
+	t.Errorf("no %s check in %s", lockdown.CheckCamera, out)
+}

@@ -63,8 +63,15 @@ func binaries(t *testing.T) (client, serve string) {
 	return bins.client, bins.serve
 }
 
+// afterTests run after every test of the binary, before its scratch
+// directory goes (the Windows stage stops Wine and Xvfb there).
+var afterTests []func()
+
 func TestMain(m *testing.M) {
 	code := m.Run()
+	for _, f := range afterTests {
+		f()
+	}
 	if bins.dir != "" {
 		os.RemoveAll(bins.dir)
 	}

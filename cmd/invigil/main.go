@@ -25,6 +25,7 @@ type command struct {
 var commands = map[string]command{}
 
 func main() {
+	attachConsole(os.Args[1:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stderr, restore := filterNativeStderr()
 	code := dispatch(ctx, os.Args[1:], os.Stdout, stderr)

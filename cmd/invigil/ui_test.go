@@ -397,20 +397,32 @@ func TestUIXvfb(t *testing.T) {
 	t.Logf("desktop app end to end in %s; screenshots in %s", time.Since(start).Round(time.Second), shots)
 
 	if *updateScreenshots {
-		docs := filepath.Join("..", "..", "docs", "screenshots")
-		if err := os.MkdirAll(docs, 0o755); err != nil {
+		copyShots(t, shots, "")
+	}
+}
+
+// copyShots copies the screenshots in shots whose names start with prefix
+// to docs/screenshots.
+func copyShots(t *testing.T, shots, prefix string) {
+	t.Helper()
+	docs := filepath.Join("..", "..", "docs", "screenshots")
+	if err := os.MkdirAll(docs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(shots)
+	n := 0
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(shots, e.Name()))
+		if err != nil {
 			t.Fatal(err)
 		}
-		entries, _ := os.ReadDir(shots)
-		for _, e := range entries {
-			b, err := os.ReadFile(filepath.Join(shots, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(docs, e.Name()), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
+		if err := os.WriteFile(filepath.Join(docs, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
 		}
-		fmt.Fprintf(os.Stderr, "copied %d screenshots to %s\n", len(entries), docs)
+		n++
 	}
+	fmt.Fprintf(os.Stderr, "copied %d screenshots to %s\n", n, docs)
 }

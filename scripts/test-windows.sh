@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The Windows stage of CI, alone: builds invigil.exe with
+# scripts/build-windows.sh and runs the Windows end-to-end tests under Wine
+# (a fresh Wine prefix in a temporary directory, on Xvfb) against the Linux
+# backend: cmd/invigil/wine_test.go, build tag "wine". scripts/test.sh runs
+# it after the Linux suite. Installs the Debian packages it needs first.
+#   WINE_TESTS=REGEXP   run only these tests (default: every TestWine*)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export LANG=C.UTF-8 LC_ALL=C.UTF-8 LANGUAGE=en
+./scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*"; }
+start=$(date +%s)
+step "go vet -tags wine ./cmd/invigil"
+go vet -tags wine ./cmd/invigil
+step "Windows stage: invigil.exe under $(wine --version 2>/dev/null) (go test -tags wine)"
+status=0
+go test -tags wine -count=1 -timeout 15m -v -run "${WINE_TESTS:-^TestWine}" ./cmd/invigil || status=$?
+step "Windows stage took $(( $(date +%s) - start )) s"
+exit "$status"

@@ -10,8 +10,11 @@ root=$(cd "$here/../../.." && pwd)
 work=$(mktemp -d)
 trap 'WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true; kill "${xvfb:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
+# The ProcessPrng shim Go programs need under Wine 8 (DESIGN.md); one copy
+# for every Wine test, in cmd/invigil's testdata.
+shim="$root/cmd/invigil/testdata/wine"
 x86_64-w64-mingw32-gcc -shared -O2 -o "$work/bcryptprimitives.dll" \
-	"$here/processprng.c" "$here/processprng.def" -ladvapi32
+	"$shim/processprng.c" "$shim/processprng.def" -ladvapi32
 (cd "$root" && GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$work/lockdown.test.exe" ./lockdown)
 
 export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds the Debian/Ubuntu package of the Invigil client with dpkg-deb:
+#   /usr/bin/invigil, the desktop entry (invigil:// links), hicolor icons,
+#   /etc/invigil/ (empty: the machine configuration is the admin's, see
+#   docs/deploy.md), a man page, copyright, changelog and an example config.
+#   scripts/package-deb.sh [-v VERSION] [-b BINARY] [-o OUTDIR]
+#     -v  package version (default: client.Version from client/join.go)
+#     -b  a built client (default: build one: go build -trimpath -ldflags '-s -w')
+#     -o  where the .deb goes (default: dist/)
+# Prints the .deb's path as the last line. Needs dpkg-dev (dpkg-shlibdeps
+# computes Depends from the binary's libraries) and imagemagick (icons).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+version="" bin="" outdir=$root/dist
+while [ $# -gt 0 ]; do
+  case $1 in
+    -v) version=$2; shift 2 ;;
+    -b) bin=$2; shift 2 ;;
+    -o) outdir=$2; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "package-deb: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+for tool in dpkg-deb dpkg-shlibdeps convert gzip; do
+  command -v $tool >/dev/null || { echo "package-deb: $tool missing: run scripts/setup.sh" >&2; exit 1; }
+done
+cd "$root"
+if [ -z "$version" ]; then
+  version=$(sed -n 's/^var Version = "\([0-9][0-9.]*\)"$/\1/p' client/join.go)
+  [ -n "$version" ] || { echo "package-deb: no Version in client/join.go" >&2; exit 1; }
+fi
+case $version in
+  [0-9]*) ;;
+  *) echo "package-deb: version $version must start with a digit (Debian policy 5.6.12)" >&2; exit 2 ;;
+esac
+arch=$(dpkg --print-architecture)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [ -z "$bin" ]; then
+  bin=$work/invigil
+  CGO_ENABLED=1 go build -trimpath -ldflags '-s -w' -o "$bin" ./cmd/invigil
+fi
+[ -x "$bin" ] || { echo "package-deb: $bin is not an executable" >&2; exit 1; }
+
+# Everything in the package is root:root (dpkg-deb --root-owner-group),
+# directories 0755, files 0644, the binary 0755, whatever the umask.
+umask 022
+pkg=$work/pkg
+install -d "$pkg/DEBIAN" "$pkg/usr/bin" "$pkg/usr/share/applications" \
+  "$pkg/usr/share/doc/invigil/examples" "$pkg/usr/share/man/man1" "$pkg/etc/invigil"
+install -m 0755 "$bin" "$pkg/usr/bin/invigil"
+install -m 0644 packaging/linux/org.invigil.client.desktop "$pkg/usr/share/applications/"
+for size in 16 22 24 32 48 64 128 256 512; do
+  d=$pkg/usr/share/icons/hicolor/${size}x${size}/apps
+  install -d "$d"
+  # From the 512 px PNG (this ImageMagick has no SVG renderer); -strip: no
+  # timestamps in the PNG, so the same input makes the same file.
+  convert assets/icon.png -resize ${size}x${size} -strip "$d/org.invigil.client.png"
+done
+install -d "$pkg/usr/share/icons/hicolor/scalable/apps"
+install -m 0644 assets/icon.svg "$pkg/usr/share/icons/hicolor/scalable/apps/org.invigil.client.svg"
+install -m 0644 packaging/config.example.json "$pkg/usr/share/doc/invigil/examples/config.json"
+# copyright: Invigil's notice, then the licence of every Go module linked
+# into the binary, as the module ships it.
+{
+  cat packaging/linux/copyright
+  modcache=$(go env GOMODCACHE)
+  go version -m "$bin" | awk '$1 == "dep" || $1 == "=>" { print $2, $3 }' | while read -r mod ver; do
+    # The module cache spells capital letters as !lower.
+    dir=$modcache/$(printf '%s' "$mod" | sed 's/[A-Z]/!\L&/g')@$ver
+    lic=$(ls "$dir"/LICENSE* "$dir"/LICENCE* "$dir"/COPYING* 2>/dev/null | head -n 1 || true)
+    [ -n "$lic" ] || { echo "package-deb: no licence file for $mod $ver in $dir" >&2; exit 1; }
+    printf '\n-------------------------------------------------------------------------\n%s %s\n\n' "$mod" "$ver"
+    cat "$lic"
+  done
+} >"$pkg/usr/share/doc/invigil/copyright"
+chmod 0644 "$pkg/usr/share/doc/invigil/copyright"
+sed "s/@VERSION@/$version/g" packaging/linux/changelog.Debian | gzip -9n >"$pkg/usr/share/doc/invigil/changelog.Debian.gz"
+sed "s/@VERSION@/$version/g" packaging/linux/invigil.1 | gzip -9n >"$pkg/usr/share/man/man1/invigil.1.gz"
+install -m 0755 packaging/linux/postinst packaging/linux/postrm "$pkg/DEBIAN/"
+chmod 0644 "$pkg"/usr/share/doc/invigil/*.gz "$pkg"/usr/share/man/man1/*.gz
+
+# Depends: the shared libraries the binary links (libGL, the X11 libraries
+# of GLFW and XShm screen capture, libc), from the shlibs files of the
+# packages that installed them on this machine.
+mkdir -p "$work/src/debian"
+printf 'Source: invigil\n\nPackage: invigil\nArchitecture: any\n' >"$work/src/debian/control"
+depends=$(cd "$work/src" && dpkg-shlibdeps -O "$pkg/usr/bin/invigil" 2>"$work/shlibdeps.err" |
+  sed -n 's/^shlibs:Depends=//p') || { cat "$work/shlibdeps.err" >&2; exit 1; }
+[ -n "$depends" ] || { echo "package-deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+# xdg-utils: xdg-open hands invigil:// links from browsers to the desktop entry.
+depends="$depends, xdg-utils"
+size=$(du -k -s --exclude=DEBIAN "$pkg" | cut -f1)
+cat >"$pkg/DEBIAN/control" <<EOF
+Package: invigil
+Version: $version
+Architecture: $arch
+Maintainer: The Invigil authors <invigil@invigil.org>
+Installed-Size: $size
+Depends: $depends
+Recommends: libgl1-mesa-dri
+Section: education
+Priority: optional
+Homepage: https://github.com/invigil/invigil
+Description: lockdown client for proctored online exams
+ Invigil is the student's side of an open, self-hostable online proctoring
+ system: it checks and locks down the computer for the time of an exam,
+ records the webcam and the screen after the student consents, and uploads
+ them to the school's Invigil backend.
+ .
+ Exam links (invigil://join?...) from a learning platform open it. Lab
+ machines take a managed configuration in /etc/invigil/config.json.
+EOF
+mkdir -p "$outdir"
+deb=$outdir/invigil_${version}_${arch}.deb
+# xz: dpkg's default; -Zxz spelled out so every dpkg version makes the same.
+dpkg-deb --root-owner-group -Zxz --build "$pkg" "$deb" >/dev/null
+echo "$deb"

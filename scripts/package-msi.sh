@@ -2,11 +2,12 @@
 # Builds the Windows installer, invigil-VERSION-x64.msi, with wixl (msitools)
 # from packaging/windows/invigil.wxs, and Authenticode-signs the exe inside
 # it and the MSI itself with osslsigncode.
-#   scripts/package-msi.sh [-v VERSION] [-e INVIGIL.EXE] [-o OUTDIR]
+#   scripts/package-msi.sh [-v VERSION] [-e INVIGIL.EXE] [-o OUTDIR] [-x SIGNED.EXE]
 #     -v  version (default: client.Version from client/join.go)
 #     -e  the Windows client (default: scripts/build-windows.sh builds it, or
 #         without that script the cross-compile of issue 8)
 #     -o  where the .msi goes (default: dist/)
+#     -x  also write the signed invigil.exe there (releases ship it alone too)
 # Signing (docs/deploy.md): a certificate and key from the environment:
 #   INVIGIL_SIGN_PKCS12=FILE.pfx [INVIGIL_SIGN_PASSWORD=...]   or
 #   INVIGIL_SIGN_CERT=CHAIN.pem INVIGIL_SIGN_KEY=KEY.pem [INVIGIL_SIGN_PASSWORD=...]
@@ -15,13 +16,14 @@
 # (scripts/release.sh) makes that an error. Prints the .msi's path last.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-version="" exe="" outdir=$root/dist
+version="" exe="" outdir=$root/dist signedexe=""
 while [ $# -gt 0 ]; do
   case $1 in
     -v) version=$2; shift 2 ;;
     -e) exe=$2; shift 2 ;;
     -o) outdir=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -x) signedexe=$2; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "package-msi: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -85,4 +87,5 @@ if [ $signed = no ]; then
     { rm -f "$msi"; echo "package-msi: no signing certificate (INVIGIL_SIGN_PKCS12 or INVIGIL_SIGN_CERT + INVIGIL_SIGN_KEY)" >&2; exit 1; }
   echo "package-msi: WARNING: $msi and its invigil.exe are NOT signed (no INVIGIL_SIGN_* certificate)" >&2
 fi
+[ -z "$signedexe" ] || cp "$work/invigil.exe" "$signedexe"
 echo "$msi"

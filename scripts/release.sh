@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds every release artefact that can be built on Linux into dist/:
-#   invigil_VERSION_ARCH.deb          Debian/Ubuntu package (scripts/package-deb.sh)
+#   invigil_VERSION-1_ARCH.deb         Debian/Ubuntu package (scripts/package-deb.sh)
 #   invigil-VERSION-windows-amd64.exe the Windows client, Authenticode-signed
 #   invigil-VERSION-x64.msi           the Windows installer, signed (scripts/package-msi.sh)
 #   SHA256SUMS                        sha256sum of the above
@@ -32,13 +32,12 @@ fi
 dist=$root/dist
 mkdir -p "$dist"
 arch=$(dpkg --print-architecture)
-rm -f "$dist/invigil_${version}_$arch.deb" "$dist/invigil-$version-windows-amd64.exe" "$dist/invigil-$version-x64.msi" "$dist/SHA256SUMS"
+rm -f "$dist/invigil_${version}-1_$arch.deb" "$dist/invigil-$version-windows-amd64.exe" "$dist/invigil-$version-x64.msi" "$dist/SHA256SUMS"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 echo "== release $version: Linux client and .deb"
-CGO_ENABLED=1 go build -trimpath -ldflags '-s -w' -o "$work/invigil" ./cmd/invigil
-deb=$(scripts/package-deb.sh -v "$version" -b "$work/invigil" -o "$dist" | tail -n 1)
+deb=$(scripts/package-deb.sh -v "$version" -o "$dist" | tail -n 1)
 
 echo "== release $version: Windows client and MSI"
 msi=$(scripts/package-msi.sh -v "$version" -o "$dist" -x "$dist/invigil-$version-windows-amd64.exe" | tail -n 1)

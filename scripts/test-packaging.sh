@@ -45,6 +45,12 @@ timed() {
   end=$(date +%s.%N)
   printf 'test-packaging: time %-28s %6.1f s\n' "$name" "$(echo "$end - $start" | bc)" >&2
 }
+# quiet LOG CMD...: runs CMD with its output in LOG.
+quiet() {
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 </dev/null
+}
 size() { printf 'test-packaging: size %-28s %s bytes\n' "$(basename "$1")" "$(stat -c %s "$1")" >&2; }
 
 stage_static() {
@@ -117,7 +123,7 @@ stage_deb() {
   size "$deb"
   # lintian: no errors; warnings are listed with their reasons in
   # packaging/README.md and must stay that list.
-  timed "lintian" lintian --fail-on error -I --tag-display-limit 0 "$deb" >"$tmp/lintian.out" 2>&1 ||
+  timed "lintian" quiet "$tmp/lintian.out" lintian --fail-on error -I --tag-display-limit 0 "$deb" ||
     { cat "$tmp/lintian.out"; fail "lintian reports errors"; }
   local tag
   while read -r tag; do
@@ -162,7 +168,7 @@ stage_deb() {
   # others must be gone.
   while read -r f; do [ -e "$f" ] && echo "$f"; done <"$tmp/files" >"$tmp/before"
   installed=yes
-  timed "dpkg -i" dpkg -i "$deb" >"$tmp/dpkg-i.out" 2>&1 || { cat "$tmp/dpkg-i.out"; fail "dpkg -i"; }
+  timed "dpkg -i" quiet "$tmp/dpkg-i.out" dpkg -i "$deb" || { cat "$tmp/dpkg-i.out"; fail "dpkg -i"; }
   [ -x /usr/bin/invigil ] || fail "no /usr/bin/invigil after dpkg -i"
   grep -q '^x-scheme-handler/invigil=.*org.invigil.client.desktop' /usr/share/applications/mimeinfo.cache ||
     fail "postinst did not register x-scheme-handler/invigil (mimeinfo.cache)"
@@ -229,10 +235,10 @@ stage_deb() {
 
   # An admin's machine configuration survives remove and goes with purge.
   printf '{"server": "%s"}\n' "$url" >/etc/invigil/config.json
-  timed "dpkg -r" dpkg -r invigil >"$tmp/dpkg-r.out" 2>&1 || { cat "$tmp/dpkg-r.out"; fail "dpkg -r"; }
+  timed "dpkg -r" quiet "$tmp/dpkg-r.out" dpkg -r invigil || { cat "$tmp/dpkg-r.out"; fail "dpkg -r"; }
   [ -f /etc/invigil/config.json ] || fail "dpkg -r deleted the admin's /etc/invigil/config.json"
   [ ! -e /usr/bin/invigil ] || fail "dpkg -r left /usr/bin/invigil"
-  timed "dpkg -P" dpkg -P invigil >"$tmp/dpkg-p.out" 2>&1 || { cat "$tmp/dpkg-p.out"; fail "dpkg -P"; }
+  timed "dpkg -P" quiet "$tmp/dpkg-p.out" dpkg -P invigil || { cat "$tmp/dpkg-p.out"; fail "dpkg -P"; }
   while read -r f; do [ -e "$f" ] && echo "$f"; done <"$tmp/files" >"$tmp/after"
   diff -u "$tmp/before" "$tmp/after" || fail "dpkg -P left these behind (+) or took shared ones (-)"
   ! grep -q invigil /usr/share/applications/mimeinfo.cache 2>/dev/null || fail "mimeinfo.cache still names invigil"
@@ -272,20 +278,25 @@ stage_msi() {
   size "$msi"
 
   # msiinfo: the tables, properties and registry rows.
-  msiinfo tables "$msi" >"$tmp/tables"
+  msiinfo tables "$msi" | tr -d '\r' >"$tmp/tables"
   for t in File Component Directory Registry Shortcut CustomAction InstallExecuteSequence Upgrade Property Icon; do
     grep -qx "$t" "$tmp/tables" || fail "the MSI has no $t table"
   done
-  msiinfo export "$msi" Property >"$tmp/props"
+  msiinfo export "$msi" Property | tr -d '\r' >"$tmp/props"
   for p in 'ALLUSERS	1' 'ProductName	Invigil' 'UpgradeCode	{AEB7B414-3E42-4AF7-834A-9F2F0CBA2E08}' 'ARPPRODUCTICON	invigil.ico'; do
     grep -qF "$p" "$tmp/props" || fail "the MSI's Property table lacks $p"
   done
-  msiinfo export "$msi" Registry >"$tmp/reg"
+  msiinfo export "$msi" Registry | tr -d '\r' >"$tmp/reg"
   grep -qP '\t2\tSoftware\\Classes\\invigil\\?\tURL Protocol\t' "$tmp/reg" || fail "no HKLM invigil URL Protocol row"
   grep -qF 'Software\Classes\invigil\shell\open\command\		"[INSTALLDIR]invigil.exe" run "%1"' "$tmp/reg" || fail "no invigil open command row"
-  msiinfo export "$msi" CustomAction | grep -q '^WriteMachineConfig	3090	invigil.exe	write-machine-config' || fail "no WriteMachineConfig action"
-  msiinfo export "$msi" Shortcut | grep -q '^InvigilShortcut	ProgramMenuFolder	Invigil' || fail "no Start-menu shortcut"
-  msiinfo export "$msi" Directory | grep -q 'ProgramFiles64Folder' || fail "not under Program Files"
+  # (Into files, not pipes: grep -q would stop msiinfo with SIGPIPE.)
+  local t
+  # (msiinfo writes CRLF lines.)
+  for t in CustomAction Shortcut Directory; do msiinfo export "$msi" $t | tr -d '\r' >"$tmp/$t"; done
+  grep -q '^WriteMachineConfig	3090	invigil.exe	write-machine-config' "$tmp/CustomAction" || fail "no WriteMachineConfig action"
+  grep -q '^RemoveMachineConfig	3154	invigil.exe	remove-machine-config' "$tmp/CustomAction" || fail "no RemoveMachineConfig action"
+  grep -q '^InvigilShortcut	ProgramMenuFolder	Invigil' "$tmp/Shortcut" || fail "no Start-menu shortcut"
+  grep -q '^INSTALLDIR	ProgramFiles64Folder	Invigil$' "$tmp/Directory" || fail "not under Program Files"
 
   # Both signatures, with the throw-away CA as the trust anchor.
   mkdir -p "$tmp/extract"
@@ -303,12 +314,15 @@ stage_msi() {
   # Wine: a fresh prefix, the ProcessPrng shim (the custom actions run
   # invigil.exe, a Go program), one wineserver for the stage.
   export WINEPREFIX=$tmp/wine WINEDEBUG=-all WINEDLLOVERRIDES="winemenubuilder.exe=d;mscoree=d;mshtml=d"
-  timed "wineboot --init" wine wineboot --init >"$tmp/wineboot.log" 2>&1 </dev/null
-  wineserver -p >/dev/null 2>&1 </dev/null
+  wineserver -p >/dev/null 2>&1 </dev/null || true
+  timed "wineboot --init" quiet "$tmp/wineboot.log" wine wineboot --init
   x86_64-w64-mingw32-gcc -shared -O2 -o "$tmp/bcryptprimitives.dll" packaging/testdata/processprng.c packaging/testdata/processprng.def -ladvapi32
   cp "$tmp/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
   cp "$msi" "$WINEPREFIX/drive_c/invigil.msi"
   local pf="$WINEPREFIX/drive_c/Program Files/Invigil" cfg="$WINEPREFIX/drive_c/ProgramData/Invigil/config.json"
+  # The all-users Start menu; Wine 8's msiexec resolves ProgramMenuFolder to
+  # the installing user's one even with ALLUSERS=1 (Windows does not), so
+  # the check takes the folder from the install log.
   local lnk="$WINEPREFIX/drive_c/ProgramData/Microsoft/Windows/Start Menu/Programs/Invigil.lnk"
   local key=ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=
 
@@ -318,10 +332,21 @@ stage_msi() {
   [ $rc -ne 0 ] || fail "msiexec accepted SERVER=ftp://bad.example"
   [ ! -e "$pf/invigil.exe" ] && [ ! -e "$cfg" ] || fail "a failed install left files behind"
 
-  timed "wine msiexec /i" wine msiexec /i 'C:\invigil.msi' /qn SERVER=https://Proctor.Example.EDU SERVER_KEY=$key ONLY_SERVER=1 \
-    /l*v 'C:\install.log' >"$tmp/msi-i.out" 2>&1 </dev/null ||
-    { iconv -f UTF-16LE -t UTF-8 "$WINEPREFIX/drive_c/install.log" 2>/dev/null | tail -40; fail "wine msiexec /i"; }
+  timed "wine msiexec /i" quiet "$tmp/msi-i.out" wine msiexec /i 'C:\invigil.msi' /qn SERVER=https://Proctor.Example.EDU \
+    SERVER_KEY=$key ONLY_SERVER=1 /l*v 'C:\install.log' ||
+    { tail -40 "$WINEPREFIX/drive_c/install.log"; fail "wine msiexec /i"; }
   [ -f "$pf/invigil.exe" ] || fail "no Program Files\\Invigil\\invigil.exe"
+  local menu
+  # (Wine writes the log in ASCII.)
+  menu=$(tr -d '\r' <"$WINEPREFIX/drive_c/install.log" |
+    sed -n 's/^Property(S): ProgramMenuFolder = C:\\\(.*\)$/\1/p' | tail -n 1 | tr '\\' /)
+  [ -n "$menu" ] || fail "the install log names no ProgramMenuFolder"
+  case $menu in
+    ProgramData/*) ;;
+    users/*) echo "msi: note: Wine put the Start-menu shortcut in the user's menu (C:\\$menu)" ;;
+    *) fail "ProgramMenuFolder is C:\\$menu" ;;
+  esac
+  lnk="$WINEPREFIX/drive_c/${menu}Invigil.lnk"
   [ -f "$lnk" ] || fail "no Start-menu shortcut ($lnk)"
   wine reg query 'HKLM\Software\Classes\invigil\shell\open\command' >"$tmp/reg-cmd" 2>&1 </dev/null || fail "no invigil:// command in the registry"
   grep -qF '"C:\Program Files\Invigil\invigil.exe" run "%1"' "$tmp/reg-cmd" || { cat "$tmp/reg-cmd"; fail "the invigil:// command"; }
@@ -335,7 +360,7 @@ if c != want:
     sys.exit(f"config.json is {c}, want {want}")
 EOF
 
-  timed "wine msiexec /x" wine msiexec /x 'C:\invigil.msi' /qn /l*v 'C:\uninstall.log' >"$tmp/msi-x.out" 2>&1 </dev/null || fail "wine msiexec /x"
+  timed "wine msiexec /x" quiet "$tmp/msi-x.out" wine msiexec /x 'C:\invigil.msi' /qn /l*v 'C:\uninstall.log' || fail "wine msiexec /x"
   [ ! -e "$pf" ] || fail "msiexec /x left $pf"
   [ ! -e "$lnk" ] || fail "msiexec /x left the shortcut"
   [ ! -e "$cfg" ] && [ ! -e "$(dirname "$cfg")" ] || fail "msiexec /x left %ProgramData%\\Invigil"

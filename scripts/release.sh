@@ -27,6 +27,9 @@ if [ "${INVIGIL_UNSIGNED:-}" = 1 ]; then
   export INVIGIL_REQUIRE_SIGNING=0
 else
   export INVIGIL_REQUIRE_SIGNING=1
+  # Refuse before building, not after.
+  [ -n "${INVIGIL_SIGN_PKCS12:-}" ] || { [ -n "${INVIGIL_SIGN_CERT:-}" ] && [ -n "${INVIGIL_SIGN_KEY:-}" ]; } ||
+    { echo "release: no signing certificate: set INVIGIL_SIGN_PKCS12 (or INVIGIL_SIGN_CERT and INVIGIL_SIGN_KEY), or INVIGIL_UNSIGNED=1 for a test build" >&2; exit 2; }
 fi
 
 dist=$root/dist

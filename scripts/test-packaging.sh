@@ -43,7 +43,7 @@ timed() {
   start=$(date +%s.%N)
   "$@"
   end=$(date +%s.%N)
-  printf 'test-packaging: time %-28s %6.1f s\n' "$name" "$(echo "$end - $start" | bc)" >&2
+  printf 'test-packaging: time %-28s %6.1f s\n' "$name" "$(awk "BEGIN {print $end - $start}")" >&2
 }
 # quiet LOG CMD...: runs CMD with its output in LOG.
 quiet() {
@@ -228,7 +228,7 @@ stage_deb() {
     sleep 0.1
   done
   [ -n "$joined" ] || { cat "$tmp/invigild.log"; fail "the client started by xdg-open did not join the backend"; }
-  printf 'test-packaging: time %-28s %6.1f s\n' "xdg-open link -> joined" "$(echo "$(date +%s.%N) - $start" | bc)"
+  printf 'test-packaging: time %-28s %6.1f s\n' "xdg-open link -> joined" "$(awk "BEGIN {print $(date +%s.%N) - $start}")"
   "$tmp/invigild" sessions --data "$tmp/backend"
   kill "$pid"
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

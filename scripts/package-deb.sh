@@ -6,7 +6,7 @@
 #   scripts/package-deb.sh [-v VERSION] [-r REVISION] [-b BINARY] [-o OUTDIR]
 #     -v  upstream version (default: client.Version from client/join.go)
 #     -r  Debian revision (default 1): the package is VERSION-REVISION
-#     -b  a built client (default: build one, stripped, full RELRO)
+#     -b  a built client (default: build one: PIE, stripped, full RELRO)
 #     -o  where the .deb goes (default: dist/)
 # Prints the .deb's path as the last line. Needs dpkg-dev (dpkg-shlibdeps
 # computes Depends from the binary's libraries) and imagemagick (icons).
@@ -42,9 +42,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ -z "$bin" ]; then
   bin=$work/invigil
-  # Stripped, and with full RELRO (-z now: the dynamic symbols are bound
-  # at start and the table made read-only).
-  CGO_ENABLED=1 go build -trimpath -ldflags '-s -w -extldflags=-Wl,-z,relro,-z,now' -o "$bin" ./cmd/invigil
+  # A position-independent executable (ASLR), stripped, with full RELRO
+  # (-z now: the dynamic symbols are bound at start, the table read-only).
+  CGO_ENABLED=1 go build -buildmode=pie -trimpath -ldflags '-s -w -extldflags=-Wl,-z,relro,-z,now' -o "$bin" ./cmd/invigil
 fi
 [ -x "$bin" ] || { echo "package-deb: $bin is not an executable" >&2; exit 1; }
 

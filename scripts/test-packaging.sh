@@ -14,7 +14,8 @@
 #            menu, %ProgramData%\Invigil\config.json), a bad SERVER fails
 #            and rolls back, wine msiexec /x removes everything
 #   scripts/test-packaging.sh [static] [deb] [msi]     (default: all three)
-# Environment: INVIGIL_LINUX_BIN / INVIGIL_WINDOWS_EXE reuse built clients;
+# Environment: INVIGIL_LINUX_BIN / INVIGIL_WINDOWS_EXE reuse built clients
+# (built as scripts/package-deb.sh and scripts/package-msi.sh build them);
 # INVIGIL_SKIP_DPKG=1 skips the install into this machine (not root).
 # Prints each stage's time and the artefacts' sizes.
 set -euo pipefail

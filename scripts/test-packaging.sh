@@ -26,8 +26,12 @@ stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(static deb msi)
 tmp=$(mktemp -d)
 pids=()
-installed=""
+installed="" client=""
 cleanup() {
+  # The client xdg-open started, if it still is that process.
+  if [ -n "$client" ] && [ "$(readlink /proc/$client/exe 2>/dev/null)" = /usr/bin/invigil ]; then
+    kill "$client" 2>/dev/null || true
+  fi
   # A failed run does not leave the package on the machine.
   [ -z "$installed" ] || dpkg -P invigil >/dev/null 2>&1 || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -36,6 +40,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 fail() { echo "test-packaging: FAIL: $*" >&2; exit 1; }
 # timed NAME CMD...: runs CMD and prints how long it took.
 timed() {
@@ -193,42 +198,55 @@ stage_deb() {
   pids+=($!)
   for _ in $(seq 50); do [ -e /tmp/.X11-unix/X$d ] && break; sleep 0.1; done
   [ -e /tmp/.X11-unix/X$d ] || fail "Xvfb :$d did not start"
+  if command -v xdpyinfo >/dev/null; then
+    for _ in $(seq 50); do xdpyinfo -display :$d >/dev/null 2>&1 && break; sleep 0.1; done
+  fi
   local link="invigil://join?server=$url&code=DEMO"
   [ "$(env HOME="$home" xdg-mime query default x-scheme-handler/invigil)" = org.invigil.client.desktop ] ||
     fail "xdg-mime does not name org.invigil.client.desktop for invigil:// links"
   # A student's session: no desktop environment (xdg-open's generic path),
-  # a fresh home, no D-Bus.
-  local start
+  # a fresh home, no D-Bus. Opening the Xvfb display fails now and then on
+  # a loaded machine (docs: DESIGN "Facts checked"): such a launch is
+  # retried, any other failure is one.
+  local start pid="" p joined="" try
   start=$(date +%s.%N)
-  env -u DBUS_SESSION_BUS_ADDRESS -u XDG_CURRENT_DESKTOP -u DESKTOP_SESSION HOME="$home" DISPLAY=:$d \
-    xdg-open "$link" >"$tmp/xdg-open.log" 2>&1 &
-  pids+=($!)
-  # The installed client, started by xdg-open with the link as its argument
-  # (found by its executable and this test's HOME) ...
-  local pid="" p
-  for _ in $(seq 300); do
-    for p in $(ls /proc | grep -E '^[0-9]+$'); do
-      [ "$(readlink /proc/$p/exe 2>/dev/null)" = /usr/bin/invigil ] || continue
-      tr '\0' '\n' </proc/$p/environ 2>/dev/null | grep -qx "HOME=$home" && pid=$p && break
+  for try in 1 2 3; do
+    env -u DBUS_SESSION_BUS_ADDRESS -u XDG_CURRENT_DESKTOP -u DESKTOP_SESSION HOME="$home" DISPLAY=:$d \
+      xdg-open "$link" >"$tmp/xdg-open.log" 2>&1 &
+    pids+=($!)
+    # The installed client, started by xdg-open with the link as its
+    # argument (found by its executable and this test's HOME) ...
+    pid=""
+    for _ in $(seq 300); do
+      for p in $(pgrep -x invigil); do
+        [ "$(readlink /proc/$p/exe 2>/dev/null)" = /usr/bin/invigil ] || continue
+        tr '\0' '\n' </proc/$p/environ 2>/dev/null | grep -qx "HOME=$home" && pid=$p && break
+      done
+      [ -n "$pid" ] && break
+      grep -q 'Failed to open display' "$tmp/xdg-open.log" && break
+      sleep 0.1
     done
-    [ -n "$pid" ] && break
-    sleep 0.1
+    if [ -n "$pid" ]; then
+      client=$pid
+      tr '\0' ' ' </proc/$pid/cmdline >"$tmp/argv"
+      case $(cat "$tmp/argv") in
+        "invigil run $link " | "/usr/bin/invigil run $link ") ;;
+        *) fail "the client's argv is $(cat "$tmp/argv"), want: invigil run $link" ;;
+      esac
+      # ... joins the backend on that link: a session appears.
+      for _ in $(seq 600); do
+        if "$tmp/invigild" sessions --data "$tmp/backend" 2>/dev/null | grep -q '^s_'; then joined=yes; break; fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      [ -n "$joined" ] && break
+    fi
+    grep -q 'Failed to open display' "$tmp/xdg-open.log" ||
+      { cat "$tmp/xdg-open.log" "$tmp/invigild.log"; fail "the client started by xdg-open did not join the backend"; }
+    echo "deb: the client could not open the Xvfb display (try $try); again"
+    sleep 1
   done
-  [ -n "$pid" ] || { cat "$tmp/xdg-open.log"; fail "xdg-open did not start /usr/bin/invigil"; }
-  pids+=("$pid")
-  tr '\0' ' ' </proc/$pid/cmdline >"$tmp/argv"
-  case $(cat "$tmp/argv") in
-    "invigil run $link " | "/usr/bin/invigil run $link ") ;;
-    *) fail "the client's argv is $(cat "$tmp/argv"), want: invigil run $link" ;;
-  esac
-  # ... joins the backend on that link.
-  local joined=""
-  for _ in $(seq 600); do
-    if "$tmp/invigild" sessions --data "$tmp/backend" 2>/dev/null | grep -q .; then joined=yes; break; fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ -n "$joined" ] || { cat "$tmp/invigild.log"; fail "the client started by xdg-open did not join the backend"; }
+  [ -n "$joined" ] || { cat "$tmp/xdg-open.log"; fail "the client never opened the display"; }
   printf 'test-packaging: time %-28s %6.1f s\n' "xdg-open link -> joined" "$(awk "BEGIN {print $(date +%s.%N) - $start}")"
   "$tmp/invigild" sessions --data "$tmp/backend"
   kill "$pid"

@@ -324,9 +324,14 @@ func TestWineConsoleOutput(t *testing.T) {
 	}
 	// A shell redirect to a file, as an IT script does.
 	f := filepath.Join(t.TempDir(), "out.txt")
-	sh := exec.Command("sh", "-c", `wine "$0" version > "$1"`, w.exe, f)
+	// sh's own output goes to a file too, not a pipe: a process Wine
+	// starts on the side (conhost.exe) can inherit a pipe and hold it open
+	// past the exit ("WaitDelay expired before I/O complete", seen in CI).
+	shErr := filepath.Join(t.TempDir(), "sh.txt")
+	sh := exec.Command("sh", "-c", `wine "$0" version > "$1" 2> "$2" < /dev/null`, w.exe, f, shErr)
 	sh.Env, sh.WaitDelay = w.env, 10*time.Second
-	if b, err := sh.CombinedOutput(); err != nil {
+	if err := sh.Run(); err != nil {
+		b, _ := os.ReadFile(shErr)
 		t.Fatalf("%v: %s", err, b)
 	}
 	if b, _ := os.ReadFile(f); !strings.HasPrefix(string(b), "invigil 0.1.0") {

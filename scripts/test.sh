@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, vet (also for Windows and macOS),
+# the installers (scripts/test-packaging.sh),
 # the race-enabled test suite, the Windows stage (invigil.exe under Wine,
 # scripts/test-windows.sh), and a short burst of every fuzz target.
 # Installs the Debian packages it needs first (scripts/setup.sh).
@@ -36,6 +37,12 @@ go test -race -count=1 -timeout 25m ./...
 
 # The Windows client under Wine, against the Linux backend.
 ./scripts/test-windows.sh
+
+# The installers: .deb (lintian, dpkg -i into this machine when root, an
+# invigil:// link through xdg-open, dpkg -r/-P), the signed MSI under Wine.
+step "packaging (scripts/test-packaging.sh)"
+if [ "$(id -u)" -ne 0 ]; then export INVIGIL_SKIP_DPKG=1; fi
+./scripts/test-packaging.sh
 
 # Fuzz budgets are input counts, not durations: with -fuzztime=10s, Go 1.26's
 # fuzz coordinator can fail a target with a bare "context deadline exceeded"

@@ -159,7 +159,7 @@ func StartExam(ctx context.Context, sess *Session, opts ExamOptions) (*Exam, err
 		return nil, fmt.Errorf("lockdown journal: %w", err)
 	}
 	if len(rep.Results) > 0 {
-		sess.EventValue("lockdown.recovered", rep)
+		sess.EventValue("lockdown.recovered", newRedactor().resetReport(rep))
 	}
 	e.journal = j
 	mo := opts.Monitor

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/json"
 	"maps"
 	"os"
 	"path/filepath"
@@ -67,4 +68,54 @@ func (r redactor) violation(v lockdown.Violation) lockdown.Violation {
 		v.Evidence = ev
 	}
 	return v
+}
+
+// resetReport returns rep as it may leave this computer (the
+// lockdown.recovered event): the journal's path, each change's summary
+// and error, and the undo data's text redacted like violations.
+func (r redactor) resetReport(rep lockdown.ResetReport) lockdown.ResetReport {
+	rep.Path = r.text(rep.Path)
+	res := make([]lockdown.UndoResult, len(rep.Results))
+	for i, u := range rep.Results {
+		u.Change.Summary = r.text(u.Change.Summary)
+		u.Error = r.text(u.Error)
+		if len(u.Change.Undo) > 0 {
+			// JSON text: a path's backslashes are escaped there, so redact
+			// the decoded strings, not the bytes.
+			u.Change.Undo = r.json(u.Change.Undo)
+		}
+		res[i] = u
+	}
+	rep.Results = res
+	return rep
+}
+
+// json redacts every string in the JSON value b; b unchanged if it is not
+// JSON.
+func (r redactor) json(b []byte) []byte {
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return b
+	}
+	var walk func(any) any
+	walk = func(v any) any {
+		switch t := v.(type) {
+		case string:
+			return r.text(t)
+		case []any:
+			for i := range t {
+				t[i] = walk(t[i])
+			}
+		case map[string]any:
+			for k := range t {
+				t[k] = walk(t[k])
+			}
+		}
+		return v
+	}
+	out, err := json.Marshal(walk(v))
+	if err != nil {
+		return b
+	}
+	return out
 }

@@ -1,6 +1,8 @@
 package client
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/invigil/invigil/lockdown"
@@ -30,5 +32,34 @@ func TestRedactEvidence(t *testing.T) {
 	}
 	if v.Evidence["exe"] != "/home/bob/AnyDesk" {
 		t.Error("the monitor's own violation was changed")
+	}
+}
+
+// The lockdown.recovered event (a crashed run's changes undone at start)
+// names the journal's path and files in the student's home: they leave
+// the computer redacted like violations.
+func TestRedactResetReport(t *testing.T) {
+	r := redactor{home: "/srv/people/alice"}
+	rep := lockdown.ResetReport{
+		Path:  "/srv/people/alice/.cache/invigil/lockdown.journal",
+		Found: true,
+		Results: []lockdown.UndoResult{{
+			Change: lockdown.Change{Kind: "file.restore", Summary: `replaced C:\Users\alice\AppData\x.ini`,
+				Undo: json.RawMessage(`{"path":"C:\\Users\\alice\\AppData\\x.ini","n":3}`)},
+			Outcome: "failed", Error: "open /home/bob/y: permission denied",
+		}},
+	}
+	got := r.resetReport(rep)
+	b, _ := json.Marshal(got)
+	for _, name := range []string{"alice", "bob"} {
+		if strings.Contains(string(b), name) {
+			t.Errorf("redacted report still names %s: %s", name, b)
+		}
+	}
+	if got.Path != "~/.cache/invigil/lockdown.journal" || !strings.Contains(string(got.Results[0].Change.Undo), `"n":3`) {
+		t.Errorf("report %s", b)
+	}
+	if rep.Results[0].Error != "open /home/bob/y: permission denied" {
+		t.Error("the caller's report was changed")
 	}
 }

@@ -87,7 +87,7 @@
 // with the process; kiosk.foreground_lock_timeout and registry.dword: undone
 // by the journal, crash recovery and `invigil reset`).
 //
-// Under Wine 8 (lockdown/testdata/wine/run.sh: its own prefix, Xvfb, a
+// Under Wine 8 (scripts/wine-gotest.sh ./lockdown: its own prefix, Xvfb, a
 // test-only ProcessPrng shim; the TestWindows* tests):
 //
 //   - runs for real: the keyboard hook (installed in 0.5-1.7 ms, the whole

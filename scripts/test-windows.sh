@@ -21,8 +21,11 @@ go test -tags wine -count=1 -timeout 15m -v -run "${WINE_TESTS:-^TestWine}" ./cm
 if [ -z "${WINE_TESTS:-}" ]; then
   # lockdown's own Windows tests (keyboard hook, foreground guard, topmost,
   # hidden windows, journal after a crash): a Windows test binary under Wine.
-  step "lockdown's Windows tests under Wine (lockdown/testdata/wine/run.sh)"
-  lockdown/testdata/wine/run.sh || status=$?
+  step "lockdown's Windows tests under Wine (scripts/wine-gotest.sh ./lockdown)"
+  scripts/wine-gotest.sh ./lockdown || status=$?
+  # The credential store's DPAPI round trip (session token at rest).
+  step "client/credstore under Wine (scripts/wine-gotest.sh ./client/credstore)"
+  scripts/wine-gotest.sh ./client/credstore || status=$?
 fi
 step "Windows stage took $(( $(date +%s) - start )) s"
 exit "$status"

@@ -10,7 +10,7 @@ import (
 )
 
 func TestRoundTrip(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	name := fmt.Sprintf("test.%d.%d", os.Getpid(), time.Now().UnixNano())
 	secret := []byte("tok_0123456789abcdef")
 	kind, err := Put(dir, name, secret)
@@ -56,8 +56,26 @@ func TestRoundTrip(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	for _, n := range []string{"", "a/b", "../x", string(make([]byte, 200))} {
-		if _, err := Put(t.TempDir(), n, []byte("x")); err == nil {
+		if _, err := Put(tempDir(t), n, []byte("x")); err == nil {
 			t.Errorf("Put accepted name %q", n)
 		}
 	}
+}
+
+// tempDir is t.TempDir, except that its removal may fail: these tests also
+// run as a Windows binary under Wine 8 (scripts/wine-gotest.sh), where Go
+// 1.26's os.RemoveAll fails with "Invalid function" (Wine lacks the
+// POSIX-semantics delete it uses; Windows 10 1709 and later have it).
+func tempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "credstore-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Logf("remove %s: %v", dir, err)
+		}
+	})
+	return dir
 }

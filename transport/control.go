@@ -229,6 +229,7 @@ var closeCodes = map[string]int{
 	CodeTimeout:             4408,
 	CodeReplaced:            4409,
 	CodeSessionFinished:     4410,
+	CodeExamClosed:          4411,
 	CodeSequenceConflict:    4412,
 	CodeTooLarge:            4413,
 	CodeSequenceGap:         4422,

@@ -543,6 +543,15 @@ func (s *serverConn) store(ctx context.Context, last uint64) error {
 			err := s.sess.Store(ctx, batch)
 			s.release(cost)
 			if err != nil {
+				// A refusal of the session's own (its token expired, the
+				// exam closed) closes with that code; anything else is a
+				// failure to store, and the client sends the data again.
+				var re *RemoteError
+				if errors.As(err, &re) && re.Code != CodeInternal {
+					if _, ok := closeCodes[re.Code]; ok {
+						return re
+					}
+				}
 				s.log.Error("store failed", "err", err)
 				return &RemoteError{Code: CodeInternal, Message: "the backend could not store the data; it will be sent again"}
 			}

@@ -335,7 +335,7 @@ stage_msi() {
   export WINEPREFIX=$tmp/wine WINEDEBUG=-all WINEDLLOVERRIDES="winemenubuilder.exe=d;mscoree=d;mshtml=d"
   wineserver -p >/dev/null 2>&1 </dev/null || true
   timed "wineboot --init" quiet "$tmp/wineboot.log" wine wineboot --init
-  x86_64-w64-mingw32-gcc -shared -O2 -o "$tmp/bcryptprimitives.dll" packaging/testdata/processprng.c packaging/testdata/processprng.def -ladvapi32
+  x86_64-w64-mingw32-gcc -shared -O2 -o "$tmp/bcryptprimitives.dll" cmd/invigil/testdata/wine/processprng.c cmd/invigil/testdata/wine/processprng.def -ladvapi32
   cp "$tmp/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
   cp "$msi" "$WINEPREFIX/drive_c/invigil.msi"
   local pf="$WINEPREFIX/drive_c/Program Files/Invigil" cfg="$WINEPREFIX/drive_c/ProgramData/Invigil/config.json"

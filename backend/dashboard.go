@@ -15,7 +15,15 @@ import (
 // makes a new Store with its own login rate limits: call it once per
 // server (Handler does) or per CLI command.
 func (b *Backend) Accounts() *accounts.Store {
-	return accounts.New(b.db, accounts.Config{Log: b.log, Now: b.cfg.Now, ExamExists: b.examExists})
+	return accounts.New(b.db, accounts.Config{Log: b.log, Now: b.cfg.Now, ExamExists: b.examExists,
+		// The login rate limit and the audit log see the client behind a
+		// trusted reverse proxy, as join and resume do.
+		ClientIP: func(r *http.Request) string {
+			if a := clientAddr(r, b.cfg.TrustedProxies); a.IsValid() {
+				return a.String()
+			}
+			return r.RemoteAddr
+		}})
 }
 
 func (b *Backend) examExists(ctx context.Context, id string) (bool, error) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 
 	"github.com/invigil/invigil/backend/accounts"
@@ -106,4 +107,39 @@ func TestDashboardExamAccess(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	p.CloseIdleConnections()
 	a.CloseIdleConnections()
+}
+
+// Behind a trusted reverse proxy, the dashboard's login rate limit and
+// audit log see the client's address from X-Forwarded-For, as join and
+// resume do; from anyone else the header is ignored.
+func TestDashboardClientBehindProxy(t *testing.T) {
+	b, err := Open(Config{DataDir: t.TempDir(), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		b.Close()
+	})
+	ctx := context.Background()
+	if _, err := b.Accounts().AddUser(ctx, accounts.CLIActor, "alice", accounts.Administrator, "a long enough password"); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"name": "alice", "password": "a long enough password"})
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+accounts.Prefix+"login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", "198.51.100.7")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	got, err := b.Accounts().ListAudit(ctx, accounts.AuditQuery{Action: "login.ok"})
+	if err != nil || len(got) != 1 || got[0].IP != "198.51.100.7" {
+		t.Fatalf("audit %+v, %v: want one login from 198.51.100.7", got, err)
+	}
 }

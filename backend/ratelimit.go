@@ -173,6 +173,22 @@ func newLimiters(l RateLimits, now func() time.Time) *limiters {
 // of trusted (a reverse proxy), the source is the right-most address of
 // X-Forwarded-For that is not itself a trusted proxy.
 func sourceKey(r *http.Request, trusted []netip.Prefix) string {
+	addr := clientAddr(r, trusted)
+	if !addr.IsValid() {
+		return r.RemoteAddr
+	}
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}
+
+// clientAddr is the address of a request's client: its remote address or,
+// behind one of trusted (a reverse proxy), the right-most address of
+// X-Forwarded-For that is not itself a trusted proxy. Invalid when the
+// remote address is not an IP address.
+func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	addr := remoteAddr(r.RemoteAddr)
 	if addr.IsValid() && inPrefixes(addr, trusted) {
 		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
@@ -187,14 +203,7 @@ func sourceKey(r *http.Request, trusted []netip.Prefix) string {
 			}
 		}
 	}
-	if !addr.IsValid() {
-		return r.RemoteAddr
-	}
-	if addr.Is6() {
-		p, _ := addr.Prefix(64)
-		return p.String()
-	}
-	return addr.String()
+	return addr
 }
 
 func remoteAddr(s string) netip.Addr {

@@ -12,6 +12,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 pkg=${1:?usage: scripts/wine-gotest.sh PKG [test flags]}
 shift
+# The test binary is named after the package (lockdown.test.exe): tests may
+# match their own program by name (lockdown's switch_to case does).
+exe="$(basename "$pkg").test.exe"
 work=$(mktemp -d)
 trap 'WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true; kill "${xvfb:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -20,7 +23,7 @@ trap 'WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true; kill "${xvfb:
 shim="$root/cmd/invigil/testdata/wine"
 x86_64-w64-mingw32-gcc -shared -O2 -o "$work/bcryptprimitives.dll" \
 	"$shim/processprng.c" "$shim/processprng.def" -ladvapi32
-(cd "$root" && GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$work/pkg.test.exe" "$pkg")
+(cd "$root" && GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$work/$exe" "$pkg")
 
 export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 t0=$(date +%s)
@@ -45,6 +48,6 @@ fi
 set -- -test.timeout 20m "$@"
 cd "$work"
 rc=0
-wine ./pkg.test.exe "$@" || rc=$?
+wine "./$exe" "$@" || rc=$?
 if ! kill -0 "$xvfb" 2>/dev/null; then echo "Xvfb died:"; tail -20 "$work/xvfb.log"; fi
 exit $rc

@@ -239,21 +239,28 @@ func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinRespons
 		}
 		sf = nil
 	}
-	if sf == nil && !hasSegments(opts.SpoolDir) {
+	var aside *SetAside
+	if sf == nil && hasSegments(opts.SpoolDir) {
+		// Recording without a session file (deleted or lost): it cannot be
+		// resumed, and a new session must not upload it as its own.
+		if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, errors.New("the session file is missing")); err != nil {
+			return nil, false, nil, err
+		}
+	}
+	if sf == nil {
 		// A kept session of the exam asked for comes back into the spool
 		// and resumes (or, if it is over, is set aside as usual).
 		if sf, err = restoreKept(opts); err != nil {
 			return nil, false, nil, err
 		}
 	}
-	var aside *SetAside
 	var token string
 	if sf != nil {
 		if token, err = sf.token(opts.SpoolDir); err != nil {
 			// The credential store lost it (the Linux keyring does at a
 			// reboot): the session cannot be resumed.
 			opts.Log.Warn("the session token is gone from the credential store", "store", sf.TokenStore, "err", err)
-			if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, fmt.Errorf("the session token is gone from the %s credential store (after a reboot?)", sf.TokenStore)); err != nil {
+			if aside, err = retireSpoolMore(aside, opts, fmt.Errorf("the session token is gone from the %s credential store (after a reboot?)", sf.TokenStore)); err != nil {
 				return nil, false, nil, err
 			}
 			sf = nil
@@ -267,22 +274,16 @@ func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinRespons
 				return nil, false, nil, fmt.Errorf("resume answered for session %s, not %s", resp.SessionID, sf.SessionID)
 			}
 			opts.Log.Info("resuming session", "session", resp.SessionID)
-			return resp, true, nil, nil
+			return resp, true, aside, nil
 		case errors.Is(err, transport.ErrSessionFinished), errors.Is(err, transport.ErrUnauthorized):
 			// The earlier session is over (or unknown to this backend):
 			// anything left in its spool cannot be delivered any more.
-			if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, err); err != nil {
+			if aside, err = retireSpoolMore(aside, opts, err); err != nil {
 				return nil, false, nil, err
 			}
 			forgetToken(opts.SpoolDir, sf)
 		default:
 			return nil, false, nil, classify(err)
-		}
-	} else if hasSegments(opts.SpoolDir) {
-		// Recording without a session file (deleted or lost): it cannot be
-		// resumed, and a new session must not upload it as its own.
-		if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, errors.New("the session file is missing")); err != nil {
-			return nil, false, nil, err
 		}
 	}
 	resp, err := transport.Join(ctx, opts.HTTP, opts.Server, transport.JoinRequest{
@@ -293,6 +294,21 @@ func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinRespons
 		return nil, false, nil, classify(err)
 	}
 	return resp, false, aside, nil
+}
+
+// retireSpoolMore retires the spool directory when an earlier retirement
+// (prev) may already have happened in this join: the first report that
+// names segments is kept.
+func retireSpoolMore(prev *SetAside, opts JoinOptions, why error) (*SetAside, error) {
+	a, err := retireSpool(opts.SpoolDir, opts.Now(), opts.Log, why)
+	if err != nil || prev == nil {
+		return a, err
+	}
+	if a != nil {
+		prev.Segments += a.Segments
+		prev.Why += "; " + a.Why + " (moved to " + a.Dir + ")"
+	}
+	return prev, nil
 }
 
 // hasSegments reports whether dir holds spool segment files.
@@ -355,8 +371,14 @@ func retireSpool(dir string, now time.Time, log *slog.Logger, why error) (*SetAs
 		return nil, nil
 	}
 	aside := filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".retired-"+now.UTC().Format("20060102T150405"))
-	if err := os.MkdirAll(aside, 0o700); err != nil {
-		return nil, err
+	for n := 2; ; n++ {
+		// A fresh directory: never mix two retired spools.
+		if err := os.Mkdir(aside, 0o700); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		aside = filepath.Join(filepath.Dir(dir), fmt.Sprintf("%s.retired-%s-%d", filepath.Base(dir), now.UTC().Format("20060102T150405"), n))
 	}
 	segs := 0
 	for _, e := range entries {

@@ -216,3 +216,58 @@ func TestOldSessionFileWithoutCode(t *testing.T) {
 		t.Errorf("resumed spool holds %q", got)
 	}
 }
+
+// TestStartReportsKeptSessions: the proctor of the new session gets a
+// spool.other_session_kept event, without the other exam's identity.
+func TestStartReportsKeptSessions(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	j := &Joined{Resp: &transport.JoinResponse{SessionID: "s_B", Token: "tok_B", WSURL: strings.Replace(dead.URL, "http", "ws", 1) + "/api/v1/ws",
+		SpoolKey: bytes.Repeat([]byte{1}, 32)},
+		Server: dead.URL, SpoolDir: filepath.Join(t.TempDir(), "spool"), ConfigKey: strings.Repeat("ab", 32),
+		Kept: []KeptSession{{SessionID: "s_A", Exam: "Secret exam A", Code: "DEMO", Segments: 3, SameServer: true}}}
+	s, err := Start(j, SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	frame, err := s.spool.Read(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(frame, []byte(`"type":"spool.other_session_kept"`)) || !bytes.Contains(frame, []byte(`"segments":3`)) ||
+		!bytes.Contains(frame, []byte(`"same_server":1`)) {
+		t.Fatalf("first spooled message %q", frame)
+	}
+	if bytes.Contains(frame, []byte("Secret")) || bytes.Contains(frame, []byte("DEMO")) {
+		t.Errorf("the event names the other exam: %q", frame)
+	}
+}
+
+// TestKeptSessionBackDespiteOrphans: segments without a session file are
+// set aside, and a kept session of the exam asked for still comes back.
+func TestKeptSessionBackDespiteOrphans(t *testing.T) {
+	fileTokens(t)
+	es := newExamsServer(t)
+	dir := filepath.Join(t.TempDir(), "spool")
+	ctx := context.Background()
+	if _, err := Join(ctx, JoinOptions{Server: es.URL, Code: "A", SpoolDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	segment(t, dir, "00000000000000000001.seg", "A")
+	if _, err := Join(ctx, JoinOptions{Server: es.URL, Code: "B", SpoolDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	segment(t, dir, "00000000000000000001.seg", "B")
+	os.Remove(filepath.Join(dir, sessionFileName))
+	j, err := Join(ctx, JoinOptions{Server: es.URL, Code: "A", SpoolDir: dir})
+	if err != nil || !j.Resumed || j.Resp.SessionID != "s_A" {
+		t.Fatalf("A again: %+v, %v", j, err)
+	}
+	if j.SetAside == nil || j.SetAside.Segments != 1 || readSeg(j.SetAside.Dir, "00000000000000000001.seg") != "B" {
+		t.Fatalf("orphans %+v", j.SetAside)
+	}
+	if got := readSeg(dir, "00000000000000000001.seg"); got != "A" {
+		t.Errorf("resumed spool holds %q", got)
+	}
+}

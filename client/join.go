@@ -462,13 +462,15 @@ func moveEntries(from, to string) error {
 // keptDirs returns the kept sessions' directories next to the spool with
 // their session files, oldest name first; unreadable ones are skipped.
 func keptDirs(spool string) ([]string, []*sessionFile) {
-	m, _ := filepath.Glob(spool + keptPrefix + "*")
+	// ReadDir, not Glob: the spool's path may hold glob characters.
+	entries, _ := os.ReadDir(filepath.Dir(spool))
 	var dirs []string
 	var sfs []*sessionFile
-	for _, d := range m {
-		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), filepath.Base(spool)+keptPrefix) {
 			continue
 		}
+		d := filepath.Join(filepath.Dir(spool), e.Name())
 		if sf, err := readSessionFile(d); err == nil && sf != nil {
 			dirs, sfs = append(dirs, d), append(sfs, sf)
 		}
@@ -501,9 +503,16 @@ func keptSessions(opts JoinOptions) []KeptSession {
 	dirs, sfs := keptDirs(opts.SpoolDir)
 	var ks []KeptSession
 	for i, sf := range sfs {
-		segs, _ := filepath.Glob(filepath.Join(dirs[i], "*.seg"))
+		segs := 0
+		if entries, err := os.ReadDir(dirs[i]); err == nil {
+			for _, e := range entries {
+				if strings.HasSuffix(e.Name(), ".seg") {
+					segs++
+				}
+			}
+		}
 		ks = append(ks, KeptSession{Dir: dirs[i], Server: sf.Server, Code: sf.Code, Exam: sf.Exam, SessionID: sf.SessionID,
-			Segments: len(segs), SameServer: sf.Server == opts.Server})
+			Segments: segs, SameServer: sf.Server == opts.Server})
 	}
 	return ks
 }

@@ -336,6 +336,9 @@ func (f *Flow) updateCheck() {
 		c.Items = append(c.Items, CheckItem{ID: "lockdown", Title: "This computer", Status: lockdown.StatusUnknown,
 			Summary: "Checking programs, displays and the camera…", Running: true})
 	}
+	for _, k := range f.joined.Kept {
+		c.Items = append(c.Items, keptItem(k))
+	}
 	if f.closeNote != "" && f.checkDone {
 		c.Items = append(c.Items, CheckItem{ID: "closed", Title: "Closed programs", Status: lockdown.StatusPass, Summary: f.closeNote})
 	}
@@ -348,6 +351,27 @@ func (f *Flow) updateCheck() {
 	}
 	c.CanContinue = c.Blocking == "" && !c.Closing
 	f.publish()
+}
+
+// keptItem tells the student that another exam's unfinished session waits
+// on this computer, and how it gets uploaded. It does not block Continue.
+func keptItem(k KeptSession) CheckItem {
+	exam := "another exam"
+	if k.Exam != "" {
+		exam = "“" + k.Exam + "”"
+	}
+	if k.Exam == "" && k.Code != "" {
+		exam = "the exam with code " + k.Code
+	}
+	it := CheckItem{ID: "kept." + k.SessionID, Title: "Another exam's recording", Status: lockdown.StatusWarn,
+		Summary: "An unfinished session of " + exam + " is kept on this computer and will be uploaded when you open its link again. " +
+			"It is not part of this exam."}
+	if !k.SameServer {
+		it.Summary = "An unfinished session of " + exam + " (on " + hostOf(k.Server) + ") is kept on this computer and will be uploaded when you open its link again. " +
+			"It is not part of this exam."
+	}
+	it.Fixes = []string{"Nothing to do now. After this exam, open the link of " + exam + " again so that its recording is uploaded."}
+	return it
 }
 
 func (f *Flow) doCheckAgain() {

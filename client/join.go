@@ -64,8 +64,26 @@ type Joined struct {
 	// moved aside undelivered; empty when there were none. Start reports them
 	// to the proctor (a spool.set_aside event).
 	SetAside *SetAside
+	// Kept lists unfinished sessions of other exams whose spools wait on
+	// this computer (in sibling directories) and resume, uploading their
+	// recording, when their link or code is used again. Start tells the
+	// proctor (a spool.other_session_kept event), the check screen the
+	// student.
+	Kept     []KeptSession
 	Server   string
 	SpoolDir string
+}
+
+// KeptSession is an unfinished session of another exam, kept whole (session
+// file and spool) outside the spool directory until it is resumed.
+type KeptSession struct {
+	Dir        string // where its files are
+	Server     string
+	Code       string // its join code; empty for a session file from before codes were recorded
+	Exam       string // the exam's name, as its backend gave it
+	SessionID  string
+	Segments   int  // spool segment files (recording not yet uploaded)
+	SameServer bool // on the server of the session being joined
 }
 
 // SetAside is an earlier session's spool that was moved out of the way.
@@ -90,6 +108,27 @@ type sessionFile struct {
 	TokenStore string    `json:"token_store,omitempty"`
 	Token      string    `json:"token,omitempty"`
 	JoinedAt   time.Time `json:"joined_at"`
+	// Code is the join code (upper-cased) and ExamID and Exam the exam it
+	// opened: a session resumes only for the same server and code. Session
+	// files from before they were recorded have none (see sameExam).
+	Code   string `json:"code,omitempty"`
+	ExamID string `json:"exam_id,omitempty"`
+	Exam   string `json:"exam,omitempty"`
+}
+
+// sameExam reports whether the session of sf is the one opts asks for: the
+// same server, and the same join code unless opts gives none (a restart
+// with the server alone resumes what is there). A session file without a
+// code (written by an older client) cannot show it is the same exam, so a
+// code keeps it aside instead of resuming it.
+func sameExam(sf *sessionFile, opts JoinOptions) bool {
+	if sf.Server != opts.Server {
+		return false
+	}
+	if opts.Code == "" {
+		return true
+	}
+	return sf.Code != "" && sf.Code == transport.NormalizeJoinCode(opts.Code)
 }
 
 // tokenName is the token's name in the credential store.
@@ -157,7 +196,8 @@ func Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &Joined{Resp: resp, Resumed: resumed, Server: opts.Server, SpoolDir: opts.SpoolDir, SetAside: aside}
+	j := &Joined{Resp: resp, Resumed: resumed, Server: opts.Server, SpoolDir: opts.SpoolDir, SetAside: aside,
+		Kept: keptSessions(opts)}
 	key := pinned
 	if key == nil {
 		j.Unpinned = true
@@ -175,7 +215,8 @@ func Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
 	}
 	j.Policy, j.ConfigKey = p, ck
 	if !resumed {
-		sf := sessionFile{Server: opts.Server, SessionID: resp.SessionID, JoinedAt: opts.Now().UTC()}
+		sf := sessionFile{Server: opts.Server, SessionID: resp.SessionID, JoinedAt: opts.Now().UTC(),
+			Code: transport.NormalizeJoinCode(opts.Code), ExamID: resp.Exam.ID, Exam: resp.Exam.Name}
 		keepToken(opts.SpoolDir, &sf, resp.Token, opts.Log)
 		if err := writeSessionFile(opts.SpoolDir, sf); err != nil {
 			return nil, err
@@ -189,20 +230,43 @@ func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinRespons
 	if err != nil {
 		return nil, false, nil, err
 	}
+	if sf != nil && !sameExam(sf, opts) {
+		// An unfinished session of another exam: never resume it into
+		// this one, never delete it. It waits whole in a sibling directory
+		// until its own link or code comes again.
+		if err := keepSession(opts.SpoolDir, sf, opts.Now(), opts.Log); err != nil {
+			return nil, false, nil, err
+		}
+		sf = nil
+	}
 	var aside *SetAside
+	if sf == nil && hasSegments(opts.SpoolDir) {
+		// Recording without a session file (deleted or lost): it cannot be
+		// resumed, and a new session must not upload it as its own.
+		if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, errors.New("the session file is missing")); err != nil {
+			return nil, false, nil, err
+		}
+	}
+	if sf == nil {
+		// A kept session of the exam asked for comes back into the spool
+		// and resumes (or, if it is over, is set aside as usual).
+		if sf, err = restoreKept(opts); err != nil {
+			return nil, false, nil, err
+		}
+	}
 	var token string
 	if sf != nil {
 		if token, err = sf.token(opts.SpoolDir); err != nil {
 			// The credential store lost it (the Linux keyring does at a
 			// reboot): the session cannot be resumed.
 			opts.Log.Warn("the session token is gone from the credential store", "store", sf.TokenStore, "err", err)
-			if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, fmt.Errorf("the session token is gone from the %s credential store (after a reboot?)", sf.TokenStore)); err != nil {
+			if aside, err = retireSpoolMore(aside, opts, fmt.Errorf("the session token is gone from the %s credential store (after a reboot?)", sf.TokenStore)); err != nil {
 				return nil, false, nil, err
 			}
 			sf = nil
 		}
 	}
-	if sf != nil && sf.Server == opts.Server {
+	if sf != nil {
 		resp, err := transport.Resume(ctx, opts.HTTP, opts.Server, token)
 		switch {
 		case err == nil:
@@ -210,27 +274,16 @@ func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinRespons
 				return nil, false, nil, fmt.Errorf("resume answered for session %s, not %s", resp.SessionID, sf.SessionID)
 			}
 			opts.Log.Info("resuming session", "session", resp.SessionID)
-			return resp, true, nil, nil
+			return resp, true, aside, nil
 		case errors.Is(err, transport.ErrSessionFinished), errors.Is(err, transport.ErrUnauthorized):
 			// The earlier session is over (or unknown to this backend):
 			// anything left in its spool cannot be delivered any more.
-			if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, err); err != nil {
+			if aside, err = retireSpoolMore(aside, opts, err); err != nil {
 				return nil, false, nil, err
 			}
 			forgetToken(opts.SpoolDir, sf)
 		default:
 			return nil, false, nil, classify(err)
-		}
-	} else if sf != nil {
-		// A session with another backend: keep its spool aside untouched.
-		if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, errors.New("spool belongs to "+sf.Server)); err != nil {
-			return nil, false, nil, err
-		}
-	} else if hasSegments(opts.SpoolDir) {
-		// Recording without a session file (deleted or lost): it cannot be
-		// resumed, and a new session must not upload it as its own.
-		if aside, err = retireSpool(opts.SpoolDir, opts.Now(), opts.Log, errors.New("the session file is missing")); err != nil {
-			return nil, false, nil, err
 		}
 	}
 	resp, err := transport.Join(ctx, opts.HTTP, opts.Server, transport.JoinRequest{
@@ -241,6 +294,21 @@ func resumeOrJoin(ctx context.Context, opts JoinOptions) (*transport.JoinRespons
 		return nil, false, nil, classify(err)
 	}
 	return resp, false, aside, nil
+}
+
+// retireSpoolMore retires the spool directory when an earlier retirement
+// (prev) may already have happened in this join: the first report that
+// names segments is kept.
+func retireSpoolMore(prev *SetAside, opts JoinOptions, why error) (*SetAside, error) {
+	a, err := retireSpool(opts.SpoolDir, opts.Now(), opts.Log, why)
+	if err != nil || prev == nil {
+		return a, err
+	}
+	if a != nil {
+		prev.Segments += a.Segments
+		prev.Why += "; " + a.Why + " (moved to " + a.Dir + ")"
+	}
+	return prev, nil
 }
 
 // hasSegments reports whether dir holds spool segment files.
@@ -303,8 +371,14 @@ func retireSpool(dir string, now time.Time, log *slog.Logger, why error) (*SetAs
 		return nil, nil
 	}
 	aside := filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".retired-"+now.UTC().Format("20060102T150405"))
-	if err := os.MkdirAll(aside, 0o700); err != nil {
-		return nil, err
+	for n := 2; ; n++ {
+		// A fresh directory: never mix two retired spools.
+		if err := os.Mkdir(aside, 0o700); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		aside = filepath.Join(filepath.Dir(dir), fmt.Sprintf("%s.retired-%s-%d", filepath.Base(dir), now.UTC().Format("20060102T150405"), n))
 	}
 	segs := 0
 	for _, e := range entries {
@@ -342,4 +416,103 @@ func ForgetSession(dir string) error {
 		return nil
 	}
 	return err
+}
+
+// keptPrefix names the sibling directories of kept sessions:
+// <spool>.kept-<session id>.
+const keptPrefix = ".kept-"
+
+// keepSession moves every file of the spool directory (session file,
+// segments, a sealed token) into a sibling directory of its own.
+func keepSession(dir string, sf *sessionFile, now time.Time, log *slog.Logger) error {
+	id := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
+			return r
+		}
+		return -1
+	}, sf.SessionID)
+	to := dir + keptPrefix + id
+	if _, err := os.Lstat(to); err == nil || id == "" {
+		to += "-" + now.UTC().Format("20060102T150405.000000000")
+	}
+	if err := moveEntries(dir, to); err != nil {
+		return fmt.Errorf("keep the unfinished session %s: %w", sf.SessionID, err)
+	}
+	log.Warn("unfinished session of another exam kept for later upload", "session", sf.SessionID, "exam", sf.Exam, "server", sf.Server, "to", to)
+	return nil
+}
+
+// moveEntries moves the entries of from into to (created 0700).
+func moveEntries(from, to string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(from, e.Name()), filepath.Join(to, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keptDirs returns the kept sessions' directories next to the spool with
+// their session files, oldest name first; unreadable ones are skipped.
+func keptDirs(spool string) ([]string, []*sessionFile) {
+	// ReadDir, not Glob: the spool's path may hold glob characters.
+	entries, _ := os.ReadDir(filepath.Dir(spool))
+	var dirs []string
+	var sfs []*sessionFile
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), filepath.Base(spool)+keptPrefix) {
+			continue
+		}
+		d := filepath.Join(filepath.Dir(spool), e.Name())
+		if sf, err := readSessionFile(d); err == nil && sf != nil {
+			dirs, sfs = append(dirs, d), append(sfs, sf)
+		}
+	}
+	return dirs, sfs
+}
+
+// restoreKept moves a kept session of the exam opts asks for back into
+// the spool directory and returns its session file; nil when there is none.
+func restoreKept(opts JoinOptions) (*sessionFile, error) {
+	dirs, sfs := keptDirs(opts.SpoolDir)
+	for i, sf := range sfs {
+		if !sameExam(sf, opts) {
+			continue
+		}
+		if err := moveEntries(dirs[i], opts.SpoolDir); err != nil {
+			return nil, fmt.Errorf("bring back the kept session %s: %w", sf.SessionID, err)
+		}
+		if err := os.Remove(dirs[i]); err != nil {
+			opts.Log.Warn("could not remove the emptied kept-session directory", "dir", dirs[i], "err", err)
+		}
+		opts.Log.Info("kept session of this exam brought back to resume", "session", sf.SessionID)
+		return sf, nil
+	}
+	return nil, nil
+}
+
+// keptSessions lists the kept sessions waiting next to the spool.
+func keptSessions(opts JoinOptions) []KeptSession {
+	dirs, sfs := keptDirs(opts.SpoolDir)
+	var ks []KeptSession
+	for i, sf := range sfs {
+		segs := 0
+		if entries, err := os.ReadDir(dirs[i]); err == nil {
+			for _, e := range entries {
+				if strings.HasSuffix(e.Name(), ".seg") {
+					segs++
+				}
+			}
+		}
+		ks = append(ks, KeptSession{Dir: dirs[i], Server: sf.Server, Code: sf.Code, Exam: sf.Exam, SessionID: sf.SessionID,
+			Segments: segs, SameServer: sf.Server == opts.Server})
+	}
+	return ks
 }

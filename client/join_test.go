@@ -116,12 +116,12 @@ func TestLostTokenSetsSpoolAside(t *testing.T) {
 	t.Cleanup(func() { getCredential = get })
 	dir := filepath.Join(t.TempDir(), "spool")
 	os.MkdirAll(dir, 0o700)
-	sf := sessionFile{Server: "http://x", SessionID: "s_old", TokenStore: "keyring"}
+	srv := joinServer(t, "tok_new")
+	sf := sessionFile{Server: srv.URL, Code: "X", SessionID: "s_old", TokenStore: "keyring"}
 	if err := writeSessionFile(dir, sf); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "00000000000000000001.seg"), []byte("x"), 0o600)
-	srv := joinServer(t, "tok_new")
 	j, err := Join(context.Background(), JoinOptions{Server: srv.URL, Code: "X", SpoolDir: dir})
 	if err != nil {
 		t.Fatal(err)

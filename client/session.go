@@ -78,7 +78,30 @@ func Start(j *Joined, opts SessionOptions) (*Session, error) {
 			s.log.Warn("could not record the set-aside spool", "err", err)
 		}
 	}
+	if typ, fields, ok := keptEvent(j); ok {
+		if err := s.Event(typ, fields); err != nil {
+			s.log.Warn("could not record the kept sessions", "err", err)
+		}
+	}
 	return s, nil
+}
+
+// keptEvent is what the proctor learns of other exams' unfinished sessions
+// kept on this computer (Joined.Kept): that they exist, how much recording
+// waits in them and whether they belong to this server, but not which
+// exams they are (another exam's business).
+func keptEvent(j *Joined) (string, map[string]any, bool) {
+	if len(j.Kept) == 0 {
+		return "", nil, false
+	}
+	segs, same := 0, 0
+	for _, k := range j.Kept {
+		segs += k.Segments
+		if k.SameServer {
+			same++
+		}
+	}
+	return "spool.other_session_kept", map[string]any{"sessions": len(j.Kept), "segments": segs, "same_server": same}, true
 }
 
 // Damaged returns an error wrapping transport.ErrSpoolDamaged when part of

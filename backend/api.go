@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
 )
 
@@ -260,6 +261,20 @@ func (b *Backend) handleJoin(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusForbidden, transport.CodeExamClosed, "the exam closed at "+e.ClosesAt.Format(time.RFC1123))
 		return
 	}
+	if min, err := b.minClientVersion(ctx, e.ID); err != nil {
+		b.internalError(w, "join: read policy", err)
+		return
+	} else if policy.ClientOutdated(min, req.Client.Version) {
+		msg := "Update Invigil to " + min + " or later"
+		if b.cfg.DownloadURL != "" {
+			msg += ": " + b.cfg.DownloadURL
+		} else {
+			msg += " (ask your exam's organisers where to get it)"
+		}
+		b.log.Info("join refused: client outdated", "exam", e.ID, "client_version", req.Client.Version, "min_client_version", min)
+		apiError(w, http.StatusUpgradeRequired, transport.CodeClientOutdated, msg)
+		return
+	}
 	client, _ := json.Marshal(req.Client)
 	id := "s_" + randomHex(8)
 	token := transport.NewToken()
@@ -270,7 +285,7 @@ func (b *Backend) handleJoin(w http.ResponseWriter, r *http.Request) {
 		b.internalError(w, "join: create session", err)
 		return
 	}
-	b.log.Info("session joined", "session", id, "exam", e.ID)
+	b.log.Info("session joined", "session", id, "exam", e.ID, "client_app", req.Client.App, "client_version", req.Client.Version, "client_os", req.Client.OS, "client_arch", req.Client.Arch)
 	resp, err := b.joinResponse(ctx, id, token)
 	if err != nil {
 		b.internalError(w, "join: answer", err)
@@ -304,6 +319,24 @@ func (b *Backend) handleResume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.writeJSON(w, http.StatusOK, resp)
+}
+
+// minClientVersion reads the min_client_version of the exam's signed
+// policy ("" when it sets none).
+func (b *Backend) minClientVersion(ctx context.Context, examID string) (string, error) {
+	var env []byte
+	if err := b.db.QueryRowContext(ctx, `SELECT policy FROM exams WHERE id = ?`, examID).Scan(&env); err != nil {
+		return "", err
+	}
+	var signed struct {
+		Policy struct {
+			MinClientVersion string `json:"min_client_version"`
+		} `json:"policy"`
+	}
+	if err := json.Unmarshal(env, &signed); err != nil {
+		return "", err
+	}
+	return signed.Policy.MinClientVersion, nil
 }
 
 func (b *Backend) sessionByToken(ctx context.Context, tok string) (id, state string, err error) {

@@ -37,6 +37,9 @@ type Config struct {
 	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
 	// client's address (for rate limits).
 	TrustedProxies []netip.Prefix
+	// DownloadURL is where students get the current client; a join refused
+	// as client_outdated names it.
+	DownloadURL string
 }
 
 // Backend is the reference backend: its store, keys and live connections.

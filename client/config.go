@@ -15,9 +15,10 @@ import (
 )
 
 // Config is the desktop client's configuration, resolved once at start from
-// (lowest to highest precedence) the managed configuration file IT staff
-// install, environment variables and command-line flags. docs/client.md
-// lists every key in one table.
+// (lowest to highest precedence) defaults, a configuration file the user
+// names, environment variables and command-line flags, under the managed
+// configuration file IT staff install, which locks every key it sets
+// (LoadConfigSources). docs/client.md lists every key in one table.
 type Config struct {
 	// Server is the backend base URL; empty means the student (or a link)
 	// names it.
@@ -34,7 +35,8 @@ type Config struct {
 	JournalPath string
 	// Camera and Screen select the capture sources (client.Sources).
 	Camera, Screen string
-	// Source is the managed configuration file that was read, "" if none.
+	// Source is the configuration file that was read ("" if none): the
+	// one --config or INVIGIL_CONFIG names, else the machine's.
 	Source string
 }
 
@@ -80,9 +82,48 @@ const maxConfigSize = 64 << 10
 // DefaultConfigPath is the OS's machine-wide managed configuration path.
 func DefaultConfigPath() (string, error) { return managedConfigPath() }
 
+// Origin says where a configuration value came from.
+type Origin struct {
+	// Kind is OriginMachine, OriginFile, OriginEnv, OriginFlag,
+	// OriginDefault, or "" for a key nothing sets.
+	Kind string `json:"kind"`
+	// Name is the file's path, the variable's or the flag's name.
+	Name string `json:"name,omitempty"`
+	// Locked: the machine file sets the key, and nothing else may change it.
+	Locked bool `json:"locked,omitempty"`
+}
+
+// Origin kinds.
+const (
+	OriginMachine = "machine" // this computer's managed configuration
+	OriginFile    = "file"    // a configuration file named by --config or INVIGIL_CONFIG
+	OriginEnv     = "env"
+	OriginFlag    = "flag"
+	OriginDefault = "default"
+)
+
+// ConfigKeys are the configuration's keys, in the order `invigil config
+// show` lists them.
+var ConfigKeys = []string{"server", "server_key", "only_server", "spool_dir", "journal_path", "camera", "screen"}
+
+// ConfigSources maps each key of ConfigKeys to where its value came from.
+type ConfigSources map[string]Origin
+
 // LoadConfig reads the managed configuration, applies the environment and
 // the flags, fills in defaults and validates the result.
 func LoadConfig(in ConfigInputs) (Config, error) {
+	cfg, _, err := LoadConfigSources(in)
+	return cfg, err
+}
+
+// LoadConfigSources is LoadConfig, and says where each value came from.
+//
+// The layers, lowest first: defaults, a file named by --config or
+// INVIGIL_CONFIG, the environment, the flags. This computer's managed
+// configuration (MachinePath) is authoritative for every key it sets: a
+// layer that gives such a key another value is an error naming the key and
+// the machine file (the same value is fine).
+func LoadConfigSources(in ConfigInputs) (Config, ConfigSources, error) {
 	getenv := in.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -97,94 +138,190 @@ func LoadConfig(in ConfigInputs) (Config, error) {
 			named, from = true, EnvConfig
 		}
 	}
-	if path == "" {
-		path = machine
-	}
-	isMachine := machine != "" && samePath(path, machine)
-	if named && !isMachine && machine != "" {
-		// A machine configuration that pins the server or its key holds
-		// against a configuration the student names as much as against
-		// their flags.
+	var cfg Config
+	src := ConfigSources{}
+	set := func(key, kind, name string) { src[key] = Origin{Kind: kind, Name: name} }
+	// The machine file.
+	var mc ManagedConfig
+	haveMachine := false
+	if machine != "" {
 		m, err := readConfig(machine, true)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
+			if named && samePath(path, machine) {
+				return Config{}, nil, err
+			}
 		case err != nil:
-			return Config{}, err
-		case m.OnlyServer || m.ServerKey != "":
-			return Config{}, fmt.Errorf("%s %s: this computer's managed configuration %s pins the exam server; another configuration cannot replace it", from, path, machine)
-		}
-	}
-	var cfg Config
-	if path != "" {
-		m, err := readConfig(path, isMachine)
-		switch {
-		case errors.Is(err, fs.ErrNotExist) && !named:
-		case err != nil:
-			return Config{}, err
+			return Config{}, nil, err
 		case m.OnlyServer && m.Server == "":
-			return Config{}, fmt.Errorf("managed configuration %s: only_server is set but no server is configured", path)
+			return Config{}, nil, fmt.Errorf("managed configuration %s: only_server is set but no server is configured", machine)
 		default:
+			mc, haveMachine = m, true
 			cfg = Config{Server: m.Server, ServerKey: m.ServerKey, OnlyServer: m.OnlyServer,
-				SpoolDir: m.SpoolDir, JournalPath: m.JournalPath, Source: path}
+				SpoolDir: m.SpoolDir, JournalPath: m.JournalPath, Source: machine}
+			for key, v := range map[string]bool{"server": m.Server != "", "server_key": m.ServerKey != "", "only_server": m.OnlyServer,
+				"spool_dir": m.SpoolDir != "", "journal_path": m.JournalPath != ""} {
+				if v {
+					src[key] = Origin{Kind: OriginMachine, Name: machine, Locked: true}
+				}
+			}
 		}
 	}
-	overlay := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
+	// locked refuses a value for a key the machine file sets, unless it is
+	// the machine file's own value.
+	locked := func(key, from, v, machineV string, same func(a, b string) bool) error {
+		if v == "" || !src[key].Locked || same(v, machineV) {
+			return nil
+		}
+		return fmt.Errorf("%s: this computer's managed configuration %s sets %s; it cannot be replaced (%s gives %q, the machine file %q)", from, machine, key, from, v, machineV)
+	}
+	sameServer := func(a, b string) bool { return mustServer(a) == mustServer(b) }
+	samePathV := func(a, b string) bool { return filepath.Clean(absPath(a)) == filepath.Clean(absPath(b)) }
+	equal := func(a, b string) bool { return a == b }
+	// A file the student names is one more layer; it cannot replace the
+	// machine file's keys.
+	var fileServer, fileKey string
+	if named && !(haveMachine && samePath(path, machine)) {
+		m, err := readConfig(path, false)
+		if err != nil {
+			return Config{}, nil, err
+		}
+		if m.OnlyServer && m.Server == "" && cfg.Server == "" {
+			return Config{}, nil, fmt.Errorf("managed configuration %s: only_server is set but no server is configured", path)
+		}
+		name := from + " " + path
+		for _, c := range []struct {
+			key, v, machineV string
+			same             func(a, b string) bool
+		}{{"server", m.Server, mc.Server, sameServer}, {"server_key", m.ServerKey, mc.ServerKey, equal},
+			{"spool_dir", m.SpoolDir, mc.SpoolDir, samePathV}, {"journal_path", m.JournalPath, mc.JournalPath, samePathV}} {
+			if err := locked(c.key, name, c.v, c.machineV, c.same); err != nil {
+				return Config{}, nil, err
+			}
+		}
+		cfg.Source = path
+		if !src["server"].Locked && m.Server != "" {
+			cfg.Server = m.Server
+			set("server", OriginFile, path)
+		}
+		if !src["server_key"].Locked && m.ServerKey != "" {
+			cfg.ServerKey = m.ServerKey
+			set("server_key", OriginFile, path)
+		}
+		if m.OnlyServer && !cfg.OnlyServer {
+			cfg.OnlyServer = true
+			set("only_server", OriginFile, path)
+		}
+		if !src["spool_dir"].Locked && m.SpoolDir != "" {
+			cfg.SpoolDir = m.SpoolDir
+			set("spool_dir", OriginFile, path)
+		}
+		if !src["journal_path"].Locked && m.JournalPath != "" {
+			cfg.JournalPath = m.JournalPath
+			set("journal_path", OriginFile, path)
 		}
 	}
-	// only_server holds against the environment as much as against the
-	// flags: both are in the student's hands.
-	managedServer, serverFrom := cfg.Server, ""
-	overrideServer := func(v, from string) {
-		if v != "" {
-			cfg.Server, serverFrom = v, from
-		}
-	}
-	// A pinned key from the managed configuration cannot be replaced
-	// either: a student's key would make a look-alike backend's policy
-	// verify.
-	managedKey := cfg.ServerKey
-	overrideKey := func(v, from string) error {
+	fileServer, fileKey = cfg.Server, cfg.ServerKey
+	// only_server (from either file) holds against the environment as
+	// much as against the flags: both are in the student's hands.
+	serverFrom := ""
+	overrideServer := func(v, kind, name string) error {
 		if v == "" {
 			return nil
 		}
-		if managedKey != "" && v != managedKey {
-			return fmt.Errorf("%s: this computer pins the backend key in its managed configuration %s; it cannot be replaced", from, cfg.Source)
+		if err := locked("server", name, v, mc.Server, sameServer); err != nil {
+			return err
 		}
-		cfg.ServerKey = v
+		if src["server"].Locked {
+			return nil
+		}
+		cfg.Server, serverFrom = v, name
+		set("server", kind, name)
 		return nil
 	}
-	overrideServer(getenv(EnvServer), EnvServer)
-	if err := overrideKey(getenv(EnvServerKey), EnvServerKey); err != nil {
-		return Config{}, err
+	// A pinned key from a configuration file cannot be replaced either: a
+	// student's key would make a look-alike backend's policy verify.
+	overrideKey := func(v, kind, name string) error {
+		if v == "" {
+			return nil
+		}
+		if err := locked("server_key", name, v, mc.ServerKey, equal); err != nil {
+			return err
+		}
+		if fileKey != "" && v != fileKey {
+			return fmt.Errorf("%s: this computer pins the backend key in its managed configuration %s; it cannot be replaced", name, cfg.Source)
+		}
+		if !src["server_key"].Locked && v != fileKey {
+			cfg.ServerKey = v
+			set("server_key", kind, name)
+		}
+		return nil
 	}
-	overlay(&cfg.SpoolDir, absPath(getenv(EnvSpoolDir)))
+	overridePath := func(key string, dst *string, v, machineV, kind, name string) error {
+		if v == "" {
+			return nil
+		}
+		if err := locked(key, name, v, machineV, samePathV); err != nil {
+			return err
+		}
+		if !src[key].Locked {
+			*dst = v
+			set(key, kind, name)
+		}
+		return nil
+	}
 	f := in.Flags
 	// Paths from the command line and the environment are relative to
 	// the working directory; the managed configuration's must be absolute.
 	f.SpoolDir, f.JournalPath = absPath(f.SpoolDir), absPath(f.JournalPath)
-	overrideServer(f.Server, "--server")
-	if err := overrideKey(f.ServerKey, "--server-key"); err != nil {
-		return Config{}, err
+	for _, err := range []func() error{
+		func() error { return overrideServer(getenv(EnvServer), OriginEnv, EnvServer) },
+		func() error { return overrideKey(getenv(EnvServerKey), OriginEnv, EnvServerKey) },
+		func() error {
+			return overridePath("spool_dir", &cfg.SpoolDir, absPath(getenv(EnvSpoolDir)), mc.SpoolDir, OriginEnv, EnvSpoolDir)
+		},
+		func() error { return overrideServer(f.Server, OriginFlag, "--server") },
+		func() error { return overrideKey(f.ServerKey, OriginFlag, "--server-key") },
+		func() error {
+			return overridePath("spool_dir", &cfg.SpoolDir, f.SpoolDir, mc.SpoolDir, OriginFlag, "--spool")
+		},
+		func() error {
+			return overridePath("journal_path", &cfg.JournalPath, f.JournalPath, mc.JournalPath, OriginFlag, "--journal")
+		},
+	} {
+		if e := err(); e != nil {
+			return Config{}, nil, e
+		}
 	}
-	overlay(&cfg.SpoolDir, f.SpoolDir)
-	overlay(&cfg.JournalPath, f.JournalPath)
 	cfg.Camera, cfg.Screen = f.Camera, f.Screen
+	for key, v := range map[string]string{"camera": f.Camera, "screen": f.Screen} {
+		if v != "" {
+			set(key, OriginFlag, "--"+key)
+		} else {
+			set(key, OriginDefault, "")
+		}
+	}
 	if cfg.SpoolDir == "" {
 		dir, err := os.UserCacheDir()
 		if err != nil {
-			return Config{}, fmt.Errorf("no spool directory configured and no user cache directory: %w", err)
+			return Config{}, nil, fmt.Errorf("no spool directory configured and no user cache directory: %w", err)
 		}
 		cfg.SpoolDir = filepath.Join(dir, "invigil", "spool")
+		set("spool_dir", OriginDefault, "")
+	}
+	if cfg.JournalPath == "" {
+		set("journal_path", OriginDefault, "")
 	}
 	if err := cfg.validate(); err != nil {
-		return Config{}, err
+		return Config{}, nil, err
 	}
-	if cfg.OnlyServer && serverFrom != "" && cfg.Server != mustServer(managedServer) {
-		return Config{}, fmt.Errorf("%s %s: this computer is set up for exams on %s only (%s)", serverFrom, cfg.Server, mustServer(managedServer), cfg.Source)
+	if cfg.OnlyServer && serverFrom != "" && cfg.Server != mustServer(fileServer) {
+		return Config{}, nil, fmt.Errorf("%s %s: this computer is set up for exams on %s only (%s)", serverFrom, cfg.Server, mustServer(fileServer), cfg.Source)
 	}
-	return cfg, nil
+	if cfg.OnlyServer && cfg.Server == "" {
+		return Config{}, nil, fmt.Errorf("managed configuration %s: only_server is set but no server is configured", cfg.Source)
+	}
+	return cfg, src, nil
 }
 
 func absPath(p string) string {

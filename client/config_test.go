@@ -67,8 +67,14 @@ func TestLoadConfig(t *testing.T) {
 			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", Source: good}},
 		{name: "no managed key, flag key", in: ConfigInputs{Path: noKey, Flags: Config{ServerKey: otherKey, SpoolDir: "/s"}},
 			want: Config{Server: "https://proctor.example.edu", ServerKey: otherKey, SpoolDir: "/s", Source: noKey}},
-		{name: "machine pins, --config elsewhere", in: ConfigInputs{MachinePath: good, Path: noKey}, wantErr: "--config " + noKey + ": this computer's managed configuration"},
-		{name: "machine only_server, INVIGIL_CONFIG elsewhere", in: ConfigInputs{MachinePath: only}, env: map[string]string{EnvConfig: noKey}, wantErr: "INVIGIL_CONFIG " + noKey + ": this computer's managed configuration"},
+		// A named file is one more layer under the machine file: it may
+		// repeat the machine's values, never change them (config_lock_test.go).
+		{name: "machine pins, --config elsewhere", in: ConfigInputs{MachinePath: good, Path: noKey},
+			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", Source: noKey}},
+		{name: "machine pins, --config with another server", in: ConfigInputs{MachinePath: good, Path: write("other.json", `{"server": "https://other.example"}`)},
+			wantErr: "this computer's managed configuration " + good + " sets server"},
+		{name: "machine only_server, INVIGIL_CONFIG elsewhere", in: ConfigInputs{MachinePath: only, Flags: Config{SpoolDir: "/s"}}, env: map[string]string{EnvConfig: noKey},
+			want: Config{Server: "https://proctor.example.edu", OnlyServer: true, SpoolDir: "/s", Source: noKey}},
 		{name: "machine pins nothing, --config elsewhere", in: ConfigInputs{MachinePath: noKey, Path: good},
 			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", Source: good}},
 		{name: "--config names the machine file", in: ConfigInputs{MachinePath: good, Path: good},

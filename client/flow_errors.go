@@ -48,6 +48,11 @@ func refusedError(err error) *ErrorState {
 	case transport.CodeExamClosed:
 		e.Title = "This exam is closed"
 		e.Message = "The time to take this exam is over. If you think this is a mistake, contact your teacher."
+	case transport.CodeClientOutdated:
+		// Another code cannot help: only an update can.
+		e.Title = "Invigil needs an update"
+		e.Message = "This exam needs a newer Invigil than this one (" + Version + "). " + re.Message + "."
+		e.Actions = []Action{ActionQuit}
 	case transport.CodeSessionFinished:
 		e.Title = "This exam session has already ended"
 		e.Message = "Your earlier session of this exam was finished or ended by the proctor. If you need to sit it again, contact your teacher."

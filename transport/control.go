@@ -218,6 +218,9 @@ const (
 	// CodeRateLimited (HTTP 429) asks the client to wait for the answer's
 	// Retry-After and try again; Join and Resume do that themselves.
 	CodeRateLimited = "rate_limited"
+	// CodeClientOutdated (HTTP 426) refuses a join from a client older than
+	// the exam policy's min_client_version.
+	CodeClientOutdated = "client_outdated"
 )
 
 // closeCodes maps wire error codes to websocket close codes.

@@ -78,7 +78,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	}
 	// Both runs honour the managed configuration: a lab machine's server,
 	// pinned key, spool and journal apply whether or not a window opens.
-	// Flags win, except against only_server.
+	// Flags win, except against the keys the machine file sets (client.LoadConfigSources).
 	cfg, err := client.LoadConfig(client.ConfigInputs{Path: f.config, Flags: client.Config{
 		Server: f.server, ServerKey: f.serverKey, SpoolDir: f.spool, JournalPath: f.journal,
 		Camera: f.camera, Screen: f.screen,

@@ -5,6 +5,7 @@
 //	invigild serve    --addr ADDR --data DIR [--demo] [--tls-cert C --tls-key K]
 //	                  [--upload-grace D] [--token-lifetime D] [--body-timeout D]
 //	                  [--join-rate N --join-burst N] [--trusted-proxy CIDRS] [--no-rate-limit]
+//	                  [--download-url URL]
 //	invigild key      --data DIR
 //	invigild exam     create|list --data DIR ...
 //	invigild sessions --data DIR [--json]
@@ -22,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -153,8 +155,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	joinBurst := fs.Int("join-burst", 100, "joins at once from one source address")
 	noLimits := fs.Bool("no-rate-limit", false, "turn the rate limits of join and resume off (load tests)")
 	proxies := fs.String("trusted-proxy", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client")
+	download := fs.String("download-url", "", "where students get the current client (named when a join is refused as client_outdated)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *download != "" {
+		u, err := url.Parse(*download)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return usageError{fmt.Errorf("--download-url: %q is not an http(s) URL", *download)}
+		}
 	}
 	var trusted []netip.Prefix
 	for _, p := range strings.Split(*proxies, ",") {
@@ -191,7 +200,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 
 	b, err := backend.Open(backend.Config{DataDir: *data, Heartbeat: *hb, Log: log,
-		BodyTimeout: *bodyTimeout, UploadGrace: *grace, TokenLifetime: *lifetime, TrustedProxies: trusted,
+		BodyTimeout: *bodyTimeout, UploadGrace: *grace, TokenLifetime: *lifetime, TrustedProxies: trusted, DownloadURL: *download,
 		Limits: backend.RateLimits{Off: *noLimits, JoinPerSource: backend.RateLimit{Rate: *joinRate, Burst: *joinBurst}}})
 	if err != nil {
 		return err

@@ -18,6 +18,10 @@ const Version = 1
 type Policy struct {
 	Version int    `json:"version"`
 	Name    string `json:"name,omitempty"`
+	// MinClientVersion is the oldest client release ("x.y" or "x.y.z")
+	// that may join the exam; the backend refuses an older one with
+	// client_outdated. Empty: any version.
+	MinClientVersion string `json:"min_client_version,omitempty"`
 
 	// Processes lists the prohibited processes and the exceptions to them.
 	Processes Processes `json:"processes"`

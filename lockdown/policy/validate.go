@@ -18,6 +18,11 @@ func (p *Policy) Validate() error {
 	if len(p.Name) > 200 {
 		v.add("name", "is %d bytes long, at most 200", len(p.Name))
 	}
+	if p.MinClientVersion != "" {
+		if _, ok := parseRelease(p.MinClientVersion, false); !ok {
+			v.add("min_client_version", "is %q, want a release such as 1.2 or 1.2.3", p.MinClientVersion)
+		}
+	}
 	ids := map[string]bool{}
 	for i, r := range p.Processes.Prohibited {
 		at := fmt.Sprintf("processes.prohibited[%d]", i)

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/invigil/invigil/client"
+)
+
+func init() {
+	commands["config"] = command{summary: "show the effective configuration and where each value comes from", run: runConfig}
+}
+
+// configMachinePath is the machine configuration `config show` reads; ""
+// is the OS path (client.DefaultConfigPath). Tests point it elsewhere.
+var configMachinePath = ""
+
+// configKeyShow is one key of `invigil config show --json`.
+type configKeyShow struct {
+	Key    string `json:"key"`
+	Value  any    `json:"value"`
+	Source string `json:"source"`         // machine, file, env, flag, default, or unset
+	Name   string `json:"name,omitempty"` // the file, variable or flag
+	Locked bool   `json:"locked"`         // set by the machine file: nothing else may change it
+}
+
+// configShow is `invigil config show --json`.
+type configShow struct {
+	MachineFile        string          `json:"machine_file"`
+	MachineFilePresent bool            `json:"machine_file_present"`
+	Keys               []configKeyShow `json:"keys"`
+}
+
+// runConfig is `invigil config show`: the configuration a run with the same
+// flags, environment and files would use, key by key, with where each value
+// came from and whether the machine file locks it. A configuration that
+// does not load is reported as the run would report it.
+func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "show" {
+		fmt.Fprintln(stderr, "usage: invigil config show [--json] [--config FILE] [--server URL] [--server-key KEY] [--spool DIR] [--journal FILE] [--camera C] [--screen S]")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			return exitOK
+		}
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("config show", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	var f client.Config
+	path := fs.String("config", "", "a configuration file, as for 'invigil run'")
+	fs.StringVar(&f.Server, "server", "", "as for 'invigil run'")
+	fs.StringVar(&f.ServerKey, "server-key", "", "as for 'invigil run'")
+	fs.StringVar(&f.SpoolDir, "spool", "", "as for 'invigil run'")
+	fs.StringVar(&f.JournalPath, "journal", "", "as for 'invigil run'")
+	fs.StringVar(&f.Camera, "camera", "", "as for 'invigil run'")
+	fs.StringVar(&f.Screen, "screen", "", "as for 'invigil run'")
+	if code, ok := parseNoArgs(fs, args[1:], stderr); !ok {
+		return code
+	}
+	machine := configMachinePath
+	if machine == "" {
+		var err error
+		if machine, err = client.DefaultConfigPath(); err != nil {
+			fmt.Fprintf(stderr, "invigil config show: %v\n", err)
+			return exitFailure
+		}
+	}
+	_, statErr := os.Stat(machine)
+	cfg, src, err := client.LoadConfigSources(client.ConfigInputs{Path: *path, Flags: f, MachinePath: machine})
+	if err != nil {
+		fmt.Fprintf(stderr, "invigil config show: configuration: %v\n", err)
+		return exitFailure
+	}
+	out := configShow{MachineFile: machine, MachineFilePresent: statErr == nil || !errors.Is(statErr, os.ErrNotExist)}
+	values := map[string]any{"server": cfg.Server, "server_key": cfg.ServerKey, "only_server": cfg.OnlyServer,
+		"spool_dir": cfg.SpoolDir, "journal_path": cfg.JournalPath, "camera": cfg.Camera, "screen": cfg.Screen}
+	for _, k := range client.ConfigKeys {
+		o := src[k]
+		kind := o.Kind
+		if kind == "" {
+			kind = "unset"
+		}
+		out.Keys = append(out.Keys, configKeyShow{Key: k, Value: values[k], Source: kind, Name: o.Name, Locked: o.Locked})
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(out, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+		return exitOK
+	}
+	present := "present"
+	if !out.MachineFilePresent {
+		present = "absent"
+	}
+	fmt.Fprintf(stdout, "machine file: %s (%s)\n\n", machine, present)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tVALUE\tFROM")
+	for _, k := range out.Keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Key, showValue(k), showSource(k))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func showValue(k configKeyShow) string {
+	switch v := k.Value.(type) {
+	case bool:
+		return strconv.FormatBool(v)
+	case string:
+		if v != "" {
+			return v
+		}
+	}
+	switch k.Key {
+	case "server":
+		return "(none: the link or the student names it)"
+	case "server_key":
+		return "(none: unpinned)"
+	case "journal_path":
+		return "(lockdown's default)"
+	case "camera", "screen":
+		return "(as the policy says)"
+	}
+	return "(none)"
+}
+
+func showSource(k configKeyShow) string {
+	var s string
+	switch k.Source {
+	case client.OriginMachine:
+		s = "machine file " + k.Name
+	case client.OriginFile:
+		s = "file " + k.Name
+	case client.OriginEnv:
+		s = "environment " + k.Name
+	case client.OriginFlag:
+		s = "flag " + k.Name
+	case client.OriginDefault:
+		s = "default"
+	default:
+		s = "not set"
+	}
+	if k.Locked {
+		s += " (locked)"
+	}
+	return s
+}

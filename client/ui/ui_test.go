@@ -554,7 +554,9 @@ func TestErrorScreens(t *testing.T) {
 			}},
 		{name: "unreachable, retries by itself", env: &flowtest.Env{JoinErrs: []error{
 			fmt.Errorf("%w: dial tcp: connection refused", client.ErrUnreachable), fmt.Errorf("%w: timeout", client.ErrUnreachable)}},
-			opts: client.FlowOptions{Link: link, RetryMin: 300 * time.Millisecond, RetryMax: 600 * time.Millisecond},
+			// Each error screen stays 1.5-2 s: a shorter one (300 ms) could come
+			// and go between two looks of a starved -race run (seen at load 15).
+			opts: client.FlowOptions{Link: link, RetryMin: 1500 * time.Millisecond, RetryMax: 2 * time.Second},
 			kind: client.ErrorUnreachable, then: func(h *harness) {
 				h.wait(client.ScreenCheck, nil)
 				if n := countCalls(h.env, "join"); n != 3 {

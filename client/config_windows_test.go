@@ -7,11 +7,13 @@ import (
 	"testing"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/invigil/invigil/internal/winetest"
 )
 
 // A configuration file whose access list lets Everyone write it is refused.
 func TestConfigFileEveryoneWritable(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "config.json")
+	p := filepath.Join(winetest.TempDir(t, "config-test-"), "config.json") // also runs under Wine
 	if err := os.WriteFile(p, []byte(`{"server": "https://proctor.example.edu"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -66,7 +67,10 @@ func TestSessionFileHoldsNoToken(t *testing.T) {
 	var sf sessionFile
 	json.Unmarshal(b, &sf)
 	if _, err := credstore.Put(t.TempDir(), "probe", []byte("x")); errors.Is(err, credstore.ErrUnsupported) {
-		t.Skipf("no credential store here (%v); the fallback is TestTokenFallsBackToFile", err)
+		if credstore.Implemented && os.Getenv("INVIGIL_TEST_NO_CREDSTORE") != "1" {
+			t.Fatalf("this OS has a credential store, but it refused: %v (INVIGIL_TEST_NO_CREDSTORE=1 where that is expected)", err)
+		}
+		t.Skipf("no credential store on %s (%v); the fallback is TestTokenFallsBackToFile", runtime.GOOS, err)
 	}
 	if strings.Contains(string(b), token) || sf.TokenStore == "" {
 		t.Fatalf("session.json holds the token:\n%s", b)

@@ -2,13 +2,14 @@ package lockdown
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"testing"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/invigil/invigil/internal/winetest"
 )
 
 // Test-only user32 calls: windows to find, keys to send.
@@ -105,18 +106,6 @@ func isWine() bool {
 
 // tempDir is t.TempDir for tests that also run under Wine 8, where
 // t.TempDir's cleanup failed ("unlinkat …: Invalid function"): a directory
-// left behind is logged, not an error (run.sh deletes the whole Wine
-// prefix).
-func tempDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "invigil-lockdown-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := os.RemoveAll(d); err != nil {
-			t.Logf("leaving %s: %v", d, err)
-		}
-	})
-	return d
-}
+// left behind is logged, not an error (scripts/wine-gotest.sh deletes
+// the whole Wine prefix).
+func tempDir(t *testing.T) string { return winetest.TempDir(t, "invigil-lockdown-test-") }

@@ -26,6 +26,9 @@ if [ -z "${WINE_TESTS:-}" ]; then
   # The credential store's DPAPI round trip (session token at rest).
   step "client/credstore under Wine (scripts/wine-gotest.sh ./client/credstore)"
   scripts/wine-gotest.sh ./client/credstore || status=$?
+  # A machine config whose access list lets Everyone write it is refused.
+  step "client's Windows config checks under Wine (scripts/wine-gotest.sh ./client)"
+  scripts/wine-gotest.sh ./client -test.run '^TestConfigFileEveryoneWritable$' -test.v || status=$?
 fi
 step "Windows stage took $(( $(date +%s) - start )) s"
 exit "$status"

@@ -4,7 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 )
+
+// Implemented reports whether this OS has a credential store (the Linux
+// kernel keyring, Windows DPAPI, the macOS Keychain). Where it has one, a
+// Put failing with ErrUnsupported means the store is refused at run time,
+// such as keyctl blocked by a container's seccomp profile.
+const Implemented = runtime.GOOS == "linux" || runtime.GOOS == "windows" || runtime.GOOS == "darwin"
 
 // Errors a caller branches on.
 var (

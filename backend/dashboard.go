@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/invigil/invigil/backend/accounts"
+	"github.com/invigil/invigil/backend/web"
 )
 
 // Accounts returns the dashboard's account store (users, login sessions,
@@ -42,6 +43,10 @@ func (b *Backend) mountDashboard(mux *http.ServeMux) {
 	s := b.Accounts()
 	anyone := s.RequireRole()
 	mux.Handle(accounts.Prefix, s.Handler())
+	pages := web.Handler() // the pages and their assets (backend/web)
+	for _, p := range web.Patterns() {
+		mux.Handle(p, pages)
+	}
 	mux.Handle("GET "+accounts.Prefix+"exams", anyone(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.handleDashboardExams(w, r, s)
 	})))

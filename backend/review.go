@@ -3,8 +3,8 @@ package backend
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,8 +30,8 @@ import (
 type AttemptSummary struct {
 	SessionInfo
 	Client     string        `json:"client,omitempty"` // the client's app, version and platform
-	Violations int           `json:"violations"`        // violation.open events
-	Critical   int           `json:"critical"`          // of which severity critical
+	Violations int           `json:"violations"`       // violation.open events
+	Critical   int           `json:"critical"`         // of which severity critical
 	Review     AttemptReview `json:"review"`
 	Notes      int           `json:"notes"`
 	Purged     bool          `json:"purged,omitempty"` // deleted by retention: only this row is left
@@ -153,13 +153,13 @@ type VideoTrack struct {
 
 // Still is a JPEG the client sent on the stills track.
 type Still struct {
-	Index int       `json:"index"`
-	Seq   uint64    `json:"seq"`
-	Time  time.Time `json:"time"`
-	Why   string    `json:"why,omitempty"`    // id_photo, room_scan, a command id
-	Source string   `json:"source,omitempty"` // camera, screen
-	Bytes int       `json:"bytes"`
-	URL   string    `json:"url"`
+	Index  int       `json:"index"`
+	Seq    uint64    `json:"seq"`
+	Time   time.Time `json:"time"`
+	Why    string    `json:"why,omitempty"`    // id_photo, room_scan, a command id
+	Source string    `json:"source,omitempty"` // camera, screen
+	Bytes  int       `json:"bytes"`
+	URL    string    `json:"url"`
 }
 
 // Gap is a stretch without recording: heartbeats stopped (the client was

@@ -521,3 +521,5 @@ func TestRetentionEndsAbandonedAttempt(t *testing.T) {
 		t.Errorf("state %q, want ended", state)
 	}
 }
+
+func auditQuery(action string) accounts.AuditQuery { return accounts.AuditQuery{Action: action} }

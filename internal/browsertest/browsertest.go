@@ -1,17 +1,27 @@
 // Package browsertest starts Debian's headless Chromium under chromedp for
-// the dashboard's browser tests. Test-only: nothing imports it outside
-// _test.go files (deps_test.go checks).
+// the dashboard's browser tests. Test-only: only _test.go files import it
+// (deps_test.go checks).
 package browsertest
 
 import (
 	"context"
 	"os"
 	"os/exec"
-	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 )
+
+// TB is the part of testing.TB New uses (the package does not import
+// testing: deps_test.go keeps that out of non-test packages).
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	TempDir() string
+	Cleanup(func())
+}
 
 // Find returns the Chromium binary, or "" when none is installed.
 func Find() string {
@@ -34,7 +44,7 @@ func Find() string {
 // that one (New starts the browser itself); bound single steps with a
 // context derived from the returned one. timeout bounds the whole test's
 // use of the browser.
-func New(t testing.TB, timeout time.Duration) context.Context {
+func New(t TB, timeout time.Duration) context.Context {
 	t.Helper()
 	bin := Find()
 	if bin == "" {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,12 @@ func TestReviewPageInChromium(t *testing.T) {
 	}
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#timeline button.marker.critical`))); err != nil {
 		t.Fatalf("the review page did not show the violation: %v", err)
+	}
+	// The marker sits where the violation is on the timeline (the CSP
+	// drops style attributes: a marker placed by one shows at 0).
+	frac, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => { const m = document.querySelector("#timeline button.marker.critical"), tl = document.getElementById("timeline"); return (m.getBoundingClientRect().left + m.getBoundingClientRect().width / 2 - tl.getBoundingClientRect().left) / tl.getBoundingClientRect().width; })()`))
+	if err != nil || frac < 0.3 || frac > 0.45 {
+		t.Errorf("violation marker at %.2f of the timeline (%v), want 3 s of 8 (0.375)", frac, err)
 	}
 	// Play: both videos advance.
 	times := func() [2]float64 {
@@ -82,6 +90,7 @@ func TestReviewPageInChromium(t *testing.T) {
 	if math.Abs(v[0]-want) > 1 || math.Abs(v[1]-want) > 1 {
 		t.Errorf("after the click on the violation: camera %.2f s, screen %.2f s; the violation is at %.2f s", v[0], v[1], want)
 	}
+	saveShot(t, ctx, "dashboard-review.png")
 	// The ID photo is beside the player.
 	alt, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`#stills img`), "alt"))
 	if err != nil || !strings.Contains(alt.Value, "ID photo") {
@@ -152,5 +161,22 @@ func TestExamPageInChromium(t *testing.T) {
 	}
 	if !strings.Contains(problems, "displays.max") {
 		t.Errorf("policy errors %q", problems)
+	}
+}
+
+// saveShot writes the page as name into $INVIGIL_DASHBOARD_SHOTS when it
+// is set (the README's screenshots: scripts/dashboard-screenshots.sh).
+func saveShot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("INVIGIL_DASHBOARD_SHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

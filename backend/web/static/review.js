@@ -191,7 +191,7 @@ async function showAttempt(me, id) {
   timeline.replaceChildren();
   for (const g of d.gaps) {
     timeline.append(el("div", { class: "gap", title: "No recording " + fmtTime(g.from) + " – " + fmtTime(g.to),
-      style: "left:" + pct(Date.parse(g.from)) + ";width:calc(" + pct(Date.parse(g.to)) + " - " + pct(Date.parse(g.from)) + ")" }));
+      style: { left: pct(Date.parse(g.from)), width: "calc(" + pct(Date.parse(g.to)) + " - " + pct(Date.parse(g.from)) + ")" } }));
   }
   const markers = [];
   for (const e of d.events) {
@@ -205,7 +205,7 @@ async function showAttempt(me, id) {
   }
   for (const m of markers) {
     timeline.append(el("button", {
-      type: "button", class: "marker " + m.cls, style: "left:" + pct(m.t),
+      type: "button", class: "marker " + m.cls, style: { left: pct(m.t) },
       title: m.label + " at " + fmtDuration(m.t - start), "aria-label": m.label + " at " + fmtDuration(m.t - start),
       dataset: { time: String(m.t) },
       onclick: (ev) => { ev.stopPropagation(); seekTo(m.t).catch(showError); },

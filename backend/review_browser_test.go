@@ -98,6 +98,44 @@ func TestReviewPageInChromium(t *testing.T) {
 	}
 }
 
+// An attempt that is still recording plays, and what it uploads later
+// reaches the player without a reload.
+func TestReviewPageFollowsRunningAttempt(t *testing.T) {
+	d := newDashEnv(t)
+	rec := d.record(t, "MINE", true)
+	ctx := browsertest.New(t, 90*time.Second)
+	if err := pageLogin(ctx, d.srv.URL, "rita", "/review?session="+rec.id); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#live`))); err != nil {
+		t.Fatalf("no 'still recording' note: %v", err)
+	}
+	ends := func() [2]float64 {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[[2]float64](`["camera", "screen"].map((n) => { const b = document.getElementById(n).buffered; return b.length ? b.end(b.length - 1) : 0; })`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	var v [2]float64
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if v = ends(); v[0] > 7 && v[1] > 7 {
+			break
+		}
+	}
+	if v[0] <= 7 || v[1] <= 7 {
+		t.Fatalf("buffered up to %.1f s / %.1f s of the 8 s recorded so far", v[0], v[1])
+	}
+	rec.more(t, rec.start.Add(8*time.Second), 40) // 4 s more
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if v = ends(); v[0] > 11 && v[1] > 11 {
+			return
+		}
+	}
+	t.Errorf("after 4 s more were uploaded the player has %.1f s / %.1f s, want 12", v[0], v[1])
+}
+
 // A proctor who is not assigned to the exam gets the page's refusal, not
 // the attempt.
 func TestReviewPageRefusesUnassigned(t *testing.T) {

@@ -178,6 +178,30 @@ type recorded struct {
 	start  time.Time // capture time of the first frames
 	digest string    // the finish's digest: the receipt's
 	violAt time.Time // the violation's capture time
+	// Of an attempt left open: its client and clips, to stream more.
+	c        *transport.Client
+	cam, scr [][]byte
+}
+
+// more streams the clips' first n frames again, from capture time at.
+func (r recorded) more(t *testing.T, at time.Time, n int) {
+	t.Helper()
+	for i := range n {
+		ft := at.Add(time.Duration(i) * 100 * time.Millisecond)
+		for _, tr := range []struct {
+			n   uint8
+			aus [][]byte
+		}{{transport.TrackCamera, r.cam}, {transport.TrackScreen, r.scr}} {
+			au := tr.aus[i%len(tr.aus)]
+			var fl transport.Flags
+			if isIDR(au) {
+				fl = transport.FlagKeyframe
+			}
+			if _, err := r.c.Send(transport.Message{Kind: transport.KindMedia, Track: tr.n, Flags: fl, Time: ft, Payload: au}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 // jpegStill is a minimal JPEG (SOI, APP0 JFIF, SOF0 8×8, EOI) the still
@@ -246,6 +270,7 @@ func (d *dashEnv) record(t *testing.T, code string, open bool) recorded {
 		}
 	}
 	if open {
+		rec.c, rec.cam, rec.scr = c, cam, scr
 		waitUntil(t, func() bool {
 			s, err := d.b.sessionByID(ctx, r.SessionID)
 			return err == nil && len(s.Tracks) >= 4 && s.LastAck >= uint64(len(cam)+len(scr))

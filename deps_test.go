@@ -68,6 +68,9 @@ func TestDependencyRules(t *testing.T) {
 		}, "the backend imports only transport, lockdown/policy and assets of the project"},
 		{"cmd/invigil", func(d string) bool { return under(d, "backend") || under(d, "cmd/invigild") }, "the student's binary never contains the backend"},
 		{"assets", func(d string) bool { return strings.HasPrefix(d, module) }, "assets imports nothing of the project"},
+		{"backend", func(d string) bool { return under(d, "internal/browsertest") }, "internal/browsertest is for tests only"},
+		{"cmd", func(d string) bool { return under(d, "internal/browsertest") }, "internal/browsertest is for tests only"},
+		{"client", func(d string) bool { return under(d, "internal/browsertest") }, "internal/browsertest is for tests only"},
 	}
 	for path, p := range pkgs {
 		rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")

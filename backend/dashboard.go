@@ -43,6 +43,8 @@ func (b *Backend) mountDashboard(mux *http.ServeMux) {
 	s := b.Accounts()
 	anyone := s.RequireRole()
 	mux.Handle(accounts.Prefix, s.Handler())
+	b.mountReview(mux, s)  // review.go: attempts, player, outcome, notes, hold, evidence
+	b.mountExams(mux, s)   // dashboard_exams.go: create, edit, read with policy and join link
 	pages := web.Handler() // the pages and their assets (backend/web)
 	for _, p := range web.Patterns() {
 		mux.Handle(p, pages)

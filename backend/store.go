@@ -114,6 +114,10 @@ func openDB(dataDir string) (*sql.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	if err := migrateReview(ctx, db); err != nil { // review_store.go: outcomes, holds, notes, purges
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
 	var v int
 	err = db.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema'`).Scan(&v)
 	switch {

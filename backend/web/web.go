@@ -17,8 +17,10 @@ var Static, _ = fs.Sub(static, "static")
 // pages maps a page's clean path to its HTML file.
 // A page is routed only once its file exists (TestReferencesResolve).
 var pages = map[string]string{
-	"/":      "index.html",
-	"/login": "login.html",
+	"/":       "index.html",
+	"/login":  "login.html",
+	"/review": "review.html",
+	"/exam":   "exam.html",
 }
 
 // CSP is the Content-Security-Policy every dashboard response carries.

@@ -49,6 +49,7 @@ const usageText = `usage: invigild <command> [flags]
   sessions  list sessions with per-track counts
   events    list a session's events (violations, focus, chat...)
   user      manage dashboard users: add, list, assign, passwd, disable
+  retention delete attempts past their exam's retention_days now (not those on hold)
 
 Run 'invigild <command> -h' for a command's flags.
 `
@@ -59,12 +60,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"serve":    cmdServe,
-		"key":      cmdKey,
-		"exam":     cmdExam,
-		"sessions": cmdSessions,
-		"events":   cmdEvents,
-		"user":     cmdUser,
+		"serve":     cmdServe,
+		"key":       cmdKey,
+		"exam":      cmdExam,
+		"sessions":  cmdSessions,
+		"events":    cmdEvents,
+		"user":      cmdUser,
+		"retention": cmdRetention,
 	}
 	f, ok := cmds[args[0]]
 	if !ok {
@@ -156,8 +158,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	noLimits := fs.Bool("no-rate-limit", false, "turn the rate limits of join and resume off (load tests)")
 	proxies := fs.String("trusted-proxy", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client")
 	download := fs.String("download-url", "", "where students get the current client (named when a join is refused as client_outdated)")
+	retentionEvery := fs.Duration("retention-interval", time.Hour, "how often attempts past their exam's retention_days are deleted (0: never; run 'invigild retention' from cron instead)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *retentionEvery < 0 {
+		return usageError{errors.New("--retention-interval must be 0 (off) or positive")}
 	}
 	if *download != "" {
 		u, err := url.Parse(*download)
@@ -216,6 +222,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
+	}
+	if *retentionEvery > 0 {
+		rctx, stopRetention := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); b.RetentionLoop(rctx, *retentionEvery) }()
+		defer func() { stopRetention(); <-done }()
 	}
 	scheme := "http"
 	if *certFile != "" {
@@ -407,4 +419,33 @@ func fmtTime(t time.Time) string {
 		return "-"
 	}
 	return t.Format(time.RFC3339)
+}
+
+// cmdRetention runs the retention job once (for cron, or before a backup).
+func cmdRetention(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("retention", stderr)
+	data := fs.String("data", "", "data directory")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	b, err := openData(fs, args, data, nil)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	rep, err := b.RunRetention(ctx)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if encErr := enc.Encode(rep); encErr != nil && err == nil {
+			err = encErr
+		}
+		return err
+	}
+	for _, id := range rep.Purged {
+		fmt.Fprintf(stdout, "deleted %s\n", id)
+	}
+	for _, id := range rep.Held {
+		fmt.Fprintf(stdout, "kept %s (legal hold)\n", id)
+	}
+	fmt.Fprintf(stdout, "%d attempts deleted, %d kept on hold\n", len(rep.Purged), len(rep.Held))
+	return err
 }

@@ -64,14 +64,18 @@ export async function requireLogin() {
 }
 
 // el builds an element: el("a", {href: "/", class: "x"}, "text", child...).
-// Attributes starting with "on" are event listeners. Strings become text
-// nodes: nothing is ever parsed as HTML.
+// Attributes starting with "on" are event listeners; style is an object
+// ({left: "10%"}). Strings become text nodes: nothing is ever parsed as
+// HTML.
 export function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith("on") && typeof v === "function") e.addEventListener(k.slice(2), v);
     else if (k === "dataset") Object.assign(e.dataset, v);
+    // The CSP (style-src 'self') drops style attributes; the CSSOM is
+    // allowed: pass style as an object of properties.
+    else if (k === "style") Object.assign(e.style, v);
     else e.setAttribute(k, v === true ? "" : String(v));
   }
   for (const c of children.flat()) {

@@ -432,7 +432,8 @@ func (f *Flow) onTick() {
 // queues the work for Run and returns at once.
 
 // Join joins the exam with code on server (from the join screen). An
-// address without a scheme gets https://.
+// address without a scheme gets https://, or http:// for this computer
+// (ParseTypedServer).
 func (f *Flow) Join(server, code string) { f.post(func() { f.doJoinScreen(server, code) }) }
 
 // OpenLink handles an invigil:// link handed over by a second launch.
@@ -443,6 +444,10 @@ func (f *Flow) Retry() { f.post(f.doRetry) }
 
 // EnterCode goes back to the join screen.
 func (f *Flow) EnterCode() { f.post(func() { f.showJoin("", "") }) }
+
+// EditServer goes back to the join screen with the server and code that
+// failed, to correct them (error screens offering ActionEditServer).
+func (f *Flow) EditServer() { f.post(f.doEditServer) }
 
 // BackToNotice goes back to the privacy notice after declining.
 func (f *Flow) BackToNotice() { f.post(f.doBackToNotice) }

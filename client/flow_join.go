@@ -98,10 +98,7 @@ func (f *Flow) doJoinScreen(server, code string) {
 		problem("Type the address of your exam server (your teacher or the exam's instructions give it).")
 		return
 	}
-	if !strings.Contains(server, "://") {
-		server = "https://" + server
-	}
-	s, err := ParseServerURL(server)
+	s, err := ParseTypedServer(server)
 	if err != nil {
 		problem("The server address is not valid: " + strings.TrimPrefix(err.Error(), ErrBadLink.Error()+": the server address ") + ".")
 		return
@@ -168,8 +165,8 @@ func (f *Flow) joinFailed(t Target, err error) {
 	retry := func() { f.joinTarget(t) }
 	var re *transport.RemoteError
 	switch {
-	case errors.Is(err, ErrUnreachable):
-		e := unreachableError(t.Server, err, f.spoolHasSession())
+	case errors.Is(err, ErrUnreachable), errors.Is(err, context.DeadlineExceeded) && f.ctx.Err() == nil:
+		e := unreachableError(t.Server, err, f.spoolHasSession(), !f.cfg.OnlyServer)
 		e.RetryAt = f.now().Add(f.nextRetryDelay())
 		f.showError(e, retry)
 	case errors.Is(err, ErrBadPolicy):
@@ -614,4 +611,12 @@ func HumanBytes(n int64) string {
 		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// doEditServer shows the join screen prefilled with what failed to join.
+func (f *Flow) doEditServer() {
+	if f.st.Screen != ScreenError || !slices.Contains(f.st.Error.Actions, ActionEditServer) {
+		return
+	}
+	f.showJoin(f.target.Server, f.target.Code)
 }

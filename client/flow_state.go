@@ -243,12 +243,15 @@ const (
 	ActionRetry      Action = "retry"       // try the same thing again now
 	ActionEnterCode  Action = "enter_code"  // back to the join screen
 	ActionBackNotice Action = "back_notice" // back to the privacy notice
+	ActionEditServer Action = "edit_server" // back to the join screen with the server and code to correct
 	ActionQuit       Action = "quit"
 )
 
 // ErrorState is an error screen.
 type ErrorState struct {
-	Kind    ErrorKind
+	Kind ErrorKind
+	// Cause says why the server could not be reached (ErrorUnreachable).
+	Cause   NetCause
 	Title   string
 	Message string
 	// Detail is the technical cause in one line (for IT staff), never a

@@ -370,6 +370,7 @@ func (s State) clone() State {
 	if s.Receipt != nil {
 		v := *s.Receipt
 		v.Receipt.ThisRun = cloneMap(v.Receipt.ThisRun)
+		v.Record.ThisRun = cloneMap(v.Record.ThisRun)
 		c.Receipt = &v
 	}
 	if s.Error != nil {

@@ -483,10 +483,12 @@ func (f *Flow) finishDone(ex ExamRun, r *Receipt, err error) {
 	f.exam = nil
 	f.log.Info("finished", "session", r.SessionID, "messages", r.Messages, "this_run", r.describe(), "digest_match", r.Match)
 	f.show(ScreenReceipt)
-	f.st.Receipt = &ReceiptState{Receipt: *r, EndedByProctor: f.endedBy, EndText: f.endText}
+	f.st.Receipt = &ReceiptState{Receipt: *r, EndedByProctor: f.endedBy, EndText: f.endText,
+		Record: NewReceiptRecord(*r, f.examState.Started, f.endedBy)}
 	if err != nil {
 		f.st.Receipt.WipeProblem = oneLine(err)
 	}
+	f.saveReceipt()
 	f.publish()
 }
 
@@ -526,4 +528,20 @@ func (r Receipt) describe() string {
 		parts = append(parts, fmt.Sprintf("%d %s", r.ThisRun[k], k))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// saveReceipt keeps the receipt as files when the Env can (ReceiptSaver).
+func (f *Flow) saveReceipt() {
+	rs, ok := f.env.(ReceiptSaver)
+	if !ok {
+		return
+	}
+	files, err := rs.SaveReceipt(f.st.Receipt.Record)
+	if err != nil {
+		f.log.Warn("saving the receipt", "err", err)
+		f.st.Receipt.SaveProblem = oneLine(err)
+		return
+	}
+	f.log.Info("receipt saved") // not where: the path names the user
+	f.st.Receipt.Saved = files
 }

@@ -216,6 +216,12 @@ type ReceiptState struct {
 	EndText        string
 	// WipeProblem is set when the local data could not be removed.
 	WipeProblem string
+	// Record is the receipt as it is saved and copied.
+	Record ReceiptRecord
+	// Saved is where the receipt was saved (zero: not saved);
+	// SaveProblem says why it could not be.
+	Saved       ReceiptFiles
+	SaveProblem string
 }
 
 // ErrorKind says which error screen to show.

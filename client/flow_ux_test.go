@@ -2,10 +2,12 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -188,4 +190,65 @@ func hasAction(as []client.Action, a client.Action) bool {
 		}
 	}
 	return false
+}
+
+// saverEnv is flowtest's environment that saves receipts into dir, as
+// RealEnv does into the documents folder.
+type saverEnv struct {
+	*flowtest.Env
+	dir string
+}
+
+func (e saverEnv) SaveReceipt(r client.ReceiptRecord) (client.ReceiptFiles, error) {
+	return client.SaveReceipt(e.dir, r)
+}
+
+// toExamFromCode joins with a code and goes through the check to the exam.
+func toExamFromCode(t *testing.T, env client.Env, fe *flowtest.Env) (*client.Flow, *flowtest.Exam) {
+	t.Helper()
+	f := startFlow(t, env, client.FlowOptions{Code: "PHYS1", Config: client.Config{Server: "https://e.example"}})
+	waitState(t, f, "check ready", func(s client.State) bool { return s.Screen == client.ScreenCheck && s.Check.CanContinue })
+	return f, checkToExam(t, f, fe)
+}
+
+// TestReceiptSaved: the receipt is saved as text and JSON, and the state
+// says where; an Env that cannot save says why.
+func TestReceiptSaved(t *testing.T) {
+	noLeaks(t)
+	dir := t.TempDir()
+	fe := &flowtest.Env{}
+	f, _ := toExamFromCode(t, saverEnv{fe, dir}, fe)
+	f.RequestFinish()
+	waitState(t, f, "confirmation", func(s client.State) bool { return s.Exam != nil && s.Exam.ConfirmFinish })
+	f.ConfirmFinish()
+	s := waitState(t, f, "receipt", on(client.ScreenReceipt))
+	r := s.Receipt
+	if r.Saved.Text == "" || filepath.Dir(r.Saved.Text) != dir || r.SaveProblem != "" {
+		t.Fatalf("receipt saved %+v problem %q, want a file in %s", r.Saved, r.SaveProblem, dir)
+	}
+	b, err := os.ReadFile(r.Saved.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec client.ReceiptRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Exam == "" || rec.SessionID != r.Receipt.SessionID || rec.Digest != r.Receipt.ClientDigest || rec.StartedAt.IsZero() || rec.FinishedAt.IsZero() {
+		t.Fatalf("saved receipt %+v, state %+v", rec, r.Receipt)
+	}
+	if txt, _ := os.ReadFile(r.Saved.Text); !strings.Contains(string(txt), r.Receipt.ClientDigest) {
+		t.Fatalf("text receipt without the digest:\n%s", txt)
+	}
+
+	// A folder that cannot be written: the receipt screen says so.
+	fe = &flowtest.Env{}
+	f, _ = toExamFromCode(t, saverEnv{fe, filepath.Join(dir, "missing")}, fe)
+	f.RequestFinish()
+	waitState(t, f, "confirmation", func(s client.State) bool { return s.Exam != nil && s.Exam.ConfirmFinish })
+	f.ConfirmFinish()
+	s = waitState(t, f, "receipt", on(client.ScreenReceipt))
+	if s.Receipt.Saved.Text != "" || s.Receipt.SaveProblem == "" {
+		t.Fatalf("saved %+v problem %q", s.Receipt.Saved, s.Receipt.SaveProblem)
+	}
 }

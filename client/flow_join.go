@@ -467,11 +467,18 @@ func (f *Flow) showConsent() {
 	if f.joined == nil || f.exam != nil {
 		return
 	}
-	notice, err := policy.RenderNotice(f.opts.Notice, f.joined.Policy)
+	// The notice is headed with the exam's name as the backend gives it
+	// (the one the student chose), not the policy's.
+	p := *f.joined.Policy
+	if f.st.ExamName != "" {
+		p.Name = f.st.ExamName
+	}
+	notice, err := policy.RenderNotice(f.opts.Notice, &p)
 	if err != nil {
 		f.showError(badPolicyError(fmt.Errorf("%w: %w", ErrBadPolicy, err)), nil)
 		return
 	}
+	f.notice = notice
 	f.show(ScreenConsent)
 	f.st.Consent = &ConsentState{Notice: notice}
 	f.publish()
@@ -481,9 +488,12 @@ func (f *Flow) doDecline() {
 	if f.st.Screen != ScreenConsent {
 		return
 	}
+	ask := "If you have questions about your data, ask your teacher before you agree."
+	if c := f.joined.Policy.Privacy.Contact; c != "" {
+		ask = "If you have questions about your data, ask " + c + " (the contact the notice gives) before you agree."
+	}
 	f.showError(&ErrorState{Kind: ErrorDeclined, Title: "The exam needs your agreement",
-		Message: "You did not agree to the recording, so the exam cannot start. Nothing was recorded. " +
-			"If you have questions about your data, ask your teacher or the contact in the notice before you agree.",
+		Message: "You did not agree to the recording, so the exam cannot start. Nothing was recorded. " + ask,
 		Actions: []Action{ActionBackNotice, ActionQuit}}, nil)
 }
 

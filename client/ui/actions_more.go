@@ -9,6 +9,12 @@ type moreActions interface {
 	// EditServer goes back to the join screen to correct the server
 	// address or the code.
 	EditServer()
+	// ShowNotice and HideNotice open and close the privacy notice during
+	// the exam.
+	ShowNotice()
+	HideNotice()
+	// CloseKept closes the programs the student chose to keep open.
+	CloseKept()
 }
 
 var _ moreActions = (*client.Flow)(nil)
@@ -25,3 +31,6 @@ func more(act Actions) moreActions {
 type noMore struct{}
 
 func (noMore) EditServer() {}
+func (noMore) ShowNotice() {}
+func (noMore) HideNotice() {}
+func (noMore) CloseKept()  {}

@@ -475,7 +475,8 @@ func (f *Flow) doCloseKept() {
 			}
 			f.keptProcs = slices.DeleteFunc(f.keptProcs, func(p lockdown.ProcessFinding) bool { return closed[p.PID] })
 			e.Closing, e.Kept, e.KeptNote = false, programNames(f.keptProcs), closeSummary(res)
-			ex.Event("programs.closed", map[string]any{"closed": len(closed), "failed": len(res) - len(closed), "how": "kept_then_closed"})
+			ex.Event("programs.closed", map[string]any{"programs": programNames(procs), "closed": len(closed),
+				"failed": len(res) - len(closed), "how": "kept_then_closed"})
 			if f.st.Screen == ScreenExam {
 				f.publish()
 			}

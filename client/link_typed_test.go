@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -31,4 +32,31 @@ func TestParseTypedServer(t *testing.T) {
 			t.Errorf("ParseTypedServer(%q) = %q, %v; want ErrBadLink", in, got, err)
 		}
 	}
+}
+
+// FuzzParseTypedServer: whatever is typed, an accepted address is one
+// ParseServerURL accepts unchanged, and a host elsewhere typed without a
+// scheme is never given http://.
+func FuzzParseTypedServer(f *testing.F) {
+	for _, s := range []string{"exam.example.org", "localhost:8080", "[::1]:80", "http://x.example", "127.0.0.1", "a/b/c", "x:99999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseTypedServer(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadLink) {
+				t.Fatalf("ParseTypedServer(%q) error %v does not wrap ErrBadLink", s, err)
+			}
+			return
+		}
+		if again, err := ParseServerURL(got); err != nil || again != got {
+			t.Fatalf("ParseTypedServer(%q) = %q, which ParseServerURL reads as %q, %v", s, got, again, err)
+		}
+		if !strings.Contains(s, "://") && strings.HasPrefix(got, "http://") {
+			hostport, _, _ := strings.Cut(strings.TrimPrefix(got, "http://"), "/")
+			if !isLoopbackHost(hostport) {
+				t.Fatalf("ParseTypedServer(%q) = %q: plain http for a host elsewhere", s, got)
+			}
+		}
+	})
 }

@@ -83,7 +83,7 @@ func messageBubble(m client.ChatMessage) fyne.CanvasObject {
 	}
 	rows := []fyne.CanvasObject{head, body(text)}
 	if m.Pending {
-		p := muted("⏳ " + TextPending)
+		p := muted(TextPending)
 		p.Importance = widget.WarningImportance
 		rows = append(rows, p)
 	}

@@ -141,9 +141,9 @@ func (s *examScreen) controls() []fyne.CanvasObject {
 	c := []fyne.CanvasObject{s.ack, s.askClose, s.askKeep, s.confirmYes, s.keep, s.notice.close}
 	if !s.covered() {
 		// The messages stay usable during a pause.
-		c = append(c, s.send, s.reply, s.kept.close)
+		c = append(c, s.send, s.reply, s.kept.close, s.noticeB)
 		if !s.pause.root.Visible() {
-			c = append(c, s.finish, s.noticeB, s.notes)
+			c = append(c, s.finish, s.notes)
 		}
 	}
 	return c

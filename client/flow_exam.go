@@ -426,8 +426,6 @@ func alertText(v lockdown.Violation) string {
 			return program + " accepts remote connections"
 		}
 		return "A program accepts remote connections"
-	case lockdown.CodeFocusLost:
-		return "The exam window is not in front"
 	}
 	return v.Summary
 }

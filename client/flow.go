@@ -36,8 +36,8 @@ type Flow struct {
 	outcome Outcome
 
 	alertMu sync.Mutex
-	alerts  map[string]string // open violations by id, from the monitor
-	wake    chan struct{}     // the monitor changed alerts
+	alerts  map[string]lockdown.Violation // open violations by id, from the monitor
+	wake    chan struct{}                 // the monitor changed alerts
 
 	// Everything below belongs to Run's goroutine.
 	ctx     context.Context
@@ -60,6 +60,7 @@ type Flow struct {
 	preview     Preview
 	previewGen  int
 	closeNote   string
+	notice      string // the privacy notice shown at consent
 
 	exam    ExamRun
 	scanGen int
@@ -82,6 +83,8 @@ type examVars struct {
 	endedBy       bool
 	endText       string
 	finishStarted bool
+	keptProcs     []lockdown.ProcessFinding // kept open when asked (Ask)
+	askProcs      []lockdown.ProcessFinding // what the open question is about
 }
 
 // FlowOptions configure a Flow.
@@ -147,7 +150,7 @@ func NewFlow(opts FlowOptions) *Flow {
 		states:   make(chan State, 1),
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
-		alerts:   map[string]string{},
+		alerts:   map[string]lockdown.Violation{},
 		wake:     make(chan struct{}, 1),
 	}
 }
@@ -370,6 +373,7 @@ func (s State) clone() State {
 	if s.Receipt != nil {
 		v := *s.Receipt
 		v.Receipt.ThisRun = cloneMap(v.Receipt.ThisRun)
+		v.Record.ThisRun = cloneMap(v.Record.ThisRun)
 		c.Receipt = &v
 	}
 	if s.Error != nil {
@@ -384,6 +388,9 @@ func (e ExamState) clone() ExamState {
 	c := e
 	c.Messages = slices.Clone(e.Messages)
 	c.Alerts = slices.Clone(e.Alerts)
+	c.Serious = slices.Clone(e.Serious)
+	c.Minor = slices.Clone(e.Minor)
+	c.Kept = slices.Clone(e.Kept)
 	c.Ask = slices.Clone(e.Ask)
 	if e.Warning != nil {
 		w := *e.Warning
@@ -432,7 +439,8 @@ func (f *Flow) onTick() {
 // queues the work for Run and returns at once.
 
 // Join joins the exam with code on server (from the join screen). An
-// address without a scheme gets https://.
+// address without a scheme gets https://, or http:// for this computer
+// (ParseTypedServer).
 func (f *Flow) Join(server, code string) { f.post(func() { f.doJoinScreen(server, code) }) }
 
 // OpenLink handles an invigil:// link handed over by a second launch.
@@ -443,6 +451,19 @@ func (f *Flow) Retry() { f.post(f.doRetry) }
 
 // EnterCode goes back to the join screen.
 func (f *Flow) EnterCode() { f.post(func() { f.showJoin("", "") }) }
+
+// EditServer goes back to the join screen with the server and code that
+// failed, to correct them (error screens offering ActionEditServer).
+func (f *Flow) EditServer() { f.post(f.doEditServer) }
+
+// ShowNotice shows the privacy notice over the exam; HideNotice closes it.
+func (f *Flow) ShowNotice() { f.post(func() { f.setNoticeOpen(true) }) }
+
+// HideNotice closes the privacy notice shown during the exam.
+func (f *Flow) HideNotice() { f.post(func() { f.setNoticeOpen(false) }) }
+
+// CloseKept closes the programs the student chose to keep open when asked.
+func (f *Flow) CloseKept() { f.post(f.doCloseKept) }
 
 // BackToNotice goes back to the privacy notice after declining.
 func (f *Flow) BackToNotice() { f.post(f.doBackToNotice) }

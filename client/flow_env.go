@@ -36,6 +36,14 @@ type Env interface {
 	StartExam(ctx context.Context, j *Joined, hooks ExamHooks) (ExamRun, error)
 }
 
+// ReceiptSaver is an Env that keeps the receipt as files (RealEnv: in the
+// documents folder). The flow saves the receipt when its Env is one;
+// tests' fakes need not be.
+type ReceiptSaver interface {
+	// SaveReceipt saves the receipt and says where.
+	SaveReceipt(r ReceiptRecord) (ReceiptFiles, error)
+}
+
 // Camera is a live camera the UI previews and the flow takes stills from.
 // *capture.Stream implements it.
 type Camera interface {
@@ -100,6 +108,8 @@ type RealEnv struct {
 	HTTP   *http.Client
 	// Monitor overrides lockdown's monitor intervals (tests).
 	Monitor lockdown.MonitorOptions
+	// ReceiptDir is where the receipt is saved ("": the documents folder).
+	ReceiptDir string
 }
 
 func (e *RealEnv) log() *slog.Logger {
@@ -129,6 +139,20 @@ func (e *RealEnv) cameras() []lockdown.Camera {
 		return []lockdown.Camera{{Label: "Invigil synthetic camera (" + e.Config.Camera + ")"}}
 	}
 	return LockdownCameras()
+}
+
+// SaveReceipt implements ReceiptSaver: the receipt goes into ReceiptDir,
+// or the documents folder (DocumentsDir).
+func (e *RealEnv) SaveReceipt(r ReceiptRecord) (ReceiptFiles, error) {
+	dir := e.ReceiptDir
+	if dir == "" {
+		d, err := DocumentsDir()
+		if err != nil {
+			return ReceiptFiles{}, err
+		}
+		dir = d
+	}
+	return SaveReceipt(dir, r)
 }
 
 // CloseApps implements Env.

@@ -2,6 +2,9 @@ package client
 
 import (
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
 	"strings"
 
 	"github.com/invigil/invigil/capture"
@@ -11,11 +14,74 @@ import (
 // The error screens' texts: what happened and what to do, in plain words.
 // Detail carries the technical cause in one line for IT staff.
 
-func unreachableError(server string, err error, spoolSafe bool) *ErrorState {
-	msg := "Invigil cannot connect to " + hostOf(server) + ". Check that this computer is online (Wi-Fi or network cable). " +
-		"Invigil keeps trying by itself."
-	return &ErrorState{Kind: ErrorUnreachable, Title: "Can't reach the exam server", Message: msg,
-		Detail: oneLine(err), SpoolSafe: spoolSafe, Actions: []Action{ActionRetry, ActionQuit}}
+// unreachableError says why the backend could not be reached (netCause)
+// and what the student can do about it. editable offers to change the
+// server address or code, unless the managed configuration fixes the
+// server.
+func unreachableError(server string, err error, spoolSafe, editable bool) *ErrorState {
+	host := hostOf(server)
+	const keeps = " Invigil keeps trying by itself."
+	cause, status := netCause(err)
+	e := &ErrorState{Kind: ErrorUnreachable, Cause: cause, Detail: oneLine(err), SpoolSafe: spoolSafe,
+		Actions: []Action{ActionRetry, ActionQuit}}
+	switch cause {
+	case CauseRefused:
+		e.Title = "The exam server is not answering"
+		e.Message = "This computer is online, but " + host + " refused the connection: no exam server runs at this address right now. " +
+			"Check the address; if it is right, the server may be down or restarting." + keeps
+	case CauseNotFound:
+		e.Title = "No server has this name"
+		e.Message = "The name " + hostName(host) + " was not found. Check the server address for typing mistakes, " +
+			"or ask your teacher for the exact address."
+	case CauseDNS:
+		e.Title = "Can't look up the exam server"
+		e.Message = "This computer could not look up " + hostName(host) + ": no name server answered. " +
+			"Check that this computer is online (Wi-Fi or network cable)." + keeps
+	case CauseTLS:
+		e.Title = "The exam server's certificate is not valid"
+		e.Message = host + " could not prove that it is the real exam server, so Invigil did not send anything to it. " +
+			"This happens on networks that intercept connections (public or hotel Wi-Fi that wants you to sign in first), " +
+			"or when this computer's date and time are wrong. Sign in to the network or try another one, and check the clock."
+	case CauseNotTLS:
+		e.Title = "The server does not answer securely"
+		e.Message = host + " answered, but not over a secure (https) connection. If your teacher gave an address " +
+			"starting with http://, type it exactly like that."
+	case CauseOffline:
+		e.Title = "This computer is offline"
+		e.Message = "This computer has no connection to the network. Check Wi-Fi or the network cable." + keeps
+	case CauseTimeout:
+		e.Title = "The exam server does not answer"
+		e.Message = host + " did not answer in time. Check that this computer is online (Wi-Fi or network cable); " +
+			"the server may also be very busy." + keeps
+	case CauseHTTP:
+		e.Title = "The exam server answered with an error"
+		e.Message = fmt.Sprintf("%s answered with error %d (%s). ", host, status, http.StatusText(status))
+		if status == http.StatusNotFound {
+			e.Message += "There may be no exam server at this address: check it."
+		} else if status >= 500 {
+			e.Message += "The server has a problem right now." + keeps
+		} else {
+			e.Message += "Check the address; if it is right, contact your teacher."
+		}
+	case CauseServer:
+		e.Title = "The exam server has a problem"
+		e.Message = host + " answered, but could not let you in right now." + keeps
+	default:
+		e.Title = "Can't reach the exam server"
+		e.Message = "Invigil cannot connect to " + host + ". Check that this computer is online (Wi-Fi or network cable)." + keeps
+	}
+	if editable {
+		e.Actions = []Action{ActionRetry, ActionEditServer, ActionQuit}
+	}
+	return e
+}
+
+// hostName is a host[:port] without its port.
+func hostName(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
 }
 
 func badPolicyError(err error) *ErrorState {

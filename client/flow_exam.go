@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // when a camera records.
 func (f *Flow) examStarted(ex ExamRun) {
 	f.exam = ex
-	f.examVars = examVars{examState: ExamState{Connected: ex.Status().Connected}}
+	f.examVars = examVars{examState: ExamState{Connected: ex.Status().Connected, Notice: f.notice}}
 	if p := f.joined.Policy; p != nil {
 		f.examState.ClipboardBlocked = p.Clipboard == policy.ClipboardBlock
 	}
@@ -196,13 +197,19 @@ func (f *Flow) refreshExam() {
 	if st.Connected && st.ServerState != f.lastServer {
 		switch st.ServerState {
 		case transport.StatePaused:
-			e.Paused = true
+			f.setPaused(true, e.PauseReason, f.now())
 		case transport.StateActive:
 			if f.lastServer == transport.StatePaused {
-				e.Paused, e.PauseReason = false, ""
+				f.setPaused(false, "", f.now())
 			}
 		}
 		f.lastServer = st.ServerState
+	}
+	acked := f.exam.Acked()
+	for i := range e.Messages {
+		if m := &e.Messages[i]; m.Pending && acked >= m.upTo {
+			m.Pending = false
+		}
 	}
 	if err := f.exam.Problem(); err != nil {
 		e.Problem = problemText(err)
@@ -236,11 +243,13 @@ func (f *Flow) onCommand(c transport.Command) {
 		f.lastChatID = c.ID
 	case transport.CommandWarn:
 		f.warnings = append(f.warnings, Warning{ID: c.ID, Text: c.Text, At: f.cmdTime(c)})
+		// The list keeps it once "I understand" has closed the overlay.
+		e.Messages = append(e.Messages, ChatMessage{FromProctor: true, Kind: MessageWarning, Text: c.Text, At: f.cmdTime(c)})
 		f.applyWarnings()
 	case transport.CommandPause:
-		e.Paused, e.PauseReason = true, c.Text
+		f.setPaused(true, c.Text, f.cmdTime(c))
 	case transport.CommandResume:
-		e.Paused, e.PauseReason = false, ""
+		f.setPaused(false, "", f.cmdTime(c))
 	case transport.CommandEnd:
 		f.startFinish(true, c.Text)
 		return
@@ -261,6 +270,31 @@ func (f *Flow) onCommand(c transport.Command) {
 	if f.st.Screen == ScreenExam {
 		f.publish()
 	}
+}
+
+// setPaused pauses or resumes the exam: the elapsed time stands still
+// during a pause, and the message list says when it paused and resumed.
+func (f *Flow) setPaused(paused bool, reason string, at time.Time) {
+	e := &f.examState
+	if e.Paused == paused {
+		if paused && reason != "" && reason != e.PauseReason {
+			e.PauseReason = reason
+			e.Messages = append(e.Messages, ChatMessage{FromProctor: true, Kind: MessagePaused, Text: reason, At: at})
+		}
+		return
+	}
+	now := f.now()
+	e.Paused, e.PauseReason = paused, reason
+	if paused {
+		e.PausedAt = now
+		e.Messages = append(e.Messages, ChatMessage{FromProctor: true, Kind: MessagePaused, Text: reason, At: at})
+		return
+	}
+	if !e.PausedAt.IsZero() {
+		e.PausedFor += now.Sub(e.PausedAt)
+	}
+	e.PausedAt = time.Time{}
+	e.Messages = append(e.Messages, ChatMessage{FromProctor: true, Kind: MessageResumed, At: at})
 }
 
 func (f *Flow) cmdTime(c transport.Command) time.Time {
@@ -302,7 +336,11 @@ func (f *Flow) doReply(text string) {
 	if err := f.exam.Event("chat.reply", fields); err != nil {
 		f.examState.Problem = problemText(err)
 	} else {
-		f.examState.Messages = append(f.examState.Messages, ChatMessage{Text: text, At: f.now()})
+		// Shown as waiting until the backend has stored it: every message
+		// sent so far, this one included, is below NextSeq.
+		m := ChatMessage{Text: text, At: f.now(), upTo: f.exam.Status().Spool.NextSeq - 1}
+		m.Pending = f.exam.Acked() < m.upTo
+		f.examState.Messages = append(f.examState.Messages, m)
 	}
 	f.publish()
 }
@@ -312,7 +350,7 @@ func (f *Flow) doReply(text string) {
 func (f *Flow) onViolation(v lockdown.Violation) {
 	f.alertMu.Lock()
 	if v.Phase == lockdown.PhaseOpen {
-		f.alerts[v.ID] = v.Summary
+		f.alerts[v.ID] = v
 	} else {
 		delete(f.alerts, v.ID)
 	}
@@ -325,19 +363,132 @@ func (f *Flow) onViolation(v lockdown.Violation) {
 
 func (f *Flow) onAlerts() {
 	f.alertMu.Lock()
-	alerts := make([]string, 0, len(f.alerts))
-	for _, s := range f.alerts {
-		alerts = append(alerts, s)
+	open := make([]lockdown.Violation, 0, len(f.alerts))
+	for _, v := range f.alerts {
+		open = append(open, v)
 	}
 	f.alertMu.Unlock()
-	sort.Strings(alerts)
-	if slices.Equal(alerts, f.examState.Alerts) {
+	serious, minor := alertTexts(open)
+	kept := f.stillKept(open)
+	e := &f.examState
+	if slices.Equal(serious, e.Serious) && slices.Equal(minor, e.Minor) && slices.Equal(kept, e.Kept) {
 		return
 	}
-	f.examState.Alerts = alerts
+	e.Serious, e.Minor, e.Kept = serious, minor, kept
+	e.Alerts = append(slices.Clone(serious), minor...)
 	if f.st.Screen == ScreenExam {
 		f.publish()
 	}
+}
+
+// alertTexts are the open violations in the student's words, split into
+// serious ones (critical: the policy blocks them) and minor ones, sorted,
+// each once: a program is named, not its processes ("AnyDesk is
+// running", not one line per pid).
+func alertTexts(open []lockdown.Violation) (serious, minor []string) {
+	type key struct {
+		text    string
+		serious bool
+	}
+	seen := map[key]bool{}
+	for _, v := range open {
+		k := key{alertText(v), v.Severity == lockdown.SeverityCritical}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if k.serious {
+			serious = append(serious, k.text)
+		} else {
+			minor = append(minor, k.text)
+		}
+	}
+	// A program both serious and minor (two rules) is told once, as serious.
+	minor = slices.DeleteFunc(minor, func(t string) bool { return slices.Contains(serious, t) })
+	sort.Strings(serious)
+	sort.Strings(minor)
+	return serious, minor
+}
+
+// alertText is one violation in the student's words.
+func alertText(v lockdown.Violation) string {
+	program := v.Evidence["program"]
+	if program == "" {
+		program = v.Evidence["name"]
+	}
+	switch v.Code {
+	case lockdown.CodeProcessProhibited:
+		if program != "" {
+			return program + " is running"
+		}
+	case lockdown.CodeProcessRemotePort:
+		if program != "" {
+			return program + " accepts remote connections"
+		}
+		return "A program accepts remote connections"
+	}
+	return v.Summary
+}
+
+// stillKept are the programs kept open when asked whose processes still
+// run (an open violation names their pid).
+func (f *Flow) stillKept(open []lockdown.Violation) []string {
+	if len(f.keptProcs) == 0 {
+		return nil
+	}
+	running := map[string]bool{}
+	for _, v := range open {
+		if pid := v.Evidence["pid"]; pid != "" {
+			running[pid] = true
+		}
+	}
+	f.keptProcs = slices.DeleteFunc(f.keptProcs, func(p lockdown.ProcessFinding) bool {
+		return !running[strconv.Itoa(int(p.PID))]
+	})
+	return programNames(f.keptProcs)
+}
+
+// doCloseKept closes the programs kept open: the student changed their
+// mind, or saved their work first.
+func (f *Flow) doCloseKept() {
+	e := &f.examState
+	if f.exam == nil || f.st.Screen != ScreenExam || len(f.keptProcs) == 0 || e.Closing {
+		return
+	}
+	procs := slices.Clone(f.keptProcs)
+	e.Closing, e.KeptNote = true, ""
+	f.publish()
+	ex := f.exam
+	f.goJob(func(ctx context.Context) func() {
+		res := f.env.CloseApps(ctx, procs)
+		return func() {
+			if f.exam != ex {
+				return
+			}
+			closed := map[int32]bool{}
+			for _, r := range res {
+				if r.Outcome != "failed" {
+					closed[r.PID] = true
+				}
+			}
+			f.keptProcs = slices.DeleteFunc(f.keptProcs, func(p lockdown.ProcessFinding) bool { return closed[p.PID] })
+			e.Closing, e.Kept, e.KeptNote = false, programNames(f.keptProcs), closeSummary(res)
+			ex.Event("programs.closed", map[string]any{"programs": programNames(procs), "closed": len(closed),
+				"failed": len(res) - len(closed), "how": "kept_then_closed"})
+			if f.st.Screen == ScreenExam {
+				f.publish()
+			}
+		}
+	})
+}
+
+// setNoticeOpen shows or hides the privacy notice over the exam.
+func (f *Flow) setNoticeOpen(open bool) {
+	if f.st.Screen != ScreenExam || f.examState.NoticeOpen == open {
+		return
+	}
+	f.examState.NoticeOpen = open
+	f.publish()
 }
 
 // ask is the monitor's AskFunc: it shows the question and waits.
@@ -350,6 +501,7 @@ func (f *Flow) ask(ctx context.Context, procs []lockdown.ProcessFinding) bool {
 			return
 		}
 		f.askReply = reply
+		f.askProcs = procs
 		f.examState.Ask = names
 		if f.st.Screen == ScreenExam {
 			f.publish()
@@ -370,6 +522,16 @@ func (f *Flow) doAnswerAsk(closeThem bool) {
 	}
 	f.askReply <- closeThem
 	f.askReply = nil
+	if !closeThem {
+		// Kept open: the exam screen offers to close them later.
+		for _, p := range f.askProcs {
+			if !slices.ContainsFunc(f.keptProcs, func(k lockdown.ProcessFinding) bool { return k.PID == p.PID }) {
+				f.keptProcs = append(f.keptProcs, p)
+			}
+		}
+		f.examState.Kept = programNames(f.keptProcs)
+	}
+	f.askProcs = nil
 	f.examState.Ask = nil
 	if f.st.Screen == ScreenExam {
 		f.publish()
@@ -483,10 +645,12 @@ func (f *Flow) finishDone(ex ExamRun, r *Receipt, err error) {
 	f.exam = nil
 	f.log.Info("finished", "session", r.SessionID, "messages", r.Messages, "this_run", r.describe(), "digest_match", r.Match)
 	f.show(ScreenReceipt)
-	f.st.Receipt = &ReceiptState{Receipt: *r, EndedByProctor: f.endedBy, EndText: f.endText}
+	f.st.Receipt = &ReceiptState{Receipt: *r, EndedByProctor: f.endedBy, EndText: f.endText,
+		Record: NewReceiptRecord(*r, f.examState.Started, f.endedBy)}
 	if err != nil {
 		f.st.Receipt.WipeProblem = oneLine(err)
 	}
+	f.saveReceipt()
 	f.publish()
 }
 
@@ -526,4 +690,20 @@ func (r Receipt) describe() string {
 		parts = append(parts, fmt.Sprintf("%d %s", r.ThisRun[k], k))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// saveReceipt keeps the receipt as files when the Env can (ReceiptSaver).
+func (f *Flow) saveReceipt() {
+	rs, ok := f.env.(ReceiptSaver)
+	if !ok {
+		return
+	}
+	files, err := rs.SaveReceipt(f.st.Receipt.Record)
+	if err != nil {
+		f.log.Warn("saving the receipt", "err", err)
+		f.st.Receipt.SaveProblem = oneLine(err)
+		return
+	}
+	f.log.Info("receipt saved") // not where: the path names the user
+	f.st.Receipt.Saved = files
 }

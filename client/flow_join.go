@@ -98,10 +98,7 @@ func (f *Flow) doJoinScreen(server, code string) {
 		problem("Type the address of your exam server (your teacher or the exam's instructions give it).")
 		return
 	}
-	if !strings.Contains(server, "://") {
-		server = "https://" + server
-	}
-	s, err := ParseServerURL(server)
+	s, err := ParseTypedServer(server)
 	if err != nil {
 		problem("The server address is not valid: " + strings.TrimPrefix(err.Error(), ErrBadLink.Error()+": the server address ") + ".")
 		return
@@ -168,8 +165,8 @@ func (f *Flow) joinFailed(t Target, err error) {
 	retry := func() { f.joinTarget(t) }
 	var re *transport.RemoteError
 	switch {
-	case errors.Is(err, ErrUnreachable):
-		e := unreachableError(t.Server, err, f.spoolHasSession())
+	case errors.Is(err, ErrUnreachable), errors.Is(err, context.DeadlineExceeded) && f.ctx.Err() == nil:
+		e := unreachableError(t.Server, err, f.spoolHasSession(), !f.cfg.OnlyServer)
 		e.RetryAt = f.now().Add(f.nextRetryDelay())
 		f.showError(e, retry)
 	case errors.Is(err, ErrBadPolicy):
@@ -470,11 +467,18 @@ func (f *Flow) showConsent() {
 	if f.joined == nil || f.exam != nil {
 		return
 	}
-	notice, err := policy.RenderNotice(f.opts.Notice, f.joined.Policy)
+	// The notice is headed with the exam's name as the backend gives it
+	// (the one the student chose), not the policy's.
+	p := *f.joined.Policy
+	if f.st.ExamName != "" {
+		p.Name = f.st.ExamName
+	}
+	notice, err := policy.RenderNotice(f.opts.Notice, &p)
 	if err != nil {
 		f.showError(badPolicyError(fmt.Errorf("%w: %w", ErrBadPolicy, err)), nil)
 		return
 	}
+	f.notice = notice
 	f.show(ScreenConsent)
 	f.st.Consent = &ConsentState{Notice: notice}
 	f.publish()
@@ -484,9 +488,12 @@ func (f *Flow) doDecline() {
 	if f.st.Screen != ScreenConsent {
 		return
 	}
+	ask := "If you have questions about your data, ask your teacher before you agree."
+	if c := f.joined.Policy.Privacy.Contact; c != "" {
+		ask = "If you have questions about your data, ask " + c + " (the contact the notice gives) before you agree."
+	}
 	f.showError(&ErrorState{Kind: ErrorDeclined, Title: "The exam needs your agreement",
-		Message: "You did not agree to the recording, so the exam cannot start. Nothing was recorded. " +
-			"If you have questions about your data, ask your teacher or the contact in the notice before you agree.",
+		Message: "You did not agree to the recording, so the exam cannot start. Nothing was recorded. " + ask,
 		Actions: []Action{ActionBackNotice, ActionQuit}}, nil)
 }
 
@@ -614,4 +621,12 @@ func HumanBytes(n int64) string {
 		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// doEditServer shows the join screen prefilled with what failed to join.
+func (f *Flow) doEditServer() {
+	if f.st.Screen != ScreenError || !slices.Contains(f.st.Error.Actions, ActionEditServer) {
+		return
+	}
+	f.showJoin(f.target.Server, f.target.Code)
 }

@@ -154,11 +154,31 @@ type RoomScanState struct {
 	Problem  string
 }
 
-// ChatMessage is one line of the proctor conversation.
+// MessageKind says what a line of the exam's message list is.
+type MessageKind string
+
+// The kinds of messages; "" is a chat message.
+const (
+	MessageChat    MessageKind = ""
+	MessageWarning MessageKind = "warning" // a proctor's warning (also after it was acknowledged)
+	MessagePaused  MessageKind = "paused"  // the proctor paused the exam (Text: the reason)
+	MessageResumed MessageKind = "resumed" // the proctor resumed it
+)
+
+// ChatMessage is one line of the proctor conversation: chat both ways,
+// and the proctor's warnings, pauses and resumes, so that none is gone
+// once its overlay closes.
 type ChatMessage struct {
 	FromProctor bool
+	Kind        MessageKind
 	Text        string
 	At          time.Time
+	// Pending: the student's reply is not stored by the server yet (it
+	// waits on this computer while offline and is sent on reconnect).
+	Pending bool
+	// upTo: the reply is stored once the server has acknowledged this
+	// sequence number.
+	upTo uint64
 }
 
 // Warning is a proctor's warning the student must acknowledge.
@@ -182,14 +202,32 @@ type ExamState struct {
 	Messages []ChatMessage
 	// Warning, when set, covers the screen until acknowledged.
 	Warning *Warning
-	// Paused by the proctor (PauseReason says why).
+	// Paused by the proctor (PauseReason says why). The elapsed time
+	// stands still during a pause: PausedAt is when the current pause
+	// began, PausedFor the length of the earlier ones (Elapsed).
 	Paused      bool
 	PauseReason string
+	PausedAt    time.Time
+	PausedFor   time.Duration
 	// ConfirmFinish asks "Finish the exam?".
 	ConfirmFinish bool
 	// Alerts are the open violations, in plain words, so the student can
-	// fix them ("AnyDesk is running").
-	Alerts []string
+	// fix them ("AnyDesk is running"), the serious ones (the policy blocks
+	// them) first; Serious and Minor are the same split by severity. A
+	// program is named once however many processes it runs.
+	Alerts  []string
+	Serious []string
+	Minor   []string
+	// Kept are the programs the student chose to keep open (Ask) that
+	// still run; CloseKept closes them. KeptNote says how the last
+	// attempt went.
+	Kept     []string
+	Closing  bool
+	KeptNote string
+	// Notice is the privacy notice the student agreed to; NoticeOpen
+	// shows it over the exam (ShowNotice, HideNotice).
+	Notice     string
+	NoticeOpen bool
 	// Ask, when set, asks whether to close prohibited programs (policy
 	// enforcement "ask").
 	Ask []string
@@ -197,6 +235,18 @@ type ExamState struct {
 	ClipboardBlocked bool
 	// Problem is a lasting problem (capture stopped, disk full).
 	Problem string
+}
+
+// Elapsed is the exam's running time at now, pauses left out.
+func (e ExamState) Elapsed(now time.Time) time.Duration {
+	if e.Started.IsZero() {
+		return 0
+	}
+	d := now.Sub(e.Started) - e.PausedFor
+	if e.Paused && !e.PausedAt.IsZero() {
+		d -= now.Sub(e.PausedAt)
+	}
+	return max(d, 0)
 }
 
 // FinishingState is the upload drain.
@@ -216,6 +266,12 @@ type ReceiptState struct {
 	EndText        string
 	// WipeProblem is set when the local data could not be removed.
 	WipeProblem string
+	// Record is the receipt as it is saved and copied.
+	Record ReceiptRecord
+	// Saved is where the receipt was saved (zero: not saved);
+	// SaveProblem says why it could not be.
+	Saved       ReceiptFiles
+	SaveProblem string
 }
 
 // ErrorKind says which error screen to show.
@@ -243,12 +299,15 @@ const (
 	ActionRetry      Action = "retry"       // try the same thing again now
 	ActionEnterCode  Action = "enter_code"  // back to the join screen
 	ActionBackNotice Action = "back_notice" // back to the privacy notice
+	ActionEditServer Action = "edit_server" // back to the join screen with the server and code to correct
 	ActionQuit       Action = "quit"
 )
 
 // ErrorState is an error screen.
 type ErrorState struct {
-	Kind    ErrorKind
+	Kind ErrorKind
+	// Cause says why the server could not be reached (ErrorUnreachable).
+	Cause   NetCause
 	Title   string
 	Message string
 	// Detail is the technical cause in one line (for IT staff), never a

@@ -249,3 +249,38 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// ParseTypedServer reads a server address as a person types it (the join
+// screen): an address with a scheme goes through ParseServerURL unchanged;
+// one without gets https://, except a loopback host (localhost, 127.0.0.0/8,
+// [::1]), which gets http:// since a backend on this very computer (the
+// demo, a local test) serves plain http and its traffic never leaves the
+// machine. A typed https:// address is never turned into http:// and an
+// address without a scheme is never tried over http when the host is
+// elsewhere: a server that only speaks http needs http:// typed out.
+func ParseTypedServer(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "://") {
+		return ParseServerURL(s)
+	}
+	scheme := "https://"
+	hostport, _, _ := strings.Cut(s, "/")
+	if isLoopbackHost(hostport) {
+		scheme = "http://"
+	}
+	return ParseServerURL(scheme + s)
+}
+
+// isLoopbackHost reports whether a host[:port] names this computer.
+func isLoopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -264,10 +264,16 @@ func decodeAPIError(status int, body []byte) error {
 	case status == http.StatusServiceUnavailable || status == http.StatusBadGateway || status == http.StatusGatewayTimeout:
 		code = CodeUnavailable
 	case status == http.StatusNotFound:
-		return fmt.Errorf("%w: HTTP %d: is this an Invigil backend?", ErrUnreachable, status)
+		return fmt.Errorf("%w: %w: is this an Invigil backend?", ErrUnreachable, &HTTPStatusError{Status: status})
 	}
-	return &RemoteError{Code: code, Message: fmt.Sprintf("backend answered HTTP %d", status)}
+	return fmt.Errorf("%w: %w", &RemoteError{Code: code, Message: "backend answered"}, &HTTPStatusError{Status: status})
 }
+
+// HTTPStatusError is an HTTP answer that is not the API's JSON error (a
+// proxy's 502, a web server's 404): the client tells the student the code.
+type HTTPStatusError struct{ Status int }
+
+func (e *HTTPStatusError) Error() string { return fmt.Sprintf("HTTP %d", e.Status) }
 
 // NewToken returns a fresh random bearer token (256 bits, base64url).
 func NewToken() string {

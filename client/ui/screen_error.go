@@ -26,6 +26,8 @@ func ActionLabel(k client.ErrorKind, a client.Action) string {
 		return "Enter a join code"
 	case client.ActionBackNotice:
 		return "Back to the notice"
+	case client.ActionEditServer:
+		return "Change address or code"
 	}
 	return "Quit"
 }
@@ -133,6 +135,8 @@ func (s *errorScreen) handler(a client.Action) func() {
 		return s.act.EnterCode
 	case client.ActionBackNotice:
 		return s.act.BackToNotice
+	case client.ActionEditServer:
+		return more(s.act).EditServer
 	}
 	return s.act.Quit
 }

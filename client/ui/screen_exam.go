@@ -24,6 +24,7 @@ const (
 	LabelFinish      = "Finish exam"
 	LabelConfirm     = "Yes, finish now"
 	LabelAcknowledge = "I understand"
+	LabelNotice      = "Privacy notice"
 )
 
 // examScreen is the exam itself, full screen: status in the bar, the
@@ -34,17 +35,22 @@ type examScreen struct {
 
 	clock, conn, upload *pill
 
-	alerts  *banner
+	serious *banner
+	minor   *banner
+	kept    *keptBox
 	problem *banner
 	notes   *guardedEntry
 
-	chat      *fyne.Container // a bubble per message shown
+	chat      *messageList
 	chatEmpty *widget.Label
 	chatView  *container.Scroll
 	reply     *guardedEntry
 	send      *widget.Button
 
-	finish *widget.Button
+	finish     *widget.Button
+	noticeB    *widget.Button
+	notice     *noticeOverlay
+	noticeText string
 
 	warn       *overlay
 	ack        *widget.Button
@@ -58,8 +64,10 @@ type examScreen struct {
 }
 
 func newExamScreen(act Actions, win fyne.Window) *examScreen {
+	m := more(act)
 	s := &examScreen{clock: newPill(), conn: newPill(), upload: newPill(),
-		alerts: newBanner(), problem: newBanner(), chat: container.NewVBox()}
+		serious: newBanner(), minor: newBanner(), kept: newKeptBox(m.CloseKept), problem: newBanner(), chat: newMessageList(),
+		notice: newNoticeOverlay(m.HideNotice)}
 	report := act.ClipboardUsed
 	// Shortcuts with no entry focused are reported too.
 	for _, sc := range []fyne.Shortcut{&fyne.ShortcutCopy{}, &fyne.ShortcutCut{}, &fyne.ShortcutPaste{}} {
@@ -93,25 +101,27 @@ func newExamScreen(act Actions, win fyne.Window) *examScreen {
 	s.reply.OnSubmitted = func(string) { sendReply() }
 	s.send = iconButton("Send", theme.MailSendIcon(), false, sendReply)
 	s.chatEmpty = muted("Your proctor can send you messages here, and you can answer them.")
-	s.chatView = container.NewVScroll(container.NewVBox(s.chatEmpty, s.chat))
-	chatCard := surface(container.NewBorder(subheading("Messages from your proctor"),
+	s.chatView = container.NewVScroll(container.NewVBox(s.chatEmpty, s.chat.box))
+	chatCard := surface(container.NewBorder(subheading("Messages"),
 		container.NewBorder(nil, nil, nil, s.send, s.reply), nil, nil, s.chatView))
 	chatBox := container.New(fixedWidth{380}, chatCard)
 
 	s.finish = iconButton(LabelFinish, theme.LogoutIcon(), true, act.RequestFinish)
 	hint := muted("Finish only when you are done: you cannot come back to the exam afterwards.")
 	hint.Wrapping, hint.Truncation = fyne.TextWrapOff, fyne.TextTruncateEllipsis
-	footer := container.NewBorder(nil, nil, nil, s.finish, hint)
+	s.noticeB = iconButton(LabelNotice, theme.InfoIcon(), false, m.ShowNotice)
+	footer := container.NewBorder(nil, nil, nil, container.NewHBox(s.noticeB, s.finish), hint)
 
+	// The pause covers the exam's card only: the messages stay usable.
+	s.pause = newOverlay(theme.NewPrimaryThemedResource(theme.MediaPauseIcon()))
 	content := container.New(layout.NewCustomPaddedLayout(16, 16, 20, 20), container.NewBorder(
-		container.NewVBox(s.problem.root, s.alerts.root),
+		container.NewVBox(s.problem.root, s.serious.root, s.minor.root, s.kept.root),
 		container.New(layout.NewCustomPaddedLayout(10, 0, 0, 0), footer),
-		nil, container.New(layout.NewCustomPaddedLayout(0, 0, 16, 0), chatBox), main))
+		nil, container.New(layout.NewCustomPaddedLayout(0, 0, 16, 0), chatBox), container.NewStack(main, s.pause.root)))
 
 	// The overlays.
 	s.ack = iconButton(LabelAcknowledge, theme.ConfirmIcon(), true, act.AcknowledgeWarning)
 	s.warn = newOverlay(theme.NewWarningThemedResource(theme.WarningIcon()), s.ack)
-	s.pause = newOverlay(theme.NewPrimaryThemedResource(theme.MediaPauseIcon()))
 	s.confirmYes = button(LabelConfirm, true, act.ConfirmFinish)
 	s.keep = button("Keep working", false, act.CancelFinish)
 	s.confirm = newOverlay(theme.NewPrimaryThemedResource(theme.QuestionIcon()), s.keep, s.confirmYes)
@@ -121,23 +131,28 @@ func newExamScreen(act Actions, win fyne.Window) *examScreen {
 	s.askKeep = button("Keep them open", false, func() { act.AnswerAsk(false) })
 	s.ask = newOverlay(theme.NewWarningThemedResource(theme.WarningIcon()), s.askKeep, s.askClose)
 
-	s.root = container.NewStack(content, s.pause.root, s.confirm.root, s.ask.root, s.warn.root)
+	s.root = container.NewStack(content, s.notice.root, s.confirm.root, s.ask.root, s.warn.root)
 	return s
 }
 
 func (s *examScreen) object() fyne.CanvasObject { return s.root }
 
 func (s *examScreen) controls() []fyne.CanvasObject {
-	c := []fyne.CanvasObject{s.ack, s.askClose, s.askKeep, s.confirmYes, s.keep}
+	c := []fyne.CanvasObject{s.ack, s.askClose, s.askKeep, s.confirmYes, s.keep, s.notice.close}
 	if !s.covered() {
-		c = append(c, s.finish, s.send, s.reply, s.notes)
+		// The messages stay usable during a pause.
+		c = append(c, s.send, s.reply, s.kept.close, s.noticeB)
+		if !s.pause.root.Visible() {
+			c = append(c, s.finish, s.notes)
+		}
 	}
 	return c
 }
 
-// covered reports whether an overlay covers the screen.
+// covered reports whether a modal overlay covers the whole screen (the
+// pause covers the exam's card only).
 func (s *examScreen) covered() bool {
-	return s.warn.root.Visible() || s.pause.root.Visible() || s.confirm.root.Visible() || s.ask.root.Visible()
+	return s.warn.root.Visible() || s.confirm.root.Visible() || s.ask.root.Visible() || s.notice.root.Visible()
 }
 
 // barItems are the status pills the app bar shows during the exam.
@@ -150,7 +165,11 @@ func (s *examScreen) update(st client.State) {
 	if e == nil {
 		return
 	}
-	s.clock.set(nil, "Elapsed "+clock(st.Now.Sub(e.Started)))
+	if e.Paused {
+		s.clock.set(nil, "Paused at "+clock(e.Elapsed(st.Now)))
+	} else {
+		s.clock.set(nil, "Elapsed "+clock(e.Elapsed(st.Now)))
+	}
 	if e.Connected {
 		s.conn.set(colorOK, "Connected")
 	} else {
@@ -163,37 +182,50 @@ func (s *examScreen) update(st client.State) {
 		s.upload.set(colorAmberDot, fmt.Sprintf("%s waiting to upload", client.HumanBytes(e.BacklogBytes)))
 	}
 	s.problem.set(toneError, e.Problem)
-	if len(e.Alerts) > 0 {
-		s.alerts.set(toneWarning, "Your proctor has been told: "+strings.Join(e.Alerts, "; ")+".")
-	} else {
-		s.alerts.set(toneWarning, "")
+	s.serious.set(toneError, alertsText("Fix now, your proctor has been told: ", e.Serious))
+	minorIntro := "Also reported to your proctor: "
+	if len(e.Serious) == 0 {
+		minorIntro = "Reported to your proctor: "
 	}
+	s.minor.set(toneWarning, alertsText(minorIntro, e.Minor))
+	s.kept.update(e)
 	s.notes.blocked, s.reply.blocked = e.ClipboardBlocked, e.ClipboardBlocked
 
-	if shown := len(s.chat.Objects); len(e.Messages) > shown {
-		for _, m := range e.Messages[shown:] {
-			s.chat.Add(chatBubble(m))
-		}
+	if s.chat.update(e.Messages) {
 		s.chatEmpty.Hide()
-		s.chat.Refresh()
 		s.chatView.ScrollToBottom()
 	}
+	if e.Notice != s.noticeText {
+		s.noticeText = e.Notice
+		s.notice.set(e.Notice)
+	}
+	setVisible(s.noticeB, e.Notice != "")
 
 	// One overlay at a time: a warning first, then a question, then the
 	// finish confirmation, then the pause.
 	showWarn := e.Warning != nil
 	showAsk := !showWarn && len(e.Ask) > 0
-	showConfirm := !showWarn && !showAsk && e.ConfirmFinish
-	showPause := !showWarn && !showAsk && !showConfirm && e.Paused
+	showNotice := !showWarn && !showAsk && e.NoticeOpen
+	showConfirm := !showWarn && !showAsk && !showNotice && e.ConfirmFinish
+	showPause := e.Paused
 	if showWarn {
 		s.warn.set("A warning from your proctor", e.Warning.Text)
 	}
 	if showAsk {
-		s.ask.set("Close these programs?", "The exam does not allow "+strings.Join(e.Ask, ", ")+
-			". Invigil can close them for you now; save your work in them first. If you keep them open, your proctor is told.")
+		n := len(e.Ask)
+		title := "Close these programs?"
+		if n == 1 {
+			title = "Close " + e.Ask[0] + "?"
+		}
+		s.ask.set(title, "The exam does not allow "+joinNames(e.Ask)+". Invigil can close "+itOrThem(n)+" for you now; save your work in "+
+			itOrThem(n)+" first. If you keep "+itOrThem(n)+" open, your proctor is told, and you can still close "+itOrThem(n)+
+			" later from this screen.")
+		s.askClose.SetText(AskCloseLabel(e.Ask))
+		s.askKeep.SetText(AskKeepLabel(e.Ask))
 	}
 	if showPause {
-		text := "Stay in front of the camera. The recording goes on, and the exam continues as soon as your proctor resumes it."
+		text := "Stay in front of the camera. The recording goes on, and the exam continues as soon as your proctor resumes it. " +
+			"You can write to your proctor under Messages."
 		if e.PauseReason != "" {
 			text = "Your proctor says: “" + e.PauseReason + "”\n\n" + text
 		}
@@ -203,24 +235,34 @@ func (s *examScreen) update(st client.State) {
 	setVisible(s.ask.root, showAsk)
 	setVisible(s.confirm.root, showConfirm)
 	setVisible(s.pause.root, showPause)
-	setEnabled(s.finish, !s.covered())
+	setVisible(s.notice.root, showNotice)
+	setEnabled(s.finish, !s.covered() && !showPause)
+	setEnabled(s.noticeB, !s.covered())
 }
 
-func chatBubble(m client.ChatMessage) fyne.CanvasObject {
-	who := "Proctor"
-	bgc := colorInfoBg
-	if !m.FromProctor {
-		who, bgc = "You", color.NRGBA{R: 0xee, G: 0xf0, B: 0xf4, A: 0xff}
+// alertsText is intro and the alerts joined, or "" when there are none.
+func alertsText(intro string, alerts []string) string {
+	if len(alerts) == 0 {
+		return ""
 	}
-	head := muted(who + " · " + m.At.Local().Format("15:04"))
-	text := body(m.Text)
-	bg := canvas.NewRectangle(bgc)
-	bg.CornerRadius = 8
-	bubble := container.NewStack(bg, container.New(layout.NewCustomPaddedLayout(0, 0, 4, 4), tight(head, text)))
-	if m.FromProctor {
-		return container.New(layout.NewCustomPaddedLayout(0, 0, 0, 28), bubble)
+	return intro + strings.Join(alerts, "; ") + "."
+}
+
+// AskCloseLabel and AskKeepLabel are the buttons of the question to close
+// programs the exam does not allow.
+func AskCloseLabel(names []string) string {
+	if len(names) == 1 {
+		return "Close " + names[0]
 	}
-	return container.New(layout.NewCustomPaddedLayout(0, 0, 28, 0), bubble)
+	return "Close them"
+}
+
+// AskKeepLabel: see AskCloseLabel.
+func AskKeepLabel(names []string) string {
+	if len(names) == 1 {
+		return "Keep it open"
+	}
+	return "Keep them open"
 }
 
 // clock formats an elapsed time as h:mm:ss.

@@ -39,7 +39,8 @@ func newJoinScreen(act Actions) *joinScreen {
 	s.server.OnSubmitted = func(string) { submit() }
 	s.join = iconButton("Join exam", theme.NavigateNextIcon(), true, submit)
 	s.quit = button("Quit", false, act.Quit)
-	s.serverBox = container.NewVBox(subheading("Exam server"), s.server)
+	s.serverBox = container.NewVBox(subheading("Exam server"), s.server,
+		muted("As your teacher gave it, e.g. proctor.example.edu: Invigil adds https:// itself."))
 	form := container.NewVBox(
 		s.serverBox,
 		subheading("Join code"),

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -18,33 +19,54 @@ import (
 const (
 	LabelClose       = "Close Invigil"
 	LabelCopyReceipt = "Copy receipt"
+	LabelCopied      = "Copied"
 )
 
 // receiptScreen is the end: what was uploaded and the digest both sides
-// computed.
+// computed, where the receipt was saved, and a copy of it.
 type receiptScreen struct {
 	page   *page
 	ended  *banner
 	rows   *fyne.Container
 	match  *banner
+	saved  *banner
+	copied *banner
 	wiped  *banner
 	copyB  *widget.Button
 	closeB *widget.Button
 	text   string
+	isSave bool // the receipt was saved as a file
 	seen   uint64
 }
 
 func newReceiptScreen(act Actions, win fyne.Window) *receiptScreen {
-	s := &receiptScreen{ended: newBanner(), rows: container.New(layout.NewFormLayout()), match: newBanner(), wiped: newBanner()}
+	s := &receiptScreen{ended: newBanner(), rows: container.New(layout.NewFormLayout()), match: newBanner(), wiped: newBanner(),
+		saved: newBanner(), copied: newBanner()}
 	s.copyB = iconButton(LabelCopyReceipt, theme.ContentCopyIcon(), false, func() {
-		win.Clipboard().SetContent(s.text)
+		fyne.CurrentApp().Clipboard().SetContent(s.text)
+		s.showCopied()
 	})
 	s.closeB = button(LabelClose, true, act.Quit)
 	card := surface(container.NewVBox(subheading("Your receipt"), s.rows))
 	s.page = newPage(6, "You're done", "Everything you recorded has been uploaded. Keep the receipt below in case anyone asks.",
-		container.NewVBox(s.ended.root, s.match.root, card, s.wiped.root), s.copyB, s.closeB)
+		container.NewVBox(s.ended.root, s.match.root, card, s.saved.root, s.copied.root, s.wiped.root), s.copyB, s.closeB)
 	s.page.setIcon(theme.NewSuccessThemedResource(theme.ConfirmIcon()))
 	return s
+}
+
+// showCopied is the copy button's feedback: the button says so, and a line
+// says how long the copy lasts. On X11 the clipboard's content belongs to
+// the program that copied it and goes when Invigil closes; the saved file
+// is what lasts.
+func (s *receiptScreen) showCopied() {
+	s.copyB.SetText(LabelCopied)
+	s.copyB.SetIcon(theme.ConfirmIcon())
+	msg := "The receipt is on the clipboard. Paste it (into an email or a document) before you close Invigil: " +
+		"on some computers the copy disappears when Invigil closes."
+	if s.isSave {
+		msg += " The saved file keeps it in any case."
+	}
+	s.copied.set(toneSuccess, msg)
 }
 
 func (s *receiptScreen) object() fyne.CanvasObject { return s.page.root }
@@ -58,35 +80,46 @@ func (s *receiptScreen) update(st client.State) {
 	}
 	s.seen = st.Version
 	rc := r.Receipt
+	icon := theme.NewSuccessThemedResource(theme.ConfirmIcon())
 	if r.EndedByProctor {
+		// Not a success tick: the attempt was stopped. Say what comes next.
+		icon = theme.NewWarningThemedResource(theme.InfoIcon())
 		setText(s.page.title, "Your proctor ended the exam")
 		msg := "Your proctor ended this exam attempt."
 		if r.EndText != "" {
 			msg += " They said: “" + r.EndText + "”"
 		}
-		s.ended.set(toneWarning, msg+" Everything recorded until then has been uploaded.")
+		s.ended.set(toneWarning, msg+" Everything recorded until then has been uploaded.\n\n"+
+			"What now: you cannot continue this attempt. Your teacher or the exam's organisers will tell you what happens next; "+
+			"if you do not know why it was ended, contact your teacher today and keep this receipt.")
 	}
 	if rc.Match {
 		s.match.set(toneSuccess, "The exam server has exactly the data this computer sent: both computed the same receipt code.")
 	} else {
-		s.match.set(toneError, "The exam server's receipt code differs from this computer's. Copy the receipt and send it to your teacher.")
-		s.page.setIcon(theme.NewWarningThemedResource(theme.WarningIcon()))
+		s.match.set(toneError, "The exam server's receipt code differs from this computer's. Send the saved receipt (or a copy) to your teacher.")
+		icon = theme.NewWarningThemedResource(theme.WarningIcon())
 	}
+	s.page.setIcon(icon)
 	rows := [][2]string{
 		{"Exam", rc.Exam},
 		{"Session", rc.SessionID},
-		{"Finished", rc.FinishedAt.Local().Format("Mon 2 Jan 2006, 15:04")},
-		{"Uploaded", uploadedText(rc)},
-		{"Receipt code", groupDigest(rc.ClientDigest)},
 	}
+	if !r.Record.StartedAt.IsZero() {
+		rows = append(rows, [2]string{"Started", r.Record.StartedAt.Local().Format("Mon 2 Jan 2006, 15:04")})
+	}
+	rows = append(rows,
+		[2]string{"Finished", rc.FinishedAt.Local().Format("Mon 2 Jan 2006, 15:04")},
+		[2]string{"Uploaded", uploadedText(rc)},
+		[2]string{"Receipt code", groupDigest(rc.ClientDigest)},
+	)
 	if !rc.Match && rc.ServerDigest != "" {
 		rows = append(rows, [2]string{"Server's code", groupDigest(rc.ServerDigest)})
 	}
 	if rc.Lost > 0 {
-		rows = append(rows, [2]string{"Lost", fmt.Sprintf("%d recorded messages were damaged on this computer's disk and could not be uploaded. Your proctor has been told.", rc.Lost)})
+		rows = append(rows, [2]string{"Lost", fmt.Sprintf("%s damaged on this computer's disk and could not be uploaded. Your proctor has been told.",
+			plural(rc.Lost, "recorded message was", "recorded messages were"))})
 	}
 	s.rows.Objects = nil
-	var lines []string
 	for _, kv := range rows {
 		k := widget.NewLabel(kv[0])
 		k.TextStyle.Bold = true
@@ -99,11 +132,20 @@ func (s *receiptScreen) update(st client.State) {
 		}
 		s.rows.Add(k)
 		s.rows.Add(v)
-		lines = append(lines, kv[0]+": "+kv[1])
 	}
-	lines = append(lines, "Digest: "+rc.ClientDigest, fmt.Sprintf("Digest matches the server's: %v", rc.Match))
-	s.text = strings.Join(lines, "\n")
+	s.text = r.Record.Text()
 	s.rows.Refresh()
+	s.isSave = r.Saved.Text != ""
+	switch {
+	case s.isSave:
+		s.saved.set(toneInfo, "A copy of this receipt is saved on this computer:\n"+r.Saved.Text+
+			"\n(and the same for programs: "+filepath.Base(r.Saved.JSON)+")")
+	case r.SaveProblem != "":
+		s.saved.set(toneWarning, "The receipt could not be saved as a file ("+r.SaveProblem+
+			"). Select “Copy receipt” and paste it into an email or a document before you close Invigil.")
+	default:
+		s.saved.set(toneInfo, "")
+	}
 	if r.WipeProblem != "" {
 		s.wiped.set(toneWarning, "Invigil could not remove everything from this computer: "+r.WipeProblem)
 	} else {
@@ -113,8 +155,8 @@ func (s *receiptScreen) update(st client.State) {
 
 // uploadedText says what was uploaded, in words.
 func uploadedText(r client.Receipt) string {
-	names := map[string]string{"camera": "camera frames", "screen": "screen frames", "stills": "photos",
-		"events": "events", "heartbeat": "heartbeats"}
+	names := map[string][2]string{"camera": {"camera frame", "camera frames"}, "screen": {"screen frame", "screen frames"},
+		"stills": {"photo", "photos"}, "events": {"event", "events"}, "heartbeat": {"heartbeat", "heartbeats"}}
 	keys := make([]string, 0, len(r.ThisRun))
 	for k := range r.ThisRun {
 		keys = append(keys, k)
@@ -122,13 +164,13 @@ func uploadedText(r client.Receipt) string {
 	sort.Slice(keys, func(i, j int) bool { return r.ThisRun[keys[i]] > r.ThisRun[keys[j]] })
 	var parts []string
 	for _, k := range keys {
-		n := names[k]
-		if n == "" {
-			n = k
+		n, ok := names[k]
+		if !ok {
+			n = [2]string{k, k}
 		}
-		parts = append(parts, fmt.Sprintf("%d %s", r.ThisRun[k], n))
+		parts = append(parts, plural(r.ThisRun[k], n[0], n[1]))
 	}
-	s := fmt.Sprintf("%d messages in all", r.Messages)
+	s := plural(int(r.Messages), "message", "messages") + " in all"
 	if len(parts) > 0 {
 		s += " (" + strings.Join(parts, ", ") + ")"
 	}
@@ -138,16 +180,13 @@ func uploadedText(r client.Receipt) string {
 	return s
 }
 
-// groupDigest shows a hex digest in groups of eight, on two lines.
+// groupDigest shows a hex digest in groups of eight on one line; the
+// label wraps it between groups only when the window is too narrow.
 func groupDigest(d string) string {
 	var b strings.Builder
 	for i := 0; i < len(d); i += 8 {
 		if i > 0 {
-			if i == 32 {
-				b.WriteByte('\n')
-			} else {
-				b.WriteByte(' ')
-			}
+			b.WriteByte(' ')
 		}
 		b.WriteString(d[i:min(i+8, len(d))])
 	}

@@ -55,7 +55,7 @@ func (s *roomScanScreen) update(st client.State) {
 		setText(s.status, "When you are ready, select Start room scan.")
 	case client.RoomScanScanning:
 		left := max(r.Ends.Sub(st.Now), 0).Round(time.Second)
-		setText(s.status, fmt.Sprintf("Keep turning slowly. %d seconds left (%d pictures taken).", int(left.Seconds()), r.Shots))
+		setText(s.status, fmt.Sprintf("Keep turning slowly. %s left (%s taken).", plural(int(left.Seconds()), "second", "seconds"), plural(r.Shots, "picture", "pictures")))
 		s.progress.TextFormatter = func() string { return "Scanning" }
 		s.progress.SetValue(scanFraction(r, st.Now))
 	case client.RoomScanUploading:

@@ -487,7 +487,7 @@ func TestAsk(t *testing.T) {
 	h.wait(client.ScreenExam, func(s client.State) bool { return len(s.Exam.Ask) == 1 && s.Exam.Ask[0] == "TeamViewer" })
 	h.save("26-exam-ask")
 	h.noButton(ui.LabelFinish)
-	h.tap("Close them")
+	h.tap(ui.AskCloseLabel([]string{"TeamViewer"}))
 	if ok := <-got; !ok {
 		t.Fatal("answer not delivered")
 	}

@@ -1,0 +1,16 @@
+//go:build darwin
+
+package client
+
+import (
+	"os"
+	"path/filepath"
+)
+
+func documentsDir() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, "Documents")
+}

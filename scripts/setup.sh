@@ -13,7 +13,7 @@
 #   the Windows stage of the tests (scripts/test-windows.sh): wine wine64
 #   packaging checks (MSI, .deb, .desktop, Authenticode signing): msitools
 #   wixl lintian desktop-file-utils osslsigncode; the .deb's Depends and
-#   its install test (scripts/test-packaging.sh): dpkg-dev xdg-utils openssl
+#   its install test (scripts/test-packaging.sh): dpkg-dev xdg-utils xdg-user-dirs openssl
 #   python3 (plistlib for the macOS plists) binutils procps
 set -euo pipefail
 
@@ -21,7 +21,7 @@ pkgs=(gcc g++ make pkg-config libgl1-mesa-dev xorg-dev libx11-dev libxext-dev
       xvfb x11-utils xauth imagemagick xdotool libgl1-mesa-dri ffmpeg chromium ca-certificates git
       gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine wine64
       msitools wixl lintian desktop-file-utils osslsigncode
-      dpkg-dev xdg-utils openssl python3 binutils procps)
+      dpkg-dev xdg-utils xdg-user-dirs openssl python3 binutils procps)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -35,9 +35,10 @@ func NewAboveKeeper(getenv func(string) string) *AboveKeeper {
 	return &AboveKeeper{impl: newAboveImpl(getenv)}
 }
 
-// Keep puts the window (an X11 window id or HWND) on top: the first call
-// for a window also moves it to the top-right corner. Call it again now
-// and then (every second) while the window shows.
+// Keep puts the window (an X11 window id or HWND) on top, in the
+// top-right corner of the screen (again on every call on X11, where its
+// size may have changed). Call it again now and then (every second) while
+// the window shows.
 func (k *AboveKeeper) Keep(window uint64) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()

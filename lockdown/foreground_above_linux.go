@@ -13,7 +13,7 @@ type x11Above struct {
 	root   xproto.Window
 	width  int
 	placed map[uint64]bool
-	atoms  struct{ state, above xproto.Atom }
+	atoms  struct{ state, above, userTime xproto.Atom }
 }
 
 func newAboveImpl(getenv func(string) string) aboveImpl {
@@ -41,7 +41,7 @@ func (x *x11Above) dial() error {
 	for _, a := range []struct {
 		name string
 		to   *xproto.Atom
-	}{{"_NET_WM_STATE", &x.atoms.state}, {"_NET_WM_STATE_ABOVE", &x.atoms.above}} {
+	}{{"_NET_WM_STATE", &x.atoms.state}, {"_NET_WM_STATE_ABOVE", &x.atoms.above}, {"_NET_WM_USER_TIME", &x.atoms.userTime}} {
 		r, err := xproto.InternAtom(c, false, uint16(len(a.name)), a.name).Reply()
 		if err != nil {
 			x.close()
@@ -69,20 +69,26 @@ func (x *x11Above) keep(window uint64) error {
 		ev := xproto.ClientMessageEvent{Format: 32, Window: w, Type: x.atoms.state,
 			Data: xproto.ClientMessageDataUnionData32New([]uint32{1, uint32(x.atoms.above), 0, 1, 0})}
 		xproto.SendEvent(x.conn, false, x.root, xproto.EventMaskSubstructureRedirect|xproto.EventMaskSubstructureNotify, string(ev.Bytes()))
-		g, err := xproto.GetGeometry(x.conn, xproto.Drawable(w)).Reply()
-		if err != nil {
-			x.close()
-			return fmt.Errorf("indicator window %#x: %w", window, err)
-		}
-		left := max(0, x.width-int(g.Width)-aboveMargin)
-		if err := xproto.ConfigureWindowChecked(x.conn, w, xproto.ConfigWindowX|xproto.ConfigWindowY,
-			[]uint32{uint32(left), aboveMargin}).Check(); err != nil {
-			x.close()
-			return fmt.Errorf("move window %#x: %w", window, err)
-		}
+		// Never the focus: WM_HINTS input false (flags InputHint and
+		// StateHint, initial state normal) and a user time of 0 tell a
+		// window manager not to focus it, now or when it maps it again;
+		// clicks still reach it.
+		hints := make([]byte, 9*4)
+		xgb.Put32(hints[0:], 1|2)
+		xgb.Put32(hints[8:], 1)
+		xproto.ChangeProperty(x.conn, xproto.PropModeReplace, w, xproto.AtomWmHints, xproto.AtomWmHints, 32, 9, hints)
+		xproto.ChangeProperty(x.conn, xproto.PropModeReplace, w, x.atoms.userTime, xproto.AtomCardinal, 32, 1, make([]byte, 4))
 		x.placed[window] = true
 	}
-	if err := xproto.ConfigureWindowChecked(x.conn, w, xproto.ConfigWindowStackMode, []uint32{xproto.StackModeAbove}).Check(); err != nil {
+	g, err := xproto.GetGeometry(x.conn, xproto.Drawable(w)).Reply()
+	if err != nil {
+		x.close()
+		delete(x.placed, window)
+		return fmt.Errorf("indicator window %#x: %w", window, err)
+	}
+	left := max(0, x.width-int(g.Width)-aboveMargin)
+	if err := xproto.ConfigureWindowChecked(x.conn, w, xproto.ConfigWindowX|xproto.ConfigWindowY|xproto.ConfigWindowStackMode,
+		[]uint32{uint32(left), aboveMargin, xproto.StackModeAbove}).Check(); err != nil {
 		x.close()
 		delete(x.placed, window)
 		return fmt.Errorf("raise window %#x: %w", window, err)

@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/invigil/invigil/client"
@@ -40,7 +41,17 @@ type Indicator struct {
 	kept   time.Time // the last AboveKeeper.Keep
 	seen   int       // proctor messages seen while the exam window had the focus
 	err    error     // the last failure to keep it on top
+
+	beforeShow func()
 }
+
+// SetBeforeShow sets what runs on the UI goroutine right before the
+// indicator's window is shown. The app uses it to turn GLFW's
+// focus-on-show off: by default a window that shows takes the focus (on
+// X11 without a window manager GLFW calls XSetInputFocus), which would
+// take it from the program the student works in, and this package cannot
+// reach GLFW (its tests run without cgo).
+func (in *Indicator) SetBeforeShow(fn func()) { in.beforeShow = fn }
 
 // keepEvery is how often the indicator is put back on top: without a
 // window manager nothing else keeps it there.
@@ -78,6 +89,9 @@ func (in *Indicator) Update(s client.State) {
 	}
 	in.body.set(s, proctorMessages(e)-in.seen)
 	if !in.shown {
+		if in.beforeShow != nil {
+			in.beforeShow()
+		}
 		in.win.Show()
 		in.shown, in.native, in.kept = true, 0, time.Time{}
 	}
@@ -108,7 +122,7 @@ func (in *Indicator) make() {
 	in.win.SetTitle(IndicatorTitle)
 	in.body = newIndicatorBody(in.Tap)
 	in.win.SetContent(in.body)
-	in.win.Resize(fyne.NewSize(360, 64))
+	in.win.Resize(fyne.NewSize(340, 56))
 	in.win.SetFixedSize(true)
 }
 
@@ -151,24 +165,32 @@ func proctorMessages(e *client.ExamState) (n int) {
 	return n
 }
 
-// indicatorBody is the indicator's content; a tap anywhere on it is a
-// click on the indicator.
+// indicatorBody is the indicator's content, light text on a dark pill
+// that stands out over any window; a tap anywhere on it is a click on the
+// indicator.
 type indicatorBody struct {
 	widget.BaseWidget
+	bg     *canvas.Rectangle
 	dot    *canvas.Circle
-	status *widget.Label
-	detail *widget.Label
+	status *canvas.Text
+	detail *canvas.Text
 	onTap  func()
 }
 
 var (
-	indicatorRec  = color.NRGBA{R: 0xe0, G: 0x24, B: 0x24, A: 0xff}
-	indicatorIdle = color.NRGBA{R: 0x8a, G: 0x8f, B: 0x98, A: 0xff}
+	indicatorRec  = color.NRGBA{R: 0xf0, G: 0x3e, B: 0x3e, A: 0xff}
+	indicatorIdle = color.NRGBA{R: 0x9a, G: 0xa0, B: 0xaa, A: 0xff}
+	indicatorBg   = color.NRGBA{R: 0x14, G: 0x1c, B: 0x2e, A: 0xff} // white text on it: contrast 16:1
+	indicatorText = color.NRGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff}
+	indicatorSub  = color.NRGBA{R: 0xd5, G: 0xda, B: 0xe3, A: 0xff} // contrast 12:1
 )
 
 func newIndicatorBody(onTap func()) *indicatorBody {
-	b := &indicatorBody{dot: canvas.NewCircle(indicatorRec), status: widget.NewLabel(""), detail: widget.NewLabel(""), onTap: onTap}
+	b := &indicatorBody{bg: canvas.NewRectangle(indicatorBg), dot: canvas.NewCircle(indicatorRec),
+		status: canvas.NewText("", indicatorText), detail: canvas.NewText("", indicatorSub), onTap: onTap}
 	b.status.TextStyle.Bold = true
+	b.status.TextSize, b.detail.TextSize = 15, 13
+	b.bg.StrokeColor, b.bg.StrokeWidth = indicatorRec, 2
 	b.ExtendBaseWidget(b)
 	return b
 }
@@ -176,8 +198,9 @@ func newIndicatorBody(onTap func()) *indicatorBody {
 // CreateRenderer implements fyne.Widget.
 func (b *indicatorBody) CreateRenderer() fyne.WidgetRenderer {
 	dot := container.NewGridWrap(fyne.NewSize(12, 12), b.dot)
-	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, container.NewCenter(dot), nil,
-		container.NewVBox(b.status, b.detail)))
+	text := container.New(layout.NewCustomPaddedVBoxLayout(4), b.status, b.detail)
+	row := container.NewBorder(nil, nil, container.NewCenter(dot), nil, text)
+	return widget.NewSimpleRenderer(container.NewStack(b.bg, container.New(layout.NewCustomPaddedLayout(10, 10, 14, 16), row)))
 }
 
 // Tapped implements fyne.Tappable.
@@ -204,18 +227,21 @@ func (b *indicatorBody) set(s client.State, unread int) {
 	if !e.Connected {
 		conn = "offline, recording kept"
 	}
-	b.status.SetText(fmt.Sprintf("%s · %s · %s", rec, indicatorClock(s.Now.Sub(e.Started)), conn))
+	b.status.Text = fmt.Sprintf("%s · %s · %s", rec, indicatorClock(s.Now.Sub(e.Started)), conn)
+	b.status.Refresh()
 	detail := "Click to return to Invigil"
 	switch {
 	case unread == 1:
-		detail = "1 new message from your proctor · " + detail
+		detail = "1 new message from your proctor: click to read"
 	case unread > 1:
-		detail = fmt.Sprintf("%d new messages from your proctor · %s", unread, detail)
+		detail = fmt.Sprintf("%d new messages from your proctor: click to read", unread)
 	}
-	b.detail.SetText(detail)
+	b.detail.Text = detail
+	b.detail.Refresh()
 	if b.dot.FillColor != dot {
-		b.dot.FillColor = dot
+		b.dot.FillColor, b.bg.StrokeColor = dot, dot
 		b.dot.Refresh()
+		b.bg.Refresh()
 	}
 }
 

@@ -41,7 +41,7 @@ func TestIndicatorFollowsState(t *testing.T) {
 	if got, want := in.body.status.Text, "Recording · 0:01:23 · online"; got != want {
 		t.Errorf("status %q, want %q", got, want)
 	}
-	if got, want := in.body.detail.Text, "1 new message from your proctor · Click to return to Invigil"; got != want {
+	if got, want := in.body.detail.Text, "1 new message from your proctor: click to read"; got != want {
 		t.Errorf("detail %q, want %q", got, want)
 	}
 	away.Connected, away.Paused = false, true
@@ -50,7 +50,7 @@ func TestIndicatorFollowsState(t *testing.T) {
 	if got, want := in.body.status.Text, "Paused by your proctor · 0:01:23 · offline, recording kept"; got != want {
 		t.Errorf("status %q, want %q", got, want)
 	}
-	if got, want := in.body.detail.Text, "2 new messages from your proctor · Click to return to Invigil"; got != want {
+	if got, want := in.body.detail.Text, "2 new messages from your proctor: click to read"; got != want {
 		t.Errorf("detail %q, want %q", got, want)
 	}
 

@@ -74,7 +74,10 @@
 //     until someone sets it: the keyboard then goes to the top-level
 //     window under the pointer, and the reader says so. Under Wayland the
 //     focused program cannot be told (ErrUnsupported); on Windows
-//     GetForegroundWindow names it; elsewhere it is unknown.
+//     GetForegroundWindow names it; elsewhere it is unknown. AboveKeeper
+//     keeps the client's indicator on top: without a window manager X11
+//     stacks each newly mapped window on top and nothing restacks, so it
+//     raises the window on every call (every second).
 //   - Clipboard clearing on Linux needs xsel, xclip or wl-copy, none of which
 //     is installed by default; without them clearing is skipped and the check
 //     warns. xclip forks a child that keeps the (empty) selection, so it is

@@ -115,6 +115,20 @@ func TestFocusAllowedAppsXvfb(t *testing.T) {
 		}
 	}
 
+	// Without a window manager a window mapped later stacks above the
+	// indicator: within a second or two it is on top again.
+	cover, err := lockdowntest.StartXWindow(display, dir, "coverhelper", 1000, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cover.Close()
+	for deadline := time.Now().Add(10 * time.Second); !stackedAbove(t, app, indicator, cover.ID); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the indicator stays below a window mapped after it")
+		}
+	}
+	cover.Close()
+
 	// A click on the indicator brings Invigil forward.
 	app.xdotool("mousemove", "--window", indicator, "40", "20")
 	time.Sleep(200 * time.Millisecond)
@@ -195,4 +209,35 @@ func xdotoolCmd(app *uiApp, args ...string) *exec.Cmd {
 	cmd := exec.Command("xdotool", args...)
 	cmd.Env = app.env
 	return cmd
+}
+
+// stackedAbove reports whether window id (decimal) is above window other
+// among the root's children (xwininfo lists them bottom to top).
+func stackedAbove(t *testing.T, app *uiApp, id string, other uint32) bool {
+	t.Helper()
+	cmd := exec.Command("xwininfo", "-root", "-children")
+	cmd.Env = app.env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("xwininfo: %v", err)
+	}
+	n, _ := strconv.ParseUint(id, 10, 32)
+	at, otherAt := -1, -1
+	for i, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], "0x") {
+			continue
+		}
+		w, err := strconv.ParseUint(f[0][2:], 16, 32)
+		if err != nil {
+			continue
+		}
+		switch w {
+		case n:
+			at = i
+		case uint64(other):
+			otherAt = i
+		}
+	}
+	return at >= 0 && otherAt >= 0 && at > otherAt
 }

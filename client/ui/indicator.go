@@ -231,6 +231,8 @@ func (b *indicatorBody) set(s client.State, unread int) {
 	b.status.Refresh()
 	detail := "Click to return to Invigil"
 	switch {
+	case e.Warning != nil:
+		detail = "A warning from your proctor: click to read"
 	case unread == 1:
 		detail = "1 new message from your proctor: click to read"
 	case unread > 1:

@@ -54,6 +54,12 @@ func TestIndicatorFollowsState(t *testing.T) {
 		t.Errorf("detail %q, want %q", got, want)
 	}
 
+	away.Warning = &client.Warning{ID: "w1", Text: "Eyes on your screen"}
+	a.Render(s)
+	if got, want := in.body.detail.Text, "A warning from your proctor: click to read"; got != want {
+		t.Errorf("detail %q, want %q", got, want)
+	}
+
 	// A tap brings the exam window forward.
 	rec := &focusRecorder{Window: w}
 	in.main = rec

@@ -103,6 +103,12 @@ type ForegroundReader struct {
 	mu   sync.Mutex
 	src  foregroundSource
 	self int
+	// last is the previous answer: the same window of the same process
+	// is not read from /proc again.
+	last struct {
+		raw rawForeground
+		fg  Foreground
+	}
 }
 
 // NewForegroundReader makes a reader; getenv reads the environment
@@ -117,18 +123,25 @@ func NewForegroundReader(getenv func(string) string) *ForegroundReader {
 // Read returns the program that holds the input focus now.
 func (r *ForegroundReader) Read(ctx context.Context) (Foreground, error) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	raw, err := r.src.read()
-	r.mu.Unlock()
 	if err != nil {
 		return Foreground{}, fmt.Errorf("which program has the focus: %w", err)
 	}
 	if raw.nobody {
 		return Foreground{Nobody: true}, nil
 	}
+	if raw == r.last.raw && raw.pid > 0 {
+		return r.last.fg, nil
+	}
 	f := Foreground{Window: raw.window, PID: raw.pid, PIDFrom: raw.pidFrom, Name: raw.class, Own: raw.pid == r.self}
 	if raw.pid > 0 {
-		if info, err := readProc(ctx, int32(raw.pid)); err == nil {
+		info, err := readProc(ctx, int32(raw.pid))
+		if err == nil {
 			f.Name, f.Exe = info.name, info.exe
+		}
+		if err == nil && info.exe != "" {
+			r.last.raw, r.last.fg = raw, f
 		}
 	}
 	return f, nil

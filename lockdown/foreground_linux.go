@@ -27,6 +27,14 @@ type x11Foreground struct {
 	root   xproto.Window
 	hasRes bool
 	atoms  struct{ wmState, wmPID, wmClass xproto.Atom }
+	// last is the previous answer, by the window that had the focus: while
+	// the same window keeps it, one request (GetInputFocus) is enough. A
+	// window id names one client's window: a destroyed window loses the
+	// focus, and no other client can get its id.
+	last struct {
+		focus xproto.Window
+		raw   rawForeground
+	}
 }
 
 func (x *x11Foreground) close() {
@@ -34,6 +42,7 @@ func (x *x11Foreground) close() {
 		x.conn.Close()
 		x.conn = nil
 	}
+	x.last.focus = 0
 }
 
 func (x *x11Foreground) dial(display string) error {
@@ -112,6 +121,20 @@ func (x *x11Foreground) focused() (rawForeground, error) {
 	if w == xproto.WindowNone || w == x.root {
 		return rawForeground{nobody: true}, nil
 	}
+	if w == x.last.focus {
+		return x.last.raw, nil
+	}
+	f, err := x.describe(w)
+	if err != nil {
+		return rawForeground{}, err
+	}
+	x.last.focus, x.last.raw = w, f
+	return f, nil
+}
+
+// describe finds the top-level client window of the focused window w and
+// its pid.
+func (x *x11Foreground) describe(w xproto.Window) (rawForeground, error) {
 	// Walk up to the child of the root (the top-level window, or the
 	// window manager's frame around it), remembering the way.
 	chain := []xproto.Window{w}

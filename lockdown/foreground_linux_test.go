@@ -162,3 +162,31 @@ func fileSHA256(t *testing.T, path string) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+// BenchmarkForegroundX11 is the cost of one "who has the focus?" (the
+// client asks every 500 ms while Invigil is not in front): a window of
+// another process focused under Xvfb.
+func BenchmarkForegroundX11(b *testing.B) {
+	display := xvfbtest.Start(b, "1280x720x24")
+	w, err := lockdowntest.StartXWindow(display, b.TempDir(), "benchhelper", 0, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	if err := lockdowntest.Focus(display, w.ID); err != nil {
+		b.Fatal(err)
+	}
+	r := NewForegroundReader(func(k string) string {
+		if k == "DISPLAY" {
+			return display
+		}
+		return ""
+	})
+	defer r.Close()
+	for b.Loop() {
+		f, err := r.Read(b.Context())
+		if err != nil || f.PID != w.PID() {
+			b.Fatalf("%+v, %v", f, err)
+		}
+	}
+}

@@ -64,6 +64,7 @@ type Flow struct {
 
 	exam    ExamRun
 	scanGen int
+	focus   focusState // focus.go
 	examVars
 }
 
@@ -534,18 +535,7 @@ func (f *Flow) CloseRequested() { f.post(f.doCloseRequested) }
 // FocusChanged reports the exam window gaining or losing focus.
 func (f *Flow) FocusChanged(focused bool) {
 	at := f.now()
-	f.post(func() {
-		if f.exam == nil || f.finishStarted {
-			return
-		}
-		if focused {
-			f.exam.FocusGained(at)
-			f.exam.Event("focus.gained", nil)
-		} else {
-			f.exam.FocusLost(at)
-			f.exam.Event("focus.lost", nil)
-		}
-	})
+	f.post(func() { f.onFocusChanged(focused, at) })
 }
 
 // ClipboardUsed reports a copy, cut or paste in the exam window.

@@ -235,6 +235,9 @@ type ExamState struct {
 	ClipboardBlocked bool
 	// Problem is a lasting problem (capture stopped, disk full).
 	Problem string
+	// Away is the allowed program that has the focus while the exam
+	// window does not (focus.go): the indicator shows then.
+	Away FocusAway
 }
 
 // Elapsed is the exam's running time at now, pauses left out.

@@ -65,6 +65,19 @@
 //     run lsof on macOS, so ports are polled every 2 s there.
 //   - Zombies (exited, not reaped) still have /proc entries; they count as
 //     gone.
+//   - Which program has the focus (foreground*.go, for policy
+//     allowed_apps): on X11 the pid comes from the X-Resource extension
+//     (XResQueryClientIds), which the server learnt from the client's
+//     socket; _NET_WM_PID is set by each client for itself and any client
+//     can set it on any window (xprop does, in the test), so it is only a
+//     fallback. Without a window manager (Xvfb) the X focus is PointerRoot
+//     until someone sets it: the keyboard then goes to the top-level
+//     window under the pointer, and the reader says so. Under Wayland the
+//     focused program cannot be told (ErrUnsupported); on Windows
+//     GetForegroundWindow names it; elsewhere it is unknown. AboveKeeper
+//     keeps the client's indicator on top: without a window manager X11
+//     stacks each newly mapped window on top and nothing restacks, so it
+//     raises the window on every call (every second).
 //   - Clipboard clearing on Linux needs xsel, xclip or wl-copy, none of which
 //     is installed by default; without them clearing is skipped and the check
 //     warns. xclip forks a child that keeps the (empty) selection, so it is

@@ -59,7 +59,7 @@ func (m *Monitor) startKiosk() {
 	}
 	m.keyCh = make(chan keyReport, 64)
 	k, err := m.opts.kiosk(kioskConfig{
-		policy: m.p.Kiosk, journal: m.opts.Journal, log: m.log, self: selfPID(),
+		policy: kioskPolicy(m.p), journal: m.opts.Journal, log: m.log, self: selfPID(),
 		report: func(r keyReport) {
 			select {
 			case m.keyCh <- r:

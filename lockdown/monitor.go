@@ -99,6 +99,7 @@ type Monitor struct {
 	resolution  map[string]string // process key → what became of it
 	focusLost   bool
 	focusLostAt time.Time
+	focusTo     focusTaker // who took it (foreground.go)
 	displays    []Display
 	lastErr     map[string]string // loop → last error logged
 }
@@ -258,23 +259,23 @@ func (m *Monitor) FocusLost(at time.Time) {
 func (m *Monitor) FocusGained(at time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.focusLost = false
+	m.focusLost, m.focusTo = false, focusTaker{}
 	m.reconcileLocked("focus", nil, at)
 }
 
 func (m *Monitor) focusTickLocked(now time.Time) {
-	if !m.focusLost || m.open["focus"] != nil {
+	if !m.focusLost {
+		return
+	}
+	c := m.focusCondLocked()
+	if m.open[c.key] != nil {
 		return
 	}
 	grace := time.Duration(m.p.FocusLoss.GraceMS) * time.Millisecond
 	if now.Sub(m.focusLostAt) < grace {
 		return
 	}
-	m.reconcileLocked("focus", []cond{{
-		key: "focus", code: CodeFocusLost, sev: severityFor(m.p.FocusLoss.Action),
-		summary: "The exam window lost focus", start: m.focusLostAt,
-		evidence: map[string]string{"grace_ms": strconv.Itoa(m.p.FocusLoss.GraceMS)},
-	}}, now)
+	m.reconcileLocked("focus", []cond{c}, now)
 }
 
 // ClipboardUsed tells the Monitor that the student tried to copy, cut or

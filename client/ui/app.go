@@ -83,6 +83,8 @@ type App struct {
 	state   client.State
 	focused bool
 
+	indicator *Indicator // indicator.go; nil without an app
+
 	// rendered, if set, is called after each Render (the test driver).
 	rendered func(client.State)
 }
@@ -99,6 +101,7 @@ func New(win fyne.Window, act Actions) *App {
 		lc := app.Lifecycle()
 		lc.SetOnExitedForeground(func() { a.focusChanged(false) })
 		lc.SetOnEnteredForeground(func() { a.focusChanged(true) })
+		a.indicator = NewIndicator(app, win)
 	}
 	return a
 }
@@ -124,6 +127,9 @@ func (a *App) Render(s client.State) {
 	// The exam name and the recording badge follow the state, not the
 	// screen (recording starts on the ID photo screen, at consent).
 	a.bar.set(s.ExamName, s.Recording)
+	if a.indicator != nil {
+		a.indicator.Update(s)
+	}
 	if a.rendered != nil {
 		a.rendered(s)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
+	"github.com/go-gl/glfw/v3.3/glfw"
 
 	"github.com/invigil/invigil/client"
 	"github.com/invigil/invigil/client/ui"
@@ -92,6 +93,10 @@ func runDesktop(ctx context.Context, f *runFlags, stderr io.Writer) int {
 		Config: cfg, Link: f.link, Code: f.code, Log: log, RoomScan: f.roomScan,
 	})
 	view := ui.New(w, flow)
+	if in := view.Indicator(); in != nil {
+		// The indicator must not take the focus when it shows.
+		in.SetBeforeShow(func() { glfw.WindowHint(glfw.FocusOnShow, glfw.False) })
+	}
 	if f.uiTestControl != "" {
 		d, err := ui.StartTestDriver(view, f.uiTestControl, log)
 		if err != nil {

@@ -42,6 +42,9 @@ type Policy struct {
 	Clipboard ClipboardMode `json:"clipboard"`
 	// FocusLoss says what to do when the exam window loses focus.
 	FocusLoss FocusLoss `json:"focus_loss"`
+	// AllowedApps are the programs the student may switch to during the
+	// exam: focus on them is not a focus loss (allowedapps.go).
+	AllowedApps []AllowedApp `json:"allowed_apps,omitempty"`
 	// HiddenWindows says what to do about a window of another program
 	// that hides itself from screen capture (Windows display affinity,
 	// macOS sharing type none) (default block).
@@ -367,6 +370,7 @@ func (p *Policy) fillSlices() {
 			p.Processes.Allowed[i].SHA256[j] = strings.ToLower(h)
 		}
 	}
+	p.fillAllowedApps()
 	for i := range p.RemotePorts {
 		if p.RemotePorts[i].Action == "" {
 			p.RemotePorts[i].Action = Block

@@ -100,6 +100,7 @@ func (p *Policy) Validate() error {
 	if p.FocusLoss.GraceMS < 0 || p.FocusLoss.GraceMS > 60000 {
 		v.add("focus_loss.grace_ms", "is %d, want 0 to 60000", p.FocusLoss.GraceMS)
 	}
+	p.validateAllowedApps(&v)
 	v.action("hidden_windows", p.HiddenWindows)
 	v.action("kiosk.windows_key", p.Kiosk.WindowsKey)
 	v.action("kiosk.print_screen", p.Kiosk.PrintScreen)

@@ -29,6 +29,9 @@ type configKeyShow struct {
 	Source string `json:"source"`         // machine, file, env, flag, default, or unset
 	Name   string `json:"name,omitempty"` // the file, variable or flag
 	Locked bool   `json:"locked"`         // set by the machine file: nothing else may change it
+	// Base is the machine file's shared folder the value is this user's
+	// own folder in (spool_dir, journal_path).
+	Base string `json:"base,omitempty"`
 }
 
 // configShow is `invigil config show --json`.
@@ -76,7 +79,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, src, err := client.LoadConfigSources(client.ConfigInputs{Path: *path, Flags: f, MachinePath: machine})
 	if err != nil {
 		fmt.Fprintf(stderr, "invigil config show: configuration: %v\n", err)
-		return exitFailure
+		return exitConfig
 	}
 	out := configShow{MachineFile: machine, MachineFilePresent: statErr == nil || !errors.Is(statErr, os.ErrNotExist)}
 	values := map[string]any{"server": cfg.Server, "server_key": cfg.ServerKey, "only_server": cfg.OnlyServer,
@@ -87,7 +90,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if kind == "" {
 			kind = "unset"
 		}
-		out.Keys = append(out.Keys, configKeyShow{Key: k, Value: values[k], Source: kind, Name: o.Name, Locked: o.Locked})
+		out.Keys = append(out.Keys, configKeyShow{Key: k, Value: values[k], Source: kind, Name: o.Name, Locked: o.Locked, Base: o.Base})
 	}
 	if *asJSON {
 		b, _ := json.MarshalIndent(out, "", "  ")
@@ -149,5 +152,14 @@ func showSource(k configKeyShow) string {
 	if k.Locked {
 		s += " (locked)"
 	}
+	if k.Base != "" {
+		s += "; this user's own folder in " + k.Base
+	}
 	return s
 }
+
+// configError is a configuration `invigil run` cannot use (exit 11).
+type configError struct{ err error }
+
+func (e *configError) Error() string { return "configuration: " + e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }

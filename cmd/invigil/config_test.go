@@ -70,7 +70,7 @@ func TestConfigShow(t *testing.T) {
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"server_kee": "x"}`), 0o644)
 	errb.Reset()
-	if code := dispatch(context.Background(), []string{"config", "show", "--config", bad}, &out, &errb); code != exitFailure || !strings.Contains(errb.String(), "server_kee") {
+	if code := dispatch(context.Background(), []string{"config", "show", "--config", bad}, &out, &errb); code != exitConfig || !strings.Contains(errb.String(), "server_kee") {
 		t.Errorf("bad file: exit %d, %q", code, errb.String())
 	}
 	if code := dispatch(context.Background(), []string{"config"}, &out, &errb); code != exitUsage {

@@ -1,0 +1,5 @@
+//go:build windows
+
+package client
+
+func isWindows() bool { return true }

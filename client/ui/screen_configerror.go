@@ -48,10 +48,11 @@ func NewConfigError(file, problem string, onClose func()) *ConfigError {
 		fileRow,
 		subheading("Problem"), c.Problem,
 		muted("IT staff: fix or replace the file (docs/deploy.md, \"The machine configuration\"); `invigil config show` prints what Invigil reads. Students: tell your exam's staff; this is not something you did."),
-		container.New(layout.NewCustomPaddedLayout(10, 0, 0, 0), container.NewBorder(nil, nil, nil, c.Close)),
 	))
-	c.root = container.NewVScroll(container.New(layout.NewCustomPaddedLayout(24, 24, 24, 24),
-		container.New(column{640}, container.NewVBox(card))))
+	// The text scrolls; Close stays in view whatever the window's size.
+	bar := container.New(layout.NewCustomPaddedLayout(8, 16, 24, 24), container.NewBorder(nil, nil, nil, c.Close))
+	c.root = container.NewBorder(nil, bar, nil, nil, container.NewVScroll(container.New(layout.NewCustomPaddedLayout(24, 8, 24, 24),
+		container.New(column{640}, container.NewVBox(card)))))
 	return c
 }
 

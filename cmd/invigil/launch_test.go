@@ -196,6 +196,7 @@ func TestLaunchWithDisplay(t *testing.T) {
 		if !strings.Contains(errb.String(), broken) || !strings.Contains(errb.String(), "not a valid configuration") {
 			t.Errorf("stderr does not name the file and the problem:\n%s", errb.String())
 		}
+		time.Sleep(700 * time.Millisecond) // the first frame
 		if os.Getenv("INVIGIL_UI_SHOTS") != "" {
 			shot := exec.Command("import", "-window", win, filepath.Join(os.Getenv("INVIGIL_UI_SHOTS"), "config-error.png"))
 			shot.Env = env
@@ -204,7 +205,6 @@ func TestLaunchWithDisplay(t *testing.T) {
 			}
 		}
 		// Closing the window (Enter, as a keyboard user would) ends the run.
-		time.Sleep(500 * time.Millisecond) // the first frame
 		for i := 0; i < 10; i++ {
 			if out, err := xdo("windowfocus", "--sync", win, "key", "Return"); err != nil {
 				t.Logf("xdotool: %v %s", err, out)

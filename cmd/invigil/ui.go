@@ -145,7 +145,7 @@ func configFailed(f *runFlags, err error, stderr io.Writer) int {
 	c := ui.NewConfigError(file, problem, a.Quit)
 	w.SetContent(c.Object())
 	w.Canvas().SetOnTypedKey(c.Key)
-	w.Resize(fyne.NewSize(720, 460))
+	w.Resize(fyne.NewSize(720, 520))
 	w.CenterOnScreen()
 	w.ShowAndRun()
 	return exitConfig

@@ -77,3 +77,34 @@ func TestConfigShow(t *testing.T) {
 		t.Errorf("config without show: exit %d", code)
 	}
 }
+
+// TestConfigShowAside: `config show` lists the folders of earlier sessions
+// kept next to the spool, with what they hold.
+func TestConfigShowAside(t *testing.T) {
+	dir := t.TempDir()
+	configMachinePath = filepath.Join(dir, "machine-none.json")
+	t.Cleanup(func() { configMachinePath = "" })
+	t.Setenv("INVIGIL_CONFIG", "")
+	spool := filepath.Join(dir, "spool")
+	kept := spool + ".kept-s_1"
+	os.MkdirAll(kept, 0o700)
+	os.WriteFile(filepath.Join(kept, "00000000000000000001.seg"), make([]byte, 2000), 0o600)
+	var out, errb bytes.Buffer
+	if code := dispatch(context.Background(), []string{"config", "show", "--spool", spool}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), kept) || !strings.Contains(out.String(), "1 segment files") || !strings.Contains(out.String(), "may not have been uploaded") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	out.Reset()
+	if code := dispatch(context.Background(), []string{"config", "show", "--json", "--spool", spool}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var got configShow
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Aside) != 1 || got.Aside[0].Dir != kept || got.Aside[0].Segments != 1 || got.Aside[0].Kind != "kept" {
+		t.Errorf("aside %+v", got.Aside)
+	}
+}

@@ -60,21 +60,27 @@ func TestMachineSpoolPerUser(t *testing.T) {
 		}
 		return cfg
 	}
-	alice := load(userIdentity{Name: "alice", ID: "1001"})
-	bob := load(userIdentity{Name: "", ID: "1002"})
+	aliceID, bobID := userIdentity{Name: "alice", ID: "1001"}, userIdentity{Name: "", ID: "1002"}
+	aliceDir, bobDir := "alice", "uid-1002"
+	if isWindows() {
+		aliceID.ID, bobID.ID = "S-1-5-21-1-2-3-1001", "S-1-5-21-1-2-3-1002"
+		aliceDir, bobDir = aliceID.ID, bobID.ID
+	}
+	alice := load(aliceID)
+	bob := load(bobID)
 	if alice.Machine != machine {
 		t.Errorf("Machine %q, want %q", alice.Machine, machine)
 	}
-	if got, want := alice.SpoolDir, filepath.Join(base, "alice"); got != want {
+	if got, want := alice.SpoolDir, filepath.Join(base, aliceDir); got != want {
 		t.Errorf("alice's spool %s, want %s", got, want)
 	}
-	if got, want := bob.SpoolDir, filepath.Join(base, "uid-1002"); got != want {
+	if got, want := bob.SpoolDir, filepath.Join(base, bobDir); got != want {
 		t.Errorf("bob's spool %s, want %s", got, want)
 	}
-	if got, want := alice.JournalPath, filepath.Join(jbase, "alice", "journal.json"); got != want {
+	if got, want := alice.JournalPath, filepath.Join(jbase, aliceDir, "journal.json"); got != want {
 		t.Errorf("alice's journal %s, want %s", got, want)
 	}
-	if got, want := bob.JournalPath, filepath.Join(jbase, "uid-1002", "journal.json"); got != want {
+	if got, want := bob.JournalPath, filepath.Join(jbase, bobDir, "journal.json"); got != want {
 		t.Errorf("bob's journal %s, want %s", got, want)
 	}
 	for _, d := range []string{alice.SpoolDir, bob.SpoolDir, filepath.Dir(alice.JournalPath), filepath.Dir(bob.JournalPath)} {
@@ -116,7 +122,7 @@ func TestMachineJournalOutsideSpool(t *testing.T) {
 	dir := t.TempDir()
 	configFileCheck = func(f *os.File, path string, machine bool) error { return checkConfigFile(f, path, false) }
 	t.Cleanup(func() { configFileCheck = checkConfigFile })
-	fakeUser(t, userIdentity{Name: "alice", ID: "1001"})
+	fakeUser(t, userIdentity{Name: "alice", ID: "S-1-5-21-1-2-3-1001"}) // a SID and a uid-like name: any OS
 	for _, j := range []string{"/var/lib/invigil/spool/journal.json", "/var/lib/invigil/spool/j/journal.json"} {
 		machine := filepath.Join(dir, "m.json")
 		os.WriteFile(machine, []byte(`{"spool_dir": "/var/lib/invigil/spool", "journal_path": "`+j+`"}`), 0o644)

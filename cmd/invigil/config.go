@@ -205,3 +205,17 @@ func describeAside(a client.AsideFolder) string {
 	return fmt.Sprintf("%s; %d segment files, %.1f MB since %s: may not have been uploaded, kept (never removed automatically)",
 		what, a.Segments, float64(a.Bytes)/1e6, a.Since.Local().Format("2006-01-02"))
 }
+
+// configJournalPath is the lockdown journal `invigil run` uses when the
+// configuration names one (the machine file's journal_path, per user; a
+// file INVIGIL_CONFIG names), "" for lockdown's default. A configuration
+// that does not load is reported and the default is used: a reset must
+// still be possible.
+func configJournalPath(stderr io.Writer) string {
+	cfg, err := client.LoadConfig(client.ConfigInputs{MachinePath: configMachinePath})
+	if err != nil {
+		fmt.Fprintf(stderr, "invigil reset: configuration: %v; using the default journal\n", err)
+		return ""
+	}
+	return cfg.JournalPath
+}

@@ -108,3 +108,22 @@ func TestConfigShowAside(t *testing.T) {
 		t.Errorf("aside %+v", got.Aside)
 	}
 }
+
+// TestResetFindsConfiguredJournal: `invigil reset` looks for the journal
+// where `invigil run` writes it when the configuration names one.
+func TestResetFindsConfiguredJournal(t *testing.T) {
+	dir := t.TempDir()
+	configMachinePath = filepath.Join(dir, "machine-none.json")
+	t.Cleanup(func() { configMachinePath = "" })
+	journal := filepath.Join(dir, "j", "journal.json")
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte(`{"journal_path": "`+filepath.ToSlash(journal)+`"}`), 0o644)
+	t.Setenv("INVIGIL_CONFIG", cfg)
+	var out, errb bytes.Buffer
+	if code := dispatch(context.Background(), []string{"reset"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), journal) {
+		t.Errorf("reset did not look at %s:\n%s%s", journal, out.String(), errb.String())
+	}
+}

@@ -60,7 +60,7 @@ func prepareUserDir(base, dir string) error {
 		}
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	cur, err := windows.GetNamedSecurityInfo(dir, windows.SE_FILE_OBJECT, windows.OWNER_SECURITY_INFORMATION)
+	cur, err := windows.GetNamedSecurityInfo(dir, windows.SE_FILE_OBJECT, windows.OWNER_SECURITY_INFORMATION|windows.DACL_SECURITY_INFORMATION)
 	if err != nil {
 		return fmt.Errorf("%s: read its owner: %w", dir, err)
 	}
@@ -71,6 +71,10 @@ func prepareUserDir(base, dir string) error {
 	if !owner.Equals(tu.User.Sid) {
 		return fmt.Errorf("%s belongs to %s, not to you (%s): refusing it; IT staff must remove it", dir, owner.String(), tu.User.Sid.String())
 	}
+	if curDACL, _, err := cur.DACL(); err == nil && !admitsOthers(curDACL, tu.User.Sid) {
+		return nil
+	}
+	// Someone widened it: only the user and SYSTEM again.
 	dacl, _, err := sd.DACL()
 	if err != nil {
 		return err
@@ -80,4 +84,26 @@ func prepareUserDir(base, dir string) error {
 		return fmt.Errorf("make %s private: %w", dir, err)
 	}
 	return nil
+}
+
+// admitsOthers reports whether an access list lets anyone but user and
+// SYSTEM in (a missing list lets everyone in).
+func admitsOthers(dacl *windows.ACL, user *windows.SID) bool {
+	if dacl == nil {
+		return true
+	}
+	for i := uint32(0); i < uint32(dacl.AceCount); i++ {
+		var ace *windows.ACCESS_ALLOWED_ACE
+		if err := windows.GetAce(dacl, i, &ace); err != nil {
+			return true
+		}
+		if ace.Header.AceType != windows.ACCESS_ALLOWED_ACE_TYPE {
+			continue // a deny entry admits no one
+		}
+		sid := (*windows.SID)(unsafe.Pointer(&ace.SidStart))
+		if !sid.Equals(user) && !sid.IsWellKnown(windows.WinLocalSystemSid) {
+			return true
+		}
+	}
+	return false
 }

@@ -84,7 +84,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 		Camera: f.camera, Screen: f.screen,
 	}})
 	if err == nil {
-		// The machine's spool and journal folders are per user (cfg.go).
+		// The machine file's spool and journal folders are per user (client.Config.PrepareDirs).
 		if err = cfg.PrepareDirs(); err != nil && cfg.Machine != "" {
 			err = &client.ConfigFileError{Path: cfg.Machine, Err: err}
 		}

@@ -29,15 +29,27 @@ type Config struct {
 	// OnlyServer, set by the managed configuration's "only_server", refuses
 	// links and typed addresses that name another backend than Server.
 	OnlyServer bool
-	// SpoolDir holds the encrypted spool of the running session.
+	// SpoolDir holds the encrypted spool of the running session. When
+	// the machine file sets spool_dir, that is a base folder shared by
+	// every user of the computer and SpoolDir is this user's own folder in
+	// it (SpoolBase).
 	SpoolDir string
 	// JournalPath is lockdown's change journal ("" is lockdown's default).
+	// When the machine file sets journal_path, JournalPath is
+	// <its folder>/<user>/<its name> (JournalBase is <its folder>).
 	JournalPath string
+	// SpoolBase and JournalBase are the machine-wide folders the per-user
+	// SpoolDir and JournalPath's folder are in; "" when the value is the
+	// user's own. PrepareDirs creates them.
+	SpoolBase, JournalBase string
 	// Camera and Screen select the capture sources (client.Sources).
 	Camera, Screen string
 	// Source is the configuration file that was read ("" if none): the
 	// one --config or INVIGIL_CONFIG names, else the machine's.
 	Source string
+	// Machine is this computer's managed configuration file, if it was
+	// read ("" if there is none).
+	Machine string
 }
 
 // ManagedConfig is the JSON document of the managed configuration file:
@@ -91,6 +103,9 @@ type Origin struct {
 	Name string `json:"name,omitempty"`
 	// Locked: the machine file sets the key, and nothing else may change it.
 	Locked bool `json:"locked,omitempty"`
+	// Base is the machine file's own value for spool_dir and journal_path:
+	// the shared folder the user's own folder is in.
+	Base string `json:"base,omitempty"`
 }
 
 // Origin kinds.
@@ -157,12 +172,35 @@ func LoadConfigSources(in ConfigInputs) (Config, ConfigSources, error) {
 			return Config{}, nil, fmt.Errorf("managed configuration %s: only_server is set but no server is configured", machine)
 		default:
 			mc, haveMachine = m, true
-			cfg = Config{Server: m.Server, ServerKey: m.ServerKey, OnlyServer: m.OnlyServer,
-				SpoolDir: m.SpoolDir, JournalPath: m.JournalPath, Source: machine}
+			cfg = Config{Server: m.Server, ServerKey: m.ServerKey, OnlyServer: m.OnlyServer, Source: machine, Machine: machine}
 			for key, v := range map[string]bool{"server": m.Server != "", "server_key": m.ServerKey != "", "only_server": m.OnlyServer,
 				"spool_dir": m.SpoolDir != "", "journal_path": m.JournalPath != ""} {
 				if v {
 					src[key] = Origin{Kind: OriginMachine, Name: machine, Locked: true}
+				}
+			}
+			// The machine's spool and journal are base folders: each
+			// user gets a folder of their own in them, so that the next
+			// student on a lab machine is not locked out of the first
+			// one's (PrepareDirs creates them).
+			if m.SpoolDir != "" || m.JournalPath != "" {
+				sub, err := userFolder()
+				if err != nil {
+					return Config{}, nil, fmt.Errorf("managed configuration %s: spool_dir and journal_path need a folder per user: %w", machine, err)
+				}
+				if m.SpoolDir != "" {
+					cfg.SpoolBase, cfg.SpoolDir = m.SpoolDir, filepath.Join(m.SpoolDir, sub)
+					src["spool_dir"] = Origin{Kind: OriginMachine, Name: machine, Locked: true, Base: m.SpoolDir}
+				}
+				if m.JournalPath != "" {
+					if m.SpoolDir != "" && within(filepath.Dir(m.JournalPath), m.SpoolDir) {
+						// A new session moves everything in a user's spool
+						// folder aside, a journal too.
+						return Config{}, nil, &ConfigFileError{Path: machine, Err: fmt.Errorf("journal_path %s must not be in spool_dir %s", m.JournalPath, m.SpoolDir)}
+					}
+					cfg.JournalBase = filepath.Dir(m.JournalPath)
+					cfg.JournalPath = filepath.Join(cfg.JournalBase, sub, filepath.Base(m.JournalPath))
+					src["journal_path"] = Origin{Kind: OriginMachine, Name: machine, Locked: true, Base: m.JournalPath}
 				}
 			}
 		}
@@ -177,6 +215,12 @@ func LoadConfigSources(in ConfigInputs) (Config, ConfigSources, error) {
 	}
 	sameServer := func(a, b string) bool { return mustServer(a) == mustServer(b) }
 	samePathV := func(a, b string) bool { return filepath.Clean(absPath(a)) == filepath.Clean(absPath(b)) }
+	// A locked spool or journal may be named by the machine's value or by
+	// this user's folder in it (what `invigil config show` prints).
+	sameSpool := func(a, b string) bool { return samePathV(a, b) || (cfg.SpoolBase != "" && samePathV(a, cfg.SpoolDir)) }
+	sameJournal := func(a, b string) bool {
+		return samePathV(a, b) || (cfg.JournalBase != "" && samePathV(a, cfg.JournalPath))
+	}
 	equal := func(a, b string) bool { return a == b }
 	// A file the student names is one more layer; it cannot replace the
 	// machine file's keys.
@@ -194,7 +238,7 @@ func LoadConfigSources(in ConfigInputs) (Config, ConfigSources, error) {
 			key, v, machineV string
 			same             func(a, b string) bool
 		}{{"server", m.Server, mc.Server, sameServer}, {"server_key", m.ServerKey, mc.ServerKey, equal},
-			{"spool_dir", m.SpoolDir, mc.SpoolDir, samePathV}, {"journal_path", m.JournalPath, mc.JournalPath, samePathV}} {
+			{"spool_dir", m.SpoolDir, mc.SpoolDir, sameSpool}, {"journal_path", m.JournalPath, mc.JournalPath, sameJournal}} {
 			if err := locked(c.key, name, c.v, c.machineV, c.same); err != nil {
 				return Config{}, nil, err
 			}
@@ -261,7 +305,11 @@ func LoadConfigSources(in ConfigInputs) (Config, ConfigSources, error) {
 		if v == "" {
 			return nil
 		}
-		if err := locked(key, name, v, machineV, samePathV); err != nil {
+		same := sameSpool
+		if key == "journal_path" {
+			same = sameJournal
+		}
+		if err := locked(key, name, v, machineV, same); err != nil {
 			return err
 		}
 		if !src[key].Locked {
@@ -322,6 +370,12 @@ func LoadConfigSources(in ConfigInputs) (Config, ConfigSources, error) {
 		return Config{}, nil, fmt.Errorf("managed configuration %s: only_server is set but no server is configured", cfg.Source)
 	}
 	return cfg, src, nil
+}
+
+// within reports whether path is dir or inside it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 func absPath(p string) string {
@@ -392,27 +446,47 @@ func ReadManagedConfig(path string) (ManagedConfig, error) {
 // Administrators, SYSTEM or TrustedInstaller), in a directory only
 // administrators can change (checkConfigFile).
 func readConfig(path string, machine bool) (ManagedConfig, error) {
+	fail := func(err error) (ManagedConfig, error) { return ManagedConfig{}, &ConfigFileError{Path: path, Err: err} }
 	f, err := os.Open(path)
 	if err != nil {
-		return ManagedConfig{}, fmt.Errorf("managed configuration: %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is in the ConfigFileError
+		}
+		return fail(err)
 	}
 	defer f.Close()
 	if err := configFileCheck(f, path, machine); err != nil {
-		return ManagedConfig{}, fmt.Errorf("managed configuration %s: %w", path, err)
+		return fail(err)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
 	if err != nil {
-		return ManagedConfig{}, fmt.Errorf("managed configuration %s: %w", path, err)
+		return fail(err)
 	}
 	if len(b) > maxConfigSize {
-		return ManagedConfig{}, fmt.Errorf("managed configuration %s is over %d bytes", path, maxConfigSize)
+		return fail(fmt.Errorf("it is over %d bytes", maxConfigSize))
 	}
 	m, err := ParseManagedConfig(b)
 	if err != nil {
-		return ManagedConfig{}, fmt.Errorf("managed configuration %s: %w", path, err)
+		return fail(err)
 	}
 	return m, nil
 }
+
+// ConfigFileError is a configuration file that cannot be used: missing,
+// unreadable, writable by others, or not a valid configuration. The
+// desktop app shows it in a window naming the file (`invigil run` exits
+// 11).
+type ConfigFileError struct {
+	Path string
+	Err  error
+}
+
+func (e *ConfigFileError) Error() string {
+	return fmt.Sprintf("managed configuration %s: %v", e.Path, e.Err)
+}
+
+func (e *ConfigFileError) Unwrap() error { return e.Err }
 
 // ParseManagedConfig decodes a managed configuration document: one JSON
 // object, known keys only.

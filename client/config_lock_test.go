@@ -24,6 +24,7 @@ func TestMachineConfigLocksEveryKey(t *testing.T) {
 	}
 	configFileCheck = func(f *os.File, path string, machine bool) error { return checkConfigFile(f, path, false) }
 	t.Cleanup(func() { configFileCheck = checkConfigFile })
+	fakeUser(t, userIdentity{Name: "alice", ID: "1001"})
 	otherKey := "ed25519:" + strings.Repeat("A", 43) + "="
 	machines := map[string]string{
 		// only_server pins the server anyway; "plain" sets the server
@@ -99,9 +100,28 @@ func TestMachineConfigLocksEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the machine's own values refused: %v", err)
 	}
-	if cfg.Server != "https://proctor.example.edu" || cfg.ServerKey != testKey || !cfg.OnlyServer || cfg.SpoolDir != "/var/lib/invigil/spool" || cfg.JournalPath != "/var/lib/invigil/journal.json" {
+	if cfg.Server != "https://proctor.example.edu" || cfg.ServerKey != testKey || !cfg.OnlyServer || cfg.SpoolDir != "/var/lib/invigil/spool/alice" || cfg.JournalPath != "/var/lib/invigil/alice/journal.json" {
 		t.Fatalf("config %+v", cfg)
 	}
+	// So is this user's folder in them, which `invigil config show` prints.
+	cfg, err = LoadConfig(ConfigInputs{MachinePath: machines["only"], Getenv: func(string) string { return "" },
+		Flags: Config{SpoolDir: "/var/lib/invigil/spool/alice", JournalPath: "/var/lib/invigil/alice/journal.json"}})
+	if err != nil || cfg.SpoolDir != "/var/lib/invigil/spool/alice" {
+		t.Fatalf("this user's own folder refused: %v (%+v)", err, cfg)
+	}
+	// Another user's folder is not.
+	if _, err := LoadConfig(ConfigInputs{MachinePath: machines["only"], Getenv: func(string) string { return "" },
+		Flags: Config{SpoolDir: "/var/lib/invigil/spool/bob"}}); err == nil || !strings.Contains(err.Error(), "sets spool_dir") {
+		t.Fatalf("another user's folder: %v", err)
+	}
+}
+
+// fakeUser makes LoadConfig see the user u for the rest of the test.
+func fakeUser(t *testing.T, u userIdentity) {
+	t.Helper()
+	prev := currentUser
+	currentUser = func() (userIdentity, error) { return u, nil }
+	t.Cleanup(func() { currentUser = prev })
 }
 
 // TestConfigSources: each value says where it came from, and the machine

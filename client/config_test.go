@@ -28,6 +28,7 @@ func TestLoadConfig(t *testing.T) {
 	// here, files in a temporary directory stand in for it.
 	configFileCheck = func(f *os.File, path string, machine bool) error { return checkConfigFile(f, path, false) }
 	t.Cleanup(func() { configFileCheck = checkConfigFile })
+	fakeUser(t, userIdentity{Name: "alice", ID: "1001"})
 	tests := []struct {
 		name    string
 		in      ConfigInputs
@@ -70,7 +71,7 @@ func TestLoadConfig(t *testing.T) {
 		// A named file is one more layer under the machine file: it may
 		// repeat the machine's values, never change them (config_lock_test.go).
 		{name: "machine pins, --config elsewhere", in: ConfigInputs{MachinePath: good, Path: noKey},
-			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", Source: noKey}},
+			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool/alice", SpoolBase: "/var/lib/invigil/spool", Source: noKey}},
 		{name: "machine pins, --config with another server", in: ConfigInputs{MachinePath: good, Path: write("other.json", `{"server": "https://other.example"}`)},
 			wantErr: "this computer's managed configuration " + good + " sets server"},
 		{name: "machine only_server, INVIGIL_CONFIG elsewhere", in: ConfigInputs{MachinePath: only, Flags: Config{SpoolDir: "/s"}}, env: map[string]string{EnvConfig: noKey},
@@ -78,7 +79,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "machine pins nothing, --config elsewhere", in: ConfigInputs{MachinePath: noKey, Path: good},
 			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", Source: good}},
 		{name: "--config names the machine file", in: ConfigInputs{MachinePath: good, Path: good},
-			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", Source: good}},
+			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool/alice", SpoolBase: "/var/lib/invigil/spool", Source: good}},
 		{name: "machine file by default", in: ConfigInputs{MachinePath: good, Flags: Config{ServerKey: otherKey}}, wantErr: "cannot be replaced"},
 		{name: "only server, same flag", in: ConfigInputs{Path: only, Flags: Config{Server: "https://proctor.example.edu/", SpoolDir: "/s"}},
 			want: Config{Server: "https://proctor.example.edu", OnlyServer: true, SpoolDir: "/s", Source: only}},
@@ -100,6 +101,7 @@ func TestLoadConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			got.Machine = "" // TestMachineSpoolPerUser checks it
 			if got != tt.want {
 				t.Fatalf("LoadConfig = %+v\nwant %+v", got, tt.want)
 			}

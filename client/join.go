@@ -191,6 +191,7 @@ func Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
 	if err := os.MkdirAll(opts.SpoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool directory: %w", err)
 	}
+	CleanAside(opts.SpoolDir, opts.Now(), opts.Log) // earlier sessions' folders that hold no recording
 
 	resp, resumed, aside, err := resumeOrJoin(ctx, opts)
 	if err != nil {

@@ -43,5 +43,5 @@ go tool go-winres simply --arch amd64 --out cmd/invigil/rsrc \
 mkdir -p "$(dirname "$out")"
 CGO_ENABLED=1 GOOS=windows GOARCH=amd64 \
   CC=x86_64-w64-mingw32-gcc CXX=x86_64-w64-mingw32-g++ \
-  go build -ldflags "-s -w -H windowsgui -extldflags=-static" -o "$out" ./cmd/invigil
+  go build -ldflags "-s -w -H windowsgui -extldflags=-static $(scripts/build-stamp.sh)" -o "$out" ./cmd/invigil
 echo "build-windows: $out (invigil $version, build $build)"

@@ -44,7 +44,7 @@ if [ -z "$bin" ]; then
   bin=$work/invigil
   # A position-independent executable (ASLR), stripped, with full RELRO
   # (-z now: the dynamic symbols are bound at start, the table read-only).
-  CGO_ENABLED=1 go build -buildmode=pie -trimpath -ldflags '-s -w -extldflags=-Wl,-z,relro,-z,now' -o "$bin" ./cmd/invigil
+  CGO_ENABLED=1 go build -buildmode=pie -trimpath -ldflags "-s -w -extldflags=-Wl,-z,relro,-z,now $(scripts/build-stamp.sh)" -o "$bin" ./cmd/invigil
 fi
 [ -x "$bin" ] || { echo "package-deb: $bin is not an executable" >&2; exit 1; }
 

@@ -47,7 +47,7 @@ if [ -z "$exe" ]; then
     scripts/build-windows.sh -o "$exe" >&2
   else
     CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc CXX=x86_64-w64-mingw32-g++ \
-      go build -trimpath -ldflags '-s -w -H windowsgui -extldflags=-static' -o "$exe" ./cmd/invigil
+      go build -trimpath -ldflags "-s -w -H windowsgui -extldflags=-static $("$root"/scripts/build-stamp.sh)" -o "$exe" ./cmd/invigil
   fi
 fi
 [ -f "$exe" ] || { echo "package-msi: $exe: no such file" >&2; exit 1; }

@@ -28,7 +28,7 @@ if [ -z "${WINE_TESTS:-}" ]; then
   scripts/wine-gotest.sh ./client/credstore || status=$?
   # A machine config whose access list lets Everyone write it is refused.
   step "client's Windows config checks under Wine (scripts/wine-gotest.sh ./client)"
-  scripts/wine-gotest.sh ./client -test.run '^TestConfigFileEveryoneWritable$' -test.v || status=$?
+  scripts/wine-gotest.sh ./client -test.run '^(TestConfigFileEveryoneWritable|TestWindowsUserDirPrivate|TestWindowsUserOnlySD)$' -test.v || status=$?
 fi
 step "Windows stage took $(( $(date +%s) - start )) s"
 exit "$status"

@@ -29,6 +29,9 @@ type configKeyShow struct {
 	Source string `json:"source"`         // machine, file, env, flag, default, or unset
 	Name   string `json:"name,omitempty"` // the file, variable or flag
 	Locked bool   `json:"locked"`         // set by the machine file: nothing else may change it
+	// Base is the machine file's shared folder the value is this user's
+	// own folder in (spool_dir, journal_path).
+	Base string `json:"base,omitempty"`
 }
 
 // configShow is `invigil config show --json`.
@@ -36,6 +39,10 @@ type configShow struct {
 	MachineFile        string          `json:"machine_file"`
 	MachineFilePresent bool            `json:"machine_file_present"`
 	Keys               []configKeyShow `json:"keys"`
+	// Aside are earlier sessions' folders next to the spool that a run
+	// keeps (client.CleanAside): with spool segments, recording that may
+	// not have been uploaded.
+	Aside []client.AsideFolder `json:"aside"`
 }
 
 // runConfig is `invigil config show`: the configuration a run with the same
@@ -76,9 +83,13 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, src, err := client.LoadConfigSources(client.ConfigInputs{Path: *path, Flags: f, MachinePath: machine})
 	if err != nil {
 		fmt.Fprintf(stderr, "invigil config show: configuration: %v\n", err)
-		return exitFailure
+		return exitConfig
 	}
-	out := configShow{MachineFile: machine, MachineFilePresent: statErr == nil || !errors.Is(statErr, os.ErrNotExist)}
+	out := configShow{MachineFile: machine, MachineFilePresent: statErr == nil || !errors.Is(statErr, os.ErrNotExist),
+		Aside: client.ListAside(cfg.SpoolDir)}
+	if out.Aside == nil {
+		out.Aside = []client.AsideFolder{}
+	}
 	values := map[string]any{"server": cfg.Server, "server_key": cfg.ServerKey, "only_server": cfg.OnlyServer,
 		"spool_dir": cfg.SpoolDir, "journal_path": cfg.JournalPath, "camera": cfg.Camera, "screen": cfg.Screen}
 	for _, k := range client.ConfigKeys {
@@ -87,7 +98,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if kind == "" {
 			kind = "unset"
 		}
-		out.Keys = append(out.Keys, configKeyShow{Key: k, Value: values[k], Source: kind, Name: o.Name, Locked: o.Locked})
+		out.Keys = append(out.Keys, configKeyShow{Key: k, Value: values[k], Source: kind, Name: o.Name, Locked: o.Locked, Base: o.Base})
 	}
 	if *asJSON {
 		b, _ := json.MarshalIndent(out, "", "  ")
@@ -105,6 +116,14 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Key, showValue(k), showSource(k))
 	}
 	tw.Flush()
+	if len(out.Aside) > 0 {
+		fmt.Fprintf(stdout, "\nearlier sessions' folders next to the spool (docs/deploy.md, \"what stays on disk\"):\n")
+		tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		for _, a := range out.Aside {
+			fmt.Fprintf(tw, "%s\t%s\n", a.Dir, describeAside(a))
+		}
+		tw.Flush()
+	}
 	return exitOK
 }
 
@@ -149,5 +168,54 @@ func showSource(k configKeyShow) string {
 	if k.Locked {
 		s += " (locked)"
 	}
+	if k.Base != "" {
+		s += "; this user's own folder in " + k.Base
+	}
 	return s
+}
+
+// configError is a configuration `invigil run` cannot use (exit 11).
+type configError struct{ err error }
+
+func (e *configError) Error() string { return "configuration: " + e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// describeAside says what an earlier session's folder holds and what
+// happens to it.
+func describeAside(a client.AsideFolder) string {
+	var what string
+	switch a.Kind {
+	case client.AsideKept:
+		what = "an unfinished session of another exam"
+		if a.Exam != "" {
+			what += " (" + a.Exam + ")"
+		}
+		what += ", resumes with its link"
+	case client.AsideRetired:
+		what = "a session that can no longer upload"
+	case client.AsideDamaged:
+		what = "damaged recording cut out of a session"
+	}
+	if a.Segments == 0 && a.Kind == client.AsideKept {
+		return what + "; no recording: removed at a start once a week old"
+	}
+	if a.Segments == 0 {
+		return what + "; no recording: removed at the next start"
+	}
+	return fmt.Sprintf("%s; %d segment files, %.1f MB since %s: may not have been uploaded, kept (never removed automatically)",
+		what, a.Segments, float64(a.Bytes)/1e6, a.Since.Local().Format("2006-01-02"))
+}
+
+// configJournalPath is the lockdown journal `invigil run` uses when the
+// configuration names one (the machine file's journal_path, per user; a
+// file INVIGIL_CONFIG names), "" for lockdown's default. A configuration
+// that does not load is reported and the default is used: a reset must
+// still be possible.
+func configJournalPath(stderr io.Writer) string {
+	cfg, err := client.LoadConfig(client.ConfigInputs{MachinePath: configMachinePath})
+	if err != nil {
+		fmt.Fprintf(stderr, "invigil reset: configuration: %v; using the default journal\n", err)
+		return ""
+	}
+	return cfg.JournalPath
 }

@@ -70,10 +70,60 @@ func TestConfigShow(t *testing.T) {
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"server_kee": "x"}`), 0o644)
 	errb.Reset()
-	if code := dispatch(context.Background(), []string{"config", "show", "--config", bad}, &out, &errb); code != exitFailure || !strings.Contains(errb.String(), "server_kee") {
+	if code := dispatch(context.Background(), []string{"config", "show", "--config", bad}, &out, &errb); code != exitConfig || !strings.Contains(errb.String(), "server_kee") {
 		t.Errorf("bad file: exit %d, %q", code, errb.String())
 	}
 	if code := dispatch(context.Background(), []string{"config"}, &out, &errb); code != exitUsage {
 		t.Errorf("config without show: exit %d", code)
+	}
+}
+
+// TestConfigShowAside: `config show` lists the folders of earlier sessions
+// kept next to the spool, with what they hold.
+func TestConfigShowAside(t *testing.T) {
+	dir := t.TempDir()
+	configMachinePath = filepath.Join(dir, "machine-none.json")
+	t.Cleanup(func() { configMachinePath = "" })
+	t.Setenv("INVIGIL_CONFIG", "")
+	spool := filepath.Join(dir, "spool")
+	kept := spool + ".kept-s_1"
+	os.MkdirAll(kept, 0o700)
+	os.WriteFile(filepath.Join(kept, "00000000000000000001.seg"), make([]byte, 2000), 0o600)
+	var out, errb bytes.Buffer
+	if code := dispatch(context.Background(), []string{"config", "show", "--spool", spool}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), kept) || !strings.Contains(out.String(), "1 segment files") || !strings.Contains(out.String(), "may not have been uploaded") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	out.Reset()
+	if code := dispatch(context.Background(), []string{"config", "show", "--json", "--spool", spool}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var got configShow
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Aside) != 1 || got.Aside[0].Dir != kept || got.Aside[0].Segments != 1 || got.Aside[0].Kind != "kept" {
+		t.Errorf("aside %+v", got.Aside)
+	}
+}
+
+// TestResetFindsConfiguredJournal: `invigil reset` looks for the journal
+// where `invigil run` writes it when the configuration names one.
+func TestResetFindsConfiguredJournal(t *testing.T) {
+	dir := t.TempDir()
+	configMachinePath = filepath.Join(dir, "machine-none.json")
+	t.Cleanup(func() { configMachinePath = "" })
+	journal := filepath.Join(dir, "j", "journal.json")
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte(`{"journal_path": "`+filepath.ToSlash(journal)+`"}`), 0o644)
+	t.Setenv("INVIGIL_CONFIG", cfg)
+	var out, errb bytes.Buffer
+	if code := dispatch(context.Background(), []string{"reset"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), journal) {
+		t.Errorf("reset did not look at %s:\n%s%s", journal, out.String(), errb.String())
 	}
 }

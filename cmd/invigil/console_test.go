@@ -7,7 +7,8 @@ func TestWantsConsole(t *testing.T) {
 		args []string
 		want bool
 	}{
-		{nil, true},
+		{nil, false}, // the app
+		{[]string{"help"}, true},
 		{[]string{"check", "--json"}, true},
 		{[]string{"reset"}, true},
 		{[]string{"version"}, true},

@@ -43,3 +43,14 @@ func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) 
 // the local spool (damaged or deleted files) and could not be uploaded; the
 // proctor has a spool.corrupt (or spool.set_aside) event naming it.
 const exitSpoolLost = 10
+
+// exitConfig: the configuration cannot be used (the machine file or a
+// --config file is missing, unreadable, writable by others or invalid; a
+// flag or variable tries to change a key the machine file locks; the
+// per-user spool or journal folder cannot be made). The desktop app shows
+// the problem in a window first.
+const exitConfig = 11
+
+// exitNoDisplay: the desktop app cannot open a window (no DISPLAY, or the
+// X server it names does not answer); `invigil run --headless` needs none.
+const exitNoDisplay = 12

@@ -35,7 +35,11 @@ func main() {
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		// What the menu entry or a double click starts: the app.
+		return runApp(ctx, stdout, stderr)
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return 0
 	}
@@ -48,7 +52,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: invigil <command> [flags]")
+	fmt.Fprintln(w, "usage: invigil [<command> [flags]]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Without a command: the desktop app (as 'invigil run').")
 	fmt.Fprintln(w)
 	names := make([]string, 0, len(commands))
 	for n := range commands {

@@ -34,6 +34,9 @@ func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	path := *journal
 	if path == "" {
+		path = configJournalPath(stderr) // the journal `invigil run` writes: per user under a machine journal_path
+	}
+	if path == "" {
 		var err error
 		if path, err = lockdown.DefaultJournalPath(); err != nil {
 			fmt.Fprintf(stderr, "invigil reset: %v\n", err)

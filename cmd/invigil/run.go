@@ -83,8 +83,14 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 		Server: f.server, ServerKey: f.serverKey, SpoolDir: f.spool, JournalPath: f.journal,
 		Camera: f.camera, Screen: f.screen,
 	}})
+	if err == nil {
+		// The machine file's spool and journal folders are per user (client.Config.PrepareDirs).
+		if err = cfg.PrepareDirs(); err != nil && cfg.Machine != "" {
+			err = &client.ConfigFileError{Path: cfg.Machine, Err: err}
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
+		return f, &configError{err} // configFailed (ui.go) reports it
 	}
 	f.cfg = cfg
 	if !f.headless {
@@ -145,6 +151,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseRunFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
+	}
+	if ce := (*configError)(nil); errors.As(err, &ce) {
+		return configFailed(f, ce.err, stderr)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "invigil run: %v\n", err)

@@ -1,0 +1,5 @@
+//go:build !unix && !windows
+
+package client
+
+func isWindows() bool { return false }

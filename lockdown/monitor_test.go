@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -139,19 +140,59 @@ func TestMonitorRealProcesses(t *testing.T) {
 		t.Errorf("end event %+v does not close %s", end, open.ID)
 	}
 
-	// Close ends what is still open, and stops the events.
+	// Close ends what is still open, and stops the events: when it
+	// returns, every open event has its end, no Monitor goroutine is left
+	// to send more, and calls into the closed Monitor send nothing.
 	m.Close()
-	n := len(rec.snapshot())
 	for _, v := range m.Open() {
 		t.Errorf("still open after Close: %+v", v)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if got := len(rec.snapshot()); got != n {
-		t.Errorf("%d events after Close", got-n)
-	}
+	checkClosedMonitor(t, m, rec)
 	if err := m.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
+}
+
+// checkClosedMonitor checks a Monitor after Close: every violation that
+// opened has ended, none of its goroutines runs, and calls into it send
+// nothing.
+func checkClosedMonitor(t *testing.T, m *Monitor, rec *recorder) {
+	t.Helper()
+	evs := rec.snapshot()
+	open := map[string]bool{}
+	for _, v := range evs {
+		open[v.ID] = v.Phase == PhaseOpen
+	}
+	for id, o := range open {
+		if o {
+			t.Errorf("violation %s has no end event after Close", id)
+		}
+	}
+	if g := monitorGoroutines(); g != "" {
+		t.Errorf("Monitor goroutines left after Close:\n%s", g)
+	}
+	now := time.Now()
+	m.FocusLost(now.Add(-time.Hour))
+	m.FocusGained(now)
+	m.ClipboardUsed(now, ClipboardPaste)
+	m.SetCameras([]Camera{{Label: "OBS Virtual Camera"}})
+	if got := rec.snapshot(); len(got) != len(evs) {
+		t.Errorf("events after Close: %+v", got[len(evs):])
+	}
+}
+
+// monitorGoroutines returns the stacks of goroutines running a Monitor
+// method.
+func monitorGoroutines() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "lockdown.(*Monitor).") && !strings.Contains(g, "monitorGoroutines") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
 
 // closingPolicy prohibits only a name unique to this test process, so that

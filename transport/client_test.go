@@ -342,7 +342,10 @@ func TestClientRestartWithSameSpool(t *testing.T) {
 	defer b.kill()
 	dir := t.TempDir()
 	spool := mustOpen(t, dir, SpoolOptions{})
-	p, _ := faultproxy.New(b.addr())
+	p, err := faultproxy.New(b.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer p.Close()
 	c := newTestClient(t, wsURL(p.Addr()), spool, nil)
 	sendN(t, c, 1, 100)
@@ -390,7 +393,10 @@ func TestClientCommands(t *testing.T) {
 	store := newMemStore()
 	b := startBackend(t, store, "")
 	defer b.kill()
-	p, _ := faultproxy.New(b.addr())
+	p, err := faultproxy.New(b.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer p.Close()
 	spool := mustOpen(t, t.TempDir(), SpoolOptions{})
 	defer spool.Close()
@@ -412,6 +418,12 @@ func TestClientCommands(t *testing.T) {
 		defer store.mu.Unlock()
 		return store.acked["c1"] && store.acked["c2"]
 	})
+	if n := p.Accepted(); n < 2 {
+		t.Fatalf("%d connections through the proxy: the cut did not make the client reconnect", n)
+	}
+	if got, want := h.ids(), "warn:c1,pause:c2"; got != want {
+		t.Fatalf("commands delivered %q after c1 was resent, want %q", got, want)
+	}
 }
 
 func TestClientPermanentErrors(t *testing.T) {

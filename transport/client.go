@@ -54,10 +54,15 @@ type ClientConfig struct {
 	Info      ClientInfo
 	Spool     *Spool // where Send appends; the Client does not close it
 	Handler   Handler
-	// OnStatus, if set, is called whenever the status changes. It runs on
-	// the Client's goroutines and must not block.
+	// OnStatus, if set, is called when the status changes, from one
+	// goroutine of the Client's own, never a connection's: a slow OnStatus
+	// does not hold up the upload. Changes that come while it runs are
+	// coalesced: the next call carries the latest status. The final status
+	// (after Finish, Close or a permanent error) is always delivered.
 	OnStatus func(Status)
-	// OnAck, if set, is called with each cumulative ack as it arrives.
+	// OnAck, if set, is called with each cumulative ack as it arrives, on
+	// the connection's reader: it must return at once (it exists to time
+	// acks in benchmarks).
 	OnAck func(seq uint64)
 	Log   *slog.Logger
 
@@ -80,6 +85,9 @@ type Client struct {
 	wg     sync.WaitGroup
 
 	commands chan Command
+	// statusCh (capacity 1) tells the status goroutine that the status
+	// changed.
+	statusCh chan struct{}
 
 	mu        sync.Mutex
 	status    Status
@@ -132,13 +140,15 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		commands: make(chan Command, 64),
+		statusCh: make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		seen:     map[string]bool{},
 		status:   Status{Spool: cfg.Spool.Status()},
 	}, nil
 }
 
-// Start starts the connection manager and the command dispatcher.
+// Start starts the connection manager, the command dispatcher and the
+// status notifier.
 func (c *Client) Start() {
 	c.wg.Add(2)
 	go func() {
@@ -150,6 +160,9 @@ func (c *Client) Start() {
 		defer c.wg.Done()
 		c.dispatch()
 	}()
+	if c.cfg.OnStatus != nil {
+		c.wg.Go(c.notifyStatus)
+	}
 }
 
 // Send appends m to the spool and wakes the writer. An error means m was not
@@ -186,14 +199,35 @@ func (c *Client) Err() error {
 // permanent error (see Err).
 func (c *Client) Done() <-chan struct{} { return c.done }
 
+// setStatus changes the status and wakes the status notifier; it never
+// waits for OnStatus.
 func (c *Client) setStatus(f func(*Status)) {
 	c.mu.Lock()
 	f(&c.status)
-	st := c.status
 	c.mu.Unlock()
-	if c.cfg.OnStatus != nil {
-		st.Spool = c.cfg.Spool.Status()
-		c.cfg.OnStatus(st)
+	select {
+	case c.statusCh <- struct{}{}:
+	default: // a notification is pending already: it will carry this change
+	}
+}
+
+// notifyStatus calls OnStatus with the latest status after each change,
+// until the manager has stopped and its last change is delivered.
+func (c *Client) notifyStatus() {
+	for {
+		select {
+		case <-c.statusCh:
+			c.cfg.OnStatus(c.Status())
+		case <-c.done:
+			// No status changes after the manager stops: deliver the last
+			// one, if it is still pending.
+			select {
+			case <-c.statusCh:
+				c.cfg.OnStatus(c.Status())
+			default:
+			}
+			return
+		}
 	}
 }
 

@@ -109,9 +109,9 @@ func (m *Monitor) keyLoop() {
 			if !m.stopped {
 				v := Violation{ID: newViolationID(), Code: code, Severity: SeverityWarning, Phase: PhaseOpen,
 					Summary: summary, Evidence: map[string]string{"keys": r.Keys, "action": string(r.Action)}, Start: now}
-				m.opts.Sink.Violation(v)
+				m.notify.violation(v)
 				v.Phase, v.End = PhaseEnd, now
-				m.opts.Sink.Violation(v)
+				m.notify.violation(v)
 			}
 			m.mu.Unlock()
 		}

@@ -69,7 +69,8 @@ type MonitorOptions struct {
 
 // Monitor watches the system during the exam and emits violations: an
 // "open" event when one starts, an "end" event when it stops. It owns its
-// goroutines; Close stops them and waits.
+// goroutines; Close stops them and waits. Events reach the Sink in order
+// from a goroutine of the Monitor's that holds none of its locks.
 type Monitor struct {
 	p    *policy.Policy
 	opts MonitorOptions
@@ -91,7 +92,10 @@ type Monitor struct {
 	keyCh  chan keyReport
 	kioskH kioskHandle
 
-	// mu guards the fields below and serialises the sink.
+	// notify delivers the events to the Sink, in order, outside mu.
+	notify *notifier
+
+	// mu guards the fields below and orders the events.
 	mu          sync.Mutex
 	stopped     bool
 	open        map[string]*openViolation
@@ -186,6 +190,7 @@ func NewMonitor(p *policy.Policy, opts MonitorOptions) (*Monitor, error) {
 		lastErr:    map[string]string{},
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.notify = newNotifier(opts.Sink)
 	m.procs = newProcScanner(m.p)
 	m.ports = newPortScanner(m.p, m.procs.self)
 	m.clearClipboard("exam start")
@@ -221,6 +226,7 @@ func (m *Monitor) Close() error {
 			m.endLocked(key, now, "monitor stopped")
 		}
 		m.mu.Unlock()
+		m.notify.close() // every event is with the Sink when Close returns
 		m.clearClipboard("exam end")
 	})
 	return nil
@@ -291,9 +297,9 @@ func (m *Monitor) ClipboardUsed(at time.Time, op ClipboardOp) {
 	}
 	v := Violation{ID: newViolationID(), Code: CodeClipboardUsed, Severity: SeverityWarning, Phase: PhaseOpen,
 		Summary: "Clipboard " + string(op) + " attempted; the exam blocks the clipboard", Evidence: map[string]string{"op": string(op)}, Start: at}
-	m.opts.Sink.Violation(v)
+	m.notify.violation(v)
 	v.Phase, v.End = PhaseEnd, at
-	m.opts.Sink.Violation(v)
+	m.notify.violation(v)
 }
 
 // SetCameras gives the Monitor the current camera devices (from capture);
@@ -338,7 +344,7 @@ func (m *Monitor) reconcileLocked(source string, conds []cond, now time.Time) {
 		}
 		v := Violation{ID: newViolationID(), Code: c.code, Severity: c.sev, Phase: PhaseOpen, Summary: c.summary, Evidence: c.evidence, Start: start}
 		m.open[c.key] = &openViolation{v: v, source: source}
-		m.opts.Sink.Violation(v)
+		m.notify.violation(v)
 		if c.finding != nil {
 			m.enforceLocked(c.key, *c.finding)
 		}
@@ -361,7 +367,7 @@ func (m *Monitor) endLocked(key string, now time.Time, why string) {
 		}
 		v.Evidence["resolution"] = why
 	}
-	m.opts.Sink.Violation(v)
+	m.notify.violation(v)
 }
 
 // enforceLocked closes a blocked process, or asks first, per the policy.
@@ -574,10 +580,6 @@ func processCond(f ProcessFinding) cond {
 }
 
 func (m *Monitor) displayLoop() {
-	ds0 := DisplaySink(nil)
-	if s, ok := m.opts.Sink.(DisplaySink); ok {
-		ds0 = s
-	}
 	r := newDisplayReader()
 	defer r.close()
 	m.every(m.opts.DisplayInterval, func(now time.Time) {
@@ -602,8 +604,8 @@ func (m *Monitor) displayLoop() {
 		defer m.mu.Unlock()
 		if !slices.Equal(ds, m.displays) {
 			m.displays = ds
-			if ds0 != nil && !m.stopped {
-				ds0.DisplaysChanged(now, slices.Clone(ds))
+			if !m.stopped {
+				m.notify.displaysChanged(now, slices.Clone(ds))
 			}
 		}
 		m.reconcileLocked("display", conds, now)

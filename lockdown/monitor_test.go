@@ -503,3 +503,78 @@ func TestMonitorOptions(t *testing.T) {
 		t.Error("invalid policy accepted")
 	}
 }
+
+// blockingSink blocks in Violation until released, and keeps what it got.
+type blockingSink struct {
+	entered chan Violation
+	release chan struct{}
+	mu      sync.Mutex
+	got     []Violation
+}
+
+func (s *blockingSink) Violation(v Violation) {
+	select {
+	case s.entered <- v:
+	default:
+	}
+	<-s.release
+	s.mu.Lock()
+	s.got = append(s.got, v)
+	s.mu.Unlock()
+}
+
+// TestMonitorSlowSink: a Sink that blocks stalls neither the Monitor's
+// callers nor its state; the events wait in order, none is dropped, and
+// all of them have reached the Sink when Close returns.
+func TestMonitorSlowSink(t *testing.T) {
+	p := policy.Default()
+	p.Clipboard = policy.ClipboardBlock
+	sink := &blockingSink{entered: make(chan Violation, 1), release: make(chan struct{})}
+	m, err := NewMonitor(p, MonitorOptions{Sink: sink, Logger: quietLogger(), listHidden: (&fakeWindows{}).list})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(sink.release) }) }
+	defer unblock() // before Close, also when the test fails
+	cam := []Camera{{Label: "OBS Virtual Camera"}}
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		m.SetCameras(cam)
+		<-sink.entered // the Sink now blocks on the first event
+		for range 100 {
+			m.ClipboardUsed(time.Now(), ClipboardPaste)
+		}
+		m.SetCameras(nil)
+		if len(m.Open()) != 0 {
+			t.Error("the virtual camera's violation is still open after it went away")
+		}
+	}()
+	select {
+	case <-returned:
+	case <-time.After(eventWait):
+		t.Fatal("the Monitor's callers are stalled behind a blocked Sink")
+	}
+	unblock()
+	m.Close()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	var camEvents []Phase
+	clip := 0
+	for _, v := range sink.got {
+		switch v.Code {
+		case CodeCameraVirtual:
+			camEvents = append(camEvents, v.Phase)
+		case CodeClipboardUsed:
+			clip++
+		}
+	}
+	if len(camEvents) != 2 || camEvents[0] != PhaseOpen || camEvents[1] != PhaseEnd {
+		t.Errorf("camera events %v, want [open end]", camEvents)
+	}
+	if clip != 200 {
+		t.Errorf("%d clipboard events reached the Sink, want 200 (100 open + 100 end)", clip)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/invigil/invigil/lockdown/journal"
 	"github.com/invigil/invigil/lockdown/policy"
 )
 
@@ -16,7 +17,7 @@ import (
 // kioskConfig is what a kiosk needs.
 type kioskConfig struct {
 	policy  policy.Kiosk
-	journal *Journal
+	journal *journal.Journal
 	log     *slog.Logger
 	self    int32
 	// report is called, from the hook's thread, for every key event the

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/invigil/invigil/lockdown/journal"
 	"github.com/invigil/invigil/lockdown/policy"
 )
 
@@ -35,7 +36,7 @@ type MonitorOptions struct {
 	// Journal records every change the Monitor makes to the system
 	// (clipboard clearing, closed processes). Without a journal the
 	// Monitor changes nothing: it only reports.
-	Journal *Journal
+	Journal *journal.Journal
 	// Ask is called for policy enforcement.terminate "ask". Nil: the
 	// student is not asked and nothing is closed.
 	Ask AskFunc

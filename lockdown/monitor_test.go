@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invigil/invigil/lockdown/journal"
 	"github.com/invigil/invigil/lockdown/policy"
 )
 
@@ -213,7 +214,7 @@ func TestMonitorAutoTerminate(t *testing.T) {
 	anydesk, _ := copySleep(t, dir, name)
 	p.Enforcement = policy.Enforcement{Terminate: policy.TerminateAuto, GraceSeconds: 2}
 	p.Clipboard = policy.ClipboardAllow
-	j, _, err := OpenJournal(context.Background(), filepath.Join(dir, "journal.jsonl"), JournalOptions{})
+	j, _, err := journal.Open(context.Background(), filepath.Join(dir, "journal.jsonl"), journal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,7 @@ func TestMonitorAutoTerminate(t *testing.T) {
 		t.Errorf("resolution %q", end.Evidence["resolution"])
 	}
 	m.Close()
-	_, pending, err := readJournal(j.Path())
+	pending, err := journal.Pending(j.Path())
 	if err != nil || len(pending) != 1 || pending[0].Kind != "process.close" {
 		t.Errorf("journal: %+v, %v; want one process.close", pending, err)
 	}
@@ -255,7 +256,7 @@ func TestMonitorAsk(t *testing.T) {
 			anydesk, _ := copySleep(t, dir, name)
 			p.Enforcement = policy.Enforcement{Terminate: policy.TerminateAsk, GraceSeconds: 1}
 			p.Clipboard = policy.ClipboardAllow
-			j, _, err := OpenJournal(context.Background(), filepath.Join(dir, "journal.jsonl"), JournalOptions{})
+			j, _, err := journal.Open(context.Background(), filepath.Join(dir, "journal.jsonl"), journal.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -78,7 +78,8 @@ type Violation struct {
 type Sink interface {
 	// Violation is called for every open and end event, in order, from
 	// one Monitor goroutine that holds no lock of the Monitor's: it may
-	// call back into the Monitor, and a slow Sink delays only later
+	// call the Monitor's methods (not Close, which waits for the Sink to
+	// take every event), and a slow Sink delays only later
 	// events (the Monitor queues them; none is dropped), never the
 	// detectors. Every event is delivered when Monitor.Close returns.
 	Violation(v Violation)

@@ -1,4 +1,6 @@
 // Package assets embeds the files the binaries ship with: the default exam
-// policy, the privacy-notice template, icons and the dashboard's web files.
-// It imports nothing of the project.
+// policy (DefaultPolicy), the privacy-notice template (PrivacyNotice) and
+// the application icon (Icon as SVG, IconPNG at 512×512). Nothing else:
+// the proctor dashboard's web files are not part of this package. It
+// imports nothing of the project.
 package assets

@@ -12,6 +12,8 @@ import (
 	"github.com/invigil/invigil/assets"
 	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ExamSpec describes an exam to create.
@@ -75,12 +77,20 @@ func (b *Backend) CreateExam(ctx context.Context, spec ExamSpec) (*Exam, error) 
 	_, err = b.db.ExecContext(ctx, `INSERT INTO exams(id, name, code, policy, config_key, opens_at, closes_at, created_at) VALUES (?,?,?,?,?,?,?,?)`,
 		e.ID, e.Name, e.Code, env, ck, nullMicros(e.OpensAt), nullMicros(e.ClosesAt), micros(now))
 	if err != nil {
-		if strings.Contains(err.Error(), "UNIQUE constraint failed: exams.code") {
+		if isUniqueViolation(err) { // code is the table's only UNIQUE column (id is its PRIMARY KEY)
 			return nil, fmt.Errorf("create exam: %w: %s", ErrCodeTaken, spec.Code)
 		}
 		return nil, fmt.Errorf("create exam: %w", err)
 	}
 	return e, nil
+}
+
+// isUniqueViolation reports whether err is SQLite's "UNIQUE constraint
+// failed" (extended result code SQLITE_CONSTRAINT_UNIQUE; a PRIMARY KEY
+// violation has its own code).
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
 // EnsureDemoExam creates the demo exam (join code DEMO, default policy) if

@@ -1,6 +1,9 @@
 package capture
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors a caller branches on. Everything else is wrapped context.
 var (
@@ -19,6 +22,7 @@ var (
 	// ErrClosed is returned by Read and Snapshot after Close.
 	ErrClosed = errors.New("capture: stream closed")
 	// ErrUnsupported means this build (OS, architecture or cgo off) cannot
-	// do what was asked.
-	ErrUnsupported = errors.New("capture: unsupported on this platform or build")
+	// do what was asked. It wraps errors.ErrUnsupported, as
+	// lockdown.ErrUnsupported does.
+	ErrUnsupported = fmt.Errorf("capture: unsupported on this platform or build: %w", errors.ErrUnsupported)
 )

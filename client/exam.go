@@ -9,6 +9,7 @@ import (
 
 	"github.com/invigil/invigil/capture"
 	"github.com/invigil/invigil/lockdown"
+	"github.com/invigil/invigil/lockdown/journal"
 	"github.com/invigil/invigil/lockdown/policy"
 )
 
@@ -121,7 +122,7 @@ type Exam struct {
 	sess    *Session
 	media   *Media
 	monitor *lockdown.Monitor
-	journal *lockdown.Journal
+	journal *journal.Journal
 	log     *slog.Logger
 }
 
@@ -129,7 +130,7 @@ type Exam struct {
 type ExamOptions struct {
 	Camera, Screen *capture.Stream // opened by OpenCapture after consent; either may be nil
 	Disabled       []string        // sources the student or IT turned off against the policy
-	JournalPath    string          // default lockdown.DefaultJournalPath()
+	JournalPath    string          // default journal.DefaultPath()
 	Ask            lockdown.AskFunc
 	Cameras        []lockdown.Camera
 	// OnViolation, if set, also sees every violation event (the UI shows
@@ -150,11 +151,11 @@ func StartExam(ctx context.Context, sess *Session, opts ExamOptions) (*Exam, err
 	path := opts.JournalPath
 	if path == "" {
 		var err error
-		if path, err = lockdown.DefaultJournalPath(); err != nil {
+		if path, err = journal.DefaultPath(); err != nil {
 			return nil, err
 		}
 	}
-	j, rep, err := lockdown.OpenJournal(ctx, path, lockdown.JournalOptions{})
+	j, rep, err := journal.Open(ctx, path, journal.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("lockdown journal: %w", err)
 	}

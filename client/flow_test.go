@@ -76,8 +76,17 @@ func TestFlowWithoutUI(t *testing.T) {
 	waitState(t, f, "confirmation", func(s client.State) bool { return s.Exam != nil && s.Exam.ConfirmFinish })
 	f.ConfirmFinish()
 	s = waitState(t, f, "receipt", on(client.ScreenReceipt))
-	if !s.Receipt.Receipt.Match || s.Recording {
-		t.Fatalf("receipt %+v recording %v", s.Receipt, s.Recording)
+	// The receipt is the one the exam's Finish produced, after the flow
+	// sent its last event: it counts every event the flow sent.
+	evs := x.Events()
+	if !x.Finished() || s.Recording {
+		t.Fatalf("finished %v recording %v", x.Finished(), s.Recording)
+	}
+	if got, want := s.Receipt.Receipt.Messages, uint64(len(evs)); got != want {
+		t.Fatalf("receipt counts %d messages, the flow sent %d", got, want)
+	}
+	if last := evs[len(evs)-1]; last.Type != "session.finished" || last.Fields["reason"] == nil {
+		t.Fatalf("last event %+v, want session.finished with a reason", last)
 	}
 	f.Quit()
 	select {

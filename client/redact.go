@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/invigil/invigil/lockdown"
+	"github.com/invigil/invigil/lockdown/journal"
 )
 
 // Violations leave this computer without the names of its users: a program
@@ -73,9 +74,9 @@ func (r redactor) violation(v lockdown.Violation) lockdown.Violation {
 // resetReport returns rep as it may leave this computer (the
 // lockdown.recovered event): the journal's path, each change's summary
 // and error, and the undo data's text redacted like violations.
-func (r redactor) resetReport(rep lockdown.ResetReport) lockdown.ResetReport {
+func (r redactor) resetReport(rep journal.ResetReport) journal.ResetReport {
 	rep.Path = r.text(rep.Path)
-	res := make([]lockdown.UndoResult, len(rep.Results))
+	res := make([]journal.UndoResult, len(rep.Results))
 	for i, u := range rep.Results {
 		u.Change.Summary = r.text(u.Change.Summary)
 		u.Error = r.text(u.Error)

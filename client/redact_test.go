@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/invigil/invigil/lockdown"
+	"github.com/invigil/invigil/lockdown/journal"
 )
 
 func TestRedactEvidence(t *testing.T) {
@@ -40,11 +41,11 @@ func TestRedactEvidence(t *testing.T) {
 // the computer redacted like violations.
 func TestRedactResetReport(t *testing.T) {
 	r := redactor{home: "/srv/people/alice"}
-	rep := lockdown.ResetReport{
+	rep := journal.ResetReport{
 		Path:  "/srv/people/alice/.cache/invigil/lockdown.journal",
 		Found: true,
-		Results: []lockdown.UndoResult{{
-			Change: lockdown.Change{Kind: "file.restore", Summary: `replaced C:\Users\alice\AppData\x.ini`,
+		Results: []journal.UndoResult{{
+			Change: journal.Change{Kind: "file.restore", Summary: `replaced C:\Users\alice\AppData\x.ini`,
 				Undo: json.RawMessage(`{"path":"C:\\Users\\alice\\AppData\\x.ini","n":3}`)},
 			Outcome: "failed", Error: "open /home/bob/y: permission denied",
 		}},

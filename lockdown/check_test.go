@@ -248,3 +248,11 @@ func TestCheckCameras(t *testing.T) {
 		t.Errorf("flag policy: %s, want warn", got.Status)
 	}
 }
+
+// TestErrUnsupportedIsStandard: lockdown's "cannot do it here" is the
+// standard library's (and capture's) one sentinel.
+func TestErrUnsupportedIsStandard(t *testing.T) {
+	if !errors.Is(fmt.Errorf("detector: %w", ErrUnsupported), errors.ErrUnsupported) {
+		t.Fatal("lockdown.ErrUnsupported does not wrap errors.ErrUnsupported")
+	}
+}

@@ -2,7 +2,8 @@
 // detectors (processes, remote-access listeners, displays, virtual
 // machines, remote sessions, virtual cameras, clipboard), the system check
 // report, the Monitor that emits violations during the exam, closing
-// prohibited programs, and the journal that undoes every change it makes.
+// prohibited programs. Every change it makes goes through the undo journal
+// (package lockdown/journal) first.
 // It never imports Fyne or transport: the client carries violations to the
 // backend through the Sink it implements.
 //
@@ -11,13 +12,13 @@
 //	r := lockdown.Check(ctx, pol, lockdown.CheckOptions{Cameras: cams})
 //	// check screen: r.Checks (ID, Status, Summary, Fixes, Evidence);
 //	// "Close these apps": lockdown.CloseProcesses(ctx, r.Closable(), grace)
-//	j, recovered, err := lockdown.OpenJournal(ctx, path, lockdown.JournalOptions{})
+//	j, recovered, err := journal.Open(ctx, path, journal.Options{}) // lockdown/journal
 //	m, err := lockdown.NewMonitor(pol, lockdown.MonitorOptions{Sink: s, Journal: j, Ask: ask})
 //	// UI hooks: m.FocusLost(t), m.FocusGained(t), m.ClipboardUsed(t, op), m.SetCameras(cams)
 //	m.Close()           // ends open violations
 //	j.Close(ctx)        // undoes every change, removes the journal
 //
-// `invigil reset` calls Reset on the same journal path.
+// `invigil reset` calls journal.Reset on the same journal path.
 //
 // # Design notes and surprises
 //

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invigil/invigil/lockdown/journal"
 	"github.com/invigil/invigil/lockdown/policy"
 	"golang.org/x/sys/windows"
 )
@@ -63,7 +64,7 @@ func TestWindowsForegroundGuard(t *testing.T) {
 			defer destroyWindow(exam)
 			procSetForegroundWindow.Call(uintptr(exam))
 			pumpKeys(100 * time.Millisecond)
-			j, _, err := OpenJournal(t.Context(), tempDir(t)+`\journal.jsonl`, JournalOptions{})
+			j, _, err := journal.Open(t.Context(), tempDir(t)+`\journal.jsonl`, journal.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

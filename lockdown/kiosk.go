@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/invigil/invigil/lockdown/journal"
 	"github.com/invigil/invigil/lockdown/policy"
 )
 
@@ -16,7 +17,7 @@ import (
 // kioskConfig is what a kiosk needs.
 type kioskConfig struct {
 	policy  policy.Kiosk
-	journal *Journal
+	journal *journal.Journal
 	log     *slog.Logger
 	self    int32
 	// report is called, from the hook's thread, for every key event the
@@ -109,9 +110,9 @@ func (m *Monitor) keyLoop() {
 			if !m.stopped {
 				v := Violation{ID: newViolationID(), Code: code, Severity: SeverityWarning, Phase: PhaseOpen,
 					Summary: summary, Evidence: map[string]string{"keys": r.Keys, "action": string(r.Action)}, Start: now}
-				m.opts.Sink.Violation(v)
+				m.notify.violation(v)
 				v.Phase, v.End = PhaseEnd, now
-				m.opts.Sink.Violation(v)
+				m.notify.violation(v)
 			}
 			m.mu.Unlock()
 		}

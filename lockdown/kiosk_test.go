@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invigil/invigil/lockdown/journal"
 	"github.com/invigil/invigil/lockdown/policy"
 )
 
@@ -35,7 +36,7 @@ func (f *fakeKiosk) Close() error {
 // policy's settings, turns key reports into instant violations (at most one
 // per key combination per 10 s) and stops the kiosk at Close.
 func TestMonitorKiosk(t *testing.T) {
-	j, _, err := OpenJournal(context.Background(), filepath.Join(t.TempDir(), "j.jsonl"), JournalOptions{})
+	j, _, err := journal.Open(context.Background(), filepath.Join(t.TempDir(), "j.jsonl"), journal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestMonitorNoKiosk(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Close()
-	j, _, err := OpenJournal(context.Background(), filepath.Join(t.TempDir(), "j.jsonl"), JournalOptions{})
+	j, _, err := journal.Open(context.Background(), filepath.Join(t.TempDir(), "j.jsonl"), journal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package lockdown
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -13,26 +11,26 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/invigil/invigil/lockdown/journal"
 	"github.com/invigil/invigil/lockdown/policy"
 	"golang.org/x/sys/windows"
 )
 
 var (
-	procSetWindowsHookExW     = user32.NewProc("SetWindowsHookExW")
-	procUnhookWindowsHookEx   = user32.NewProc("UnhookWindowsHookEx")
-	procCallNextHookEx        = user32.NewProc("CallNextHookEx")
-	procSetWinEventHook       = user32.NewProc("SetWinEventHook")
-	procUnhookWinEvent        = user32.NewProc("UnhookWinEvent")
-	procGetMessageW           = user32.NewProc("GetMessageW")
-	procTranslateMessage      = user32.NewProc("TranslateMessage")
-	procDispatchMessageW      = user32.NewProc("DispatchMessageW")
-	procPostThreadMessageW    = user32.NewProc("PostThreadMessageW")
-	procSystemParametersInfoW = user32.NewProc("SystemParametersInfoW")
-	procSetWindowPos          = user32.NewProc("SetWindowPos")
-	procSetForegroundWindow   = user32.NewProc("SetForegroundWindow")
-	procShowWindowAsync       = user32.NewProc("ShowWindowAsync")
-	procGetWindow             = user32.NewProc("GetWindow")
-	procPeekMessageW          = user32.NewProc("PeekMessageW")
+	procSetWindowsHookExW   = user32.NewProc("SetWindowsHookExW")
+	procUnhookWindowsHookEx = user32.NewProc("UnhookWindowsHookEx")
+	procCallNextHookEx      = user32.NewProc("CallNextHookEx")
+	procSetWinEventHook     = user32.NewProc("SetWinEventHook")
+	procUnhookWinEvent      = user32.NewProc("UnhookWinEvent")
+	procGetMessageW         = user32.NewProc("GetMessageW")
+	procTranslateMessage    = user32.NewProc("TranslateMessage")
+	procDispatchMessageW    = user32.NewProc("DispatchMessageW")
+	procPostThreadMessageW  = user32.NewProc("PostThreadMessageW")
+	procSetWindowPos        = user32.NewProc("SetWindowPos")
+	procSetForegroundWindow = user32.NewProc("SetForegroundWindow")
+	procShowWindowAsync     = user32.NewProc("ShowWindowAsync")
+	procGetWindow           = user32.NewProc("GetWindow")
+	procPeekMessageW        = user32.NewProc("PeekMessageW")
 )
 
 const (
@@ -45,10 +43,6 @@ const (
 	eventSystemForeground = 0x0003
 	winEventOutOfContext  = 0x0000
 	winEventSkipOwnProc   = 0x0002
-
-	spiGetForegroundLockTimeout = 0x2000
-	spiSetForegroundLockTimeout = 0x2001
-	spifSendChange              = 0x02
 
 	swpNoSize     = 0x0001
 	swpNoMove     = 0x0002
@@ -123,41 +117,8 @@ var (
 	winEventCB = sync.OnceValue(func() uintptr { return syscall.NewCallback(winEventProc) })
 )
 
-func registerKioskUndoers(u map[string]Undoer) {
-	u["kiosk.foreground_lock_timeout"] = undoForegroundLockTimeout
-}
-
-// foregroundLockUndo is the undo data of "kiosk.foreground_lock_timeout".
-type foregroundLockUndo struct {
-	Old uint32 `json:"old"`
-}
-
-func foregroundLockTimeout() (uint32, error) {
-	var v uint32
-	r, _, err := procSystemParametersInfoW.Call(spiGetForegroundLockTimeout, 0, uintptr(unsafe.Pointer(&v)), 0)
-	if r == 0 {
-		return 0, fmt.Errorf("SPI_GETFOREGROUNDLOCKTIMEOUT: %w", err)
-	}
-	return v, nil
-}
-
-// setForegroundLockTimeout sets the value for this logon session only (no
-// SPIF_UPDATEINIFILE): a log-off restores the user's own value too.
-func setForegroundLockTimeout(v uint32) error {
-	r, _, err := procSystemParametersInfoW.Call(spiSetForegroundLockTimeout, 0, uintptr(v), spifSendChange)
-	if r == 0 {
-		return fmt.Errorf("SPI_SETFOREGROUNDLOCKTIMEOUT: %w", err)
-	}
-	return nil
-}
-
-func undoForegroundLockTimeout(_ context.Context, raw json.RawMessage) error {
-	var u foregroundLockUndo
-	if err := json.Unmarshal(raw, &u); err != nil {
-		return fmt.Errorf("kiosk.foreground_lock_timeout: %w", err)
-	}
-	return setForegroundLockTimeout(u.Old)
-}
+// foregroundLockTimeout is the current foreground lock timeout (ms).
+func foregroundLockTimeout() (uint32, error) { return journal.ForegroundLockTimeout() }
 
 // startKiosk applies the policy's kiosk on Windows. Every change is
 // recorded in the journal before it is made.
@@ -197,20 +158,7 @@ func (k *winKiosk) quietNotifications() {
 	if err := j.SetUserDWORD(pushNotificationsKey, "ToastEnabled", 0); err != nil {
 		log.Warn("notification banners not turned off", "err", err)
 	}
-	old, err := foregroundLockTimeout()
-	if err != nil {
-		log.Warn("foreground lock not set", "err", err)
-		return
-	}
-	if old == foregroundLockMax {
-		return
-	}
-	if _, err := j.Record("kiosk.foreground_lock_timeout",
-		fmt.Sprintf("set the foreground lock timeout to %d ms (was %d ms)", uint32(foregroundLockMax), old), foregroundLockUndo{Old: old}); err != nil {
-		log.Error("journal foreground lock", "err", err)
-		return
-	}
-	if err := setForegroundLockTimeout(foregroundLockMax); err != nil {
+	if err := j.SetForegroundLockTimeout(foregroundLockMax); err != nil {
 		log.Warn("foreground lock not set", "err", err)
 	}
 }

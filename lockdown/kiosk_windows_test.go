@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invigil/invigil/lockdown/journal"
 	"github.com/invigil/invigil/lockdown/policy"
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
@@ -26,7 +27,7 @@ func init() {
 	if path == "" {
 		return
 	}
-	j, _, err := OpenJournal(context.Background(), path, JournalOptions{})
+	j, _, err := journal.Open(context.Background(), path, journal.Options{})
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(2)
@@ -102,7 +103,7 @@ func TestWindowsKiosk(t *testing.T) {
 		t.Fatal(err)
 	}
 	toastBefore, toastExisted := toastEnabled(t)
-	j, _, err := OpenJournal(context.Background(), filepath.Join(tempDir(t), "journal.jsonl"), JournalOptions{})
+	j, _, err := journal.Open(context.Background(), filepath.Join(tempDir(t), "journal.jsonl"), journal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestWindowsKiosk(t *testing.T) {
 	if exStyle(w)&wsExTopmost == 0 {
 		t.Error("exam window is not topmost")
 	}
-	_, pending, err := readJournal(j.Path())
+	pending, err := journal.Pending(j.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +253,7 @@ func TestWindowsKioskCrashReset(t *testing.T) {
 	if v, ok := toastEnabled(t); !ok || v != 0 {
 		t.Errorf("after the crash ToastEnabled = %d (exists %v), want 0", v, ok)
 	}
-	rep, err := Reset(context.Background(), path, JournalOptions{})
+	rep, err := journal.Reset(context.Background(), path, journal.Options{})
 	if err != nil || rep.Remaining != 0 || rep.OwnerRunning {
 		t.Fatalf("reset: %+v, %v", rep, err)
 	}

@@ -10,11 +10,11 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/invigil/invigil/lockdown/journal"
 	"github.com/invigil/invigil/lockdown/policy"
 )
 
@@ -35,7 +35,7 @@ type MonitorOptions struct {
 	// Journal records every change the Monitor makes to the system
 	// (clipboard clearing, closed processes). Without a journal the
 	// Monitor changes nothing: it only reports.
-	Journal *Journal
+	Journal *journal.Journal
 	// Ask is called for policy enforcement.terminate "ask". Nil: the
 	// student is not asked and nothing is closed.
 	Ask AskFunc
@@ -69,7 +69,8 @@ type MonitorOptions struct {
 
 // Monitor watches the system during the exam and emits violations: an
 // "open" event when one starts, an "end" event when it stops. It owns its
-// goroutines; Close stops them and waits.
+// goroutines; Close stops them and waits. Events reach the Sink in order
+// from a goroutine of the Monitor's that holds none of its locks.
 type Monitor struct {
 	p    *policy.Policy
 	opts MonitorOptions
@@ -91,7 +92,10 @@ type Monitor struct {
 	keyCh  chan keyReport
 	kioskH kioskHandle
 
-	// mu guards the fields below and serialises the sink.
+	// notify delivers the events to the Sink, in order, outside mu.
+	notify *notifier
+
+	// mu guards the fields below and orders the events.
 	mu          sync.Mutex
 	stopped     bool
 	open        map[string]*openViolation
@@ -187,6 +191,7 @@ func NewMonitor(p *policy.Policy, opts MonitorOptions) (*Monitor, error) {
 		lastErr:    map[string]string{},
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.notify = newNotifier(opts.Sink)
 	m.procs = newProcScanner(m.p)
 	m.ports = newPortScanner(m.p, m.procs.self)
 	m.clearClipboard("exam start")
@@ -222,6 +227,7 @@ func (m *Monitor) Close() error {
 			m.endLocked(key, now, "monitor stopped")
 		}
 		m.mu.Unlock()
+		m.notify.close() // every event is with the Sink when Close returns
 		m.clearClipboard("exam end")
 	})
 	return nil
@@ -292,9 +298,9 @@ func (m *Monitor) ClipboardUsed(at time.Time, op ClipboardOp) {
 	}
 	v := Violation{ID: newViolationID(), Code: CodeClipboardUsed, Severity: SeverityWarning, Phase: PhaseOpen,
 		Summary: "Clipboard " + string(op) + " attempted; the exam blocks the clipboard", Evidence: map[string]string{"op": string(op)}, Start: at}
-	m.opts.Sink.Violation(v)
+	m.notify.violation(v)
 	v.Phase, v.End = PhaseEnd, at
-	m.opts.Sink.Violation(v)
+	m.notify.violation(v)
 }
 
 // SetCameras gives the Monitor the current camera devices (from capture);
@@ -339,7 +345,7 @@ func (m *Monitor) reconcileLocked(source string, conds []cond, now time.Time) {
 		}
 		v := Violation{ID: newViolationID(), Code: c.code, Severity: c.sev, Phase: PhaseOpen, Summary: c.summary, Evidence: c.evidence, Start: start}
 		m.open[c.key] = &openViolation{v: v, source: source}
-		m.opts.Sink.Violation(v)
+		m.notify.violation(v)
 		if c.finding != nil {
 			m.enforceLocked(c.key, *c.finding)
 		}
@@ -362,306 +368,5 @@ func (m *Monitor) endLocked(key string, now time.Time, why string) {
 		}
 		v.Evidence["resolution"] = why
 	}
-	m.opts.Sink.Violation(v)
-}
-
-// enforceLocked closes a blocked process, or asks first, per the policy.
-func (m *Monitor) enforceLocked(key string, f ProcessFinding) {
-	if f.PID <= 0 || f.Action != string(policy.Block) || m.handled[key] || m.opts.Journal == nil {
-		return
-	}
-	switch m.p.Enforcement.Terminate {
-	case policy.TerminateAuto:
-		m.handled[key] = true
-		m.wg.Go(func() { m.closeProcs([]askItem{{key, f}}, "closed automatically") })
-	case policy.TerminateAsk:
-		if m.opts.Ask == nil {
-			return
-		}
-		select {
-		case m.askCh <- askItem{key, f}:
-			m.handled[key] = true
-		default: // the student has a queue of questions already
-		}
-	}
-}
-
-func (m *Monitor) askLoop() {
-	for {
-		var batch []askItem
-		select {
-		case <-m.ctx.Done():
-			return
-		case it := <-m.askCh:
-			batch = append(batch, it)
-		}
-	drain:
-		for {
-			select {
-			case it := <-m.askCh:
-				batch = append(batch, it)
-			default:
-				break drain
-			}
-		}
-		fs := make([]ProcessFinding, len(batch))
-		for i, it := range batch {
-			fs[i] = it.f
-		}
-		if m.opts.Ask(m.ctx, fs) {
-			m.closeProcs(batch, "closed with the student's consent")
-			continue
-		}
-		m.mu.Lock()
-		for _, it := range batch {
-			m.resolution[it.key] = "the student declined to close it"
-		}
-		m.mu.Unlock()
-	}
-}
-
-// closeProcs journals and closes processes, and notes the outcome for the
-// violations' end events.
-func (m *Monitor) closeProcs(items []askItem, how string) {
-	fs := make([]ProcessFinding, 0, len(items))
-	keys := make([]string, 0, len(items))
-	for _, it := range items {
-		if _, err := m.opts.Journal.Record("process.close", "close "+it.f.describe(), nil); err != nil {
-			m.log.Error("journal process close", "err", err)
-			continue // no record, no change
-		}
-		fs = append(fs, it.f)
-		keys = append(keys, it.key)
-	}
-	// The poll may see a process gone before CloseProcesses returns: note
-	// the resolution first, and the outcome after.
-	m.mu.Lock()
-	for _, key := range keys {
-		m.resolution[key] = how
-	}
-	m.mu.Unlock()
-	res := CloseProcesses(m.ctx, fs, time.Duration(m.p.Enforcement.GraceSeconds)*time.Second)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i, r := range res {
-		m.log.Info("closed prohibited process", "pid", r.PID, "name", r.Name, "outcome", r.Outcome, "err", r.Error)
-		key := keys[i]
-		if m.open[key] == nil {
-			continue // already ended, with the resolution noted above
-		}
-		if r.Outcome == "failed" {
-			m.resolution[key] = "closing failed: " + r.Error
-		} else {
-			m.resolution[key] = how + " (" + r.Outcome + ")"
-		}
-	}
-}
-
-func (m *Monitor) clearClipboard(when string) {
-	if m.p.Clipboard == policy.ClipboardAllow || m.opts.Journal == nil {
-		return
-	}
-	if _, err := clipboardClearer(); err != nil {
-		m.log.Warn("clipboard not cleared", "when", when, "err", err)
-		return
-	}
-	if _, err := m.opts.Journal.Record("clipboard.clear", "cleared the clipboard at "+when, nil); err != nil {
-		m.log.Error("journal clipboard clear", "err", err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := ClearClipboard(ctx); err != nil {
-		m.log.Warn("clipboard not cleared", "when", when, "err", err)
-	}
-}
-
-// loopErr logs a detector error once, not on every poll.
-func (m *Monitor) loopErr(loop string, err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
-	if m.lastErr[loop] == msg {
-		return
-	}
-	m.lastErr[loop] = msg
-	if err != nil {
-		m.log.Warn("detector cannot tell", "detector", loop, "err", err)
-	} else {
-		m.log.Info("detector works again", "detector", loop)
-	}
-}
-
-func (m *Monitor) every(d time.Duration, poll func(now time.Time)) {
-	t := m.opts.Clock.NewTicker(d)
-	defer t.Stop()
-	poll(m.opts.Clock.Now())
-	for {
-		select {
-		case <-m.ctx.Done():
-			return
-		case now := <-t.C():
-			poll(now)
-		}
-	}
-}
-
-func (m *Monitor) processLoop() {
-	var portsAt, snapAt time.Time
-	var portConds []cond
-	m.every(m.opts.ProcessInterval, func(now time.Time) {
-		s, err := m.procs.scan(m.ctx, now)
-		m.loopErr("processes", err)
-		if err != nil {
-			return // keep the violations as they are: we cannot tell
-		}
-		if s.listed && now.Sub(snapAt) >= m.opts.SessionInterval/2 {
-			snapAt = now
-			snap := m.procs.snapshot()
-			m.snap.Store(&snap)
-		}
-		var conds []cond
-		for _, f := range s.findings {
-			conds = append(conds, processCond(f))
-		}
-		if now.Sub(portsAt) >= m.opts.PortInterval {
-			portsAt = now
-			fs, err := m.ports.scan(m.ctx, now, func(pid int32) *procEntry { return m.procs.known[pid] })
-			m.loopErr("ports", err)
-			if err == nil {
-				portConds = portConds[:0]
-				for _, f := range fs {
-					portConds = append(portConds, processCond(f))
-				}
-			}
-		}
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		m.reconcileLocked("process", conds, now)
-		m.reconcileLocked("port", portConds, now)
-		m.focusTickLocked(now)
-	})
-}
-
-func processCond(f ProcessFinding) cond {
-	ev := map[string]string{
-		"pid": strconv.Itoa(int(f.PID)), "name": f.Name, "program": f.Program, "reason": f.Reason, "action": f.Action,
-	}
-	if f.Exe != "" {
-		ev["exe"] = f.Exe
-	}
-	if f.RuleID != "" {
-		ev["rule_id"] = f.RuleID
-	}
-	c := cond{finding: &f, sev: severityFor(policy.Action(f.Action)), evidence: ev}
-	if f.Reason == "port" {
-		ev["port"], ev["address"] = strconv.Itoa(f.Port), f.Address
-		c.key = fmt.Sprintf("port:%d:%d:%d", f.PID, f.CreateTime, f.Port)
-		c.code = CodeProcessRemotePort
-		who := "A process of another user"
-		if f.PID > 0 {
-			who = fmt.Sprintf("%s (pid %d)", f.Name, f.PID)
-		}
-		c.summary = fmt.Sprintf("%s listens on %s port %d", who, f.Program, f.Port)
-		return c
-	}
-	c.key = fmt.Sprintf("proc:%d:%d:%s", f.PID, f.CreateTime, f.RuleID)
-	c.code = CodeProcessProhibited
-	c.summary = f.describe() + " is running"
-	return c
-}
-
-func (m *Monitor) displayLoop() {
-	ds0 := DisplaySink(nil)
-	if s, ok := m.opts.Sink.(DisplaySink); ok {
-		ds0 = s
-	}
-	r := newDisplayReader()
-	defer r.close()
-	m.every(m.opts.DisplayInterval, func(now time.Time) {
-		ds, err := r.read()
-		m.loopErr("displays", err)
-		if err != nil {
-			return
-		}
-		var conds []cond
-		if len(ds) > m.p.Displays.Max && m.p.Displays.Action != policy.Allow {
-			geo := make([]string, len(ds))
-			for i, d := range ds {
-				geo[i] = d.String()
-			}
-			conds = append(conds, cond{
-				key: "display.count:" + strconv.Itoa(len(ds)), code: CodeDisplayCount, sev: severityFor(m.p.Displays.Action),
-				summary:  fmt.Sprintf("%s connected, the exam allows %d", plural(len(ds), "display", "displays"), m.p.Displays.Max),
-				evidence: map[string]string{"count": strconv.Itoa(len(ds)), "max": strconv.Itoa(m.p.Displays.Max), "geometry": strings.Join(geo, " ")},
-			})
-		}
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if !slices.Equal(ds, m.displays) {
-			m.displays = ds
-			if ds0 != nil && !m.stopped {
-				ds0.DisplaysChanged(now, slices.Clone(ds))
-			}
-		}
-		m.reconcileLocked("display", conds, now)
-	})
-}
-
-func (m *Monitor) sessionLoop() {
-	m.every(m.opts.SessionInterval, func(now time.Time) {
-		var vmConds, remoteConds []cond
-		vm, vmErr := detectVM(m.ctx)
-		m.loopErr("virtual_machine", vmErr)
-		if vmErr == nil && vm.detected && m.p.VirtualMachine != policy.Allow {
-			vmConds = append(vmConds, cond{key: "vm", code: CodeVMDetected, sev: severityFor(m.p.VirtualMachine),
-				summary: "Virtual machine or container: " + strings.Join(vm.reasons, "; "), evidence: vm.facts})
-		}
-		var procs []procInfo
-		if p := m.snap.Load(); p != nil {
-			procs = *p
-		}
-		rs, rErr := detectRemote(m.ctx, m.env, procs)
-		m.loopErr("remote_session", rErr)
-		if rErr == nil && m.p.RemoteSession != policy.Allow {
-			if len(rs.current) > 0 {
-				remoteConds = append(remoteConds, cond{key: "remote:current", code: CodeRemoteSession, sev: severityFor(m.p.RemoteSession),
-					summary: "Remote session: " + strings.Join(rs.current, "; "), evidence: rs.facts})
-			}
-			for _, o := range rs.others {
-				remoteConds = append(remoteConds, cond{key: "remote:other:" + o, code: CodeRemoteSession, sev: SeverityWarning,
-					summary: "Other remote login: " + o, evidence: map[string]string{"login": o}})
-			}
-		}
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if vmErr == nil {
-			m.reconcileLocked("vm", vmConds, now)
-		}
-		if rErr == nil {
-			m.reconcileLocked("remote", remoteConds, now)
-		}
-	})
-}
-
-func (m *Monitor) hiddenLoop() {
-	if _, err := m.opts.listHidden(m.ctx, selfPID()); errors.Is(err, errNotApplicable) {
-		return // nothing to watch on this system
-	}
-	m.every(m.opts.HiddenWindowInterval, func(now time.Time) {
-		s, err := m.opts.listHidden(m.ctx, selfPID())
-		if m.ctx.Err() != nil {
-			return
-		}
-		m.loopErr("hidden_windows", err)
-		if err != nil {
-			return
-		}
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		m.reconcileLocked("hidden", hiddenConds(m.p, s.Hidden), now)
-	})
+	m.notify.violation(v)
 }

@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/invigil/invigil/lockdown/journal"
 	"github.com/invigil/invigil/lockdown/policy"
 )
 
@@ -139,19 +141,59 @@ func TestMonitorRealProcesses(t *testing.T) {
 		t.Errorf("end event %+v does not close %s", end, open.ID)
 	}
 
-	// Close ends what is still open, and stops the events.
+	// Close ends what is still open, and stops the events: when it
+	// returns, every open event has its end, no Monitor goroutine is left
+	// to send more, and calls into the closed Monitor send nothing.
 	m.Close()
-	n := len(rec.snapshot())
 	for _, v := range m.Open() {
 		t.Errorf("still open after Close: %+v", v)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if got := len(rec.snapshot()); got != n {
-		t.Errorf("%d events after Close", got-n)
-	}
+	checkClosedMonitor(t, m, rec)
 	if err := m.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
+}
+
+// checkClosedMonitor checks a Monitor after Close: every violation that
+// opened has ended, none of its goroutines runs, and calls into it send
+// nothing.
+func checkClosedMonitor(t *testing.T, m *Monitor, rec *recorder) {
+	t.Helper()
+	evs := rec.snapshot()
+	open := map[string]bool{}
+	for _, v := range evs {
+		open[v.ID] = v.Phase == PhaseOpen
+	}
+	for id, o := range open {
+		if o {
+			t.Errorf("violation %s has no end event after Close", id)
+		}
+	}
+	if g := monitorGoroutines(); g != "" {
+		t.Errorf("Monitor goroutines left after Close:\n%s", g)
+	}
+	now := time.Now()
+	m.FocusLost(now.Add(-time.Hour))
+	m.FocusGained(now)
+	m.ClipboardUsed(now, ClipboardPaste)
+	m.SetCameras([]Camera{{Label: "OBS Virtual Camera"}})
+	if got := rec.snapshot(); len(got) != len(evs) {
+		t.Errorf("events after Close: %+v", got[len(evs):])
+	}
+}
+
+// monitorGoroutines returns the stacks of goroutines running a Monitor
+// method.
+func monitorGoroutines() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "lockdown.(*Monitor).") && !strings.Contains(g, "monitorGoroutines") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
 
 // closingPolicy prohibits only a name unique to this test process, so that
@@ -172,7 +214,7 @@ func TestMonitorAutoTerminate(t *testing.T) {
 	anydesk, _ := copySleep(t, dir, name)
 	p.Enforcement = policy.Enforcement{Terminate: policy.TerminateAuto, GraceSeconds: 2}
 	p.Clipboard = policy.ClipboardAllow
-	j, _, err := OpenJournal(context.Background(), filepath.Join(dir, "journal.jsonl"), JournalOptions{})
+	j, _, err := journal.Open(context.Background(), filepath.Join(dir, "journal.jsonl"), journal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +235,7 @@ func TestMonitorAutoTerminate(t *testing.T) {
 		t.Errorf("resolution %q", end.Evidence["resolution"])
 	}
 	m.Close()
-	_, pending, err := readJournal(j.Path())
+	pending, err := journal.Pending(j.Path())
 	if err != nil || len(pending) != 1 || pending[0].Kind != "process.close" {
 		t.Errorf("journal: %+v, %v; want one process.close", pending, err)
 	}
@@ -214,7 +256,7 @@ func TestMonitorAsk(t *testing.T) {
 			anydesk, _ := copySleep(t, dir, name)
 			p.Enforcement = policy.Enforcement{Terminate: policy.TerminateAsk, GraceSeconds: 1}
 			p.Clipboard = policy.ClipboardAllow
-			j, _, err := OpenJournal(context.Background(), filepath.Join(dir, "journal.jsonl"), JournalOptions{})
+			j, _, err := journal.Open(context.Background(), filepath.Join(dir, "journal.jsonl"), journal.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -460,5 +502,80 @@ func TestMonitorOptions(t *testing.T) {
 	bad.Displays.Max = 0
 	if _, err := NewMonitor(bad, MonitorOptions{Sink: newRecorder()}); err == nil {
 		t.Error("invalid policy accepted")
+	}
+}
+
+// blockingSink blocks in Violation until released, and keeps what it got.
+type blockingSink struct {
+	entered chan Violation
+	release chan struct{}
+	mu      sync.Mutex
+	got     []Violation
+}
+
+func (s *blockingSink) Violation(v Violation) {
+	select {
+	case s.entered <- v:
+	default:
+	}
+	<-s.release
+	s.mu.Lock()
+	s.got = append(s.got, v)
+	s.mu.Unlock()
+}
+
+// TestMonitorSlowSink: a Sink that blocks stalls neither the Monitor's
+// callers nor its state; the events wait in order, none is dropped, and
+// all of them have reached the Sink when Close returns.
+func TestMonitorSlowSink(t *testing.T) {
+	p := policy.Default()
+	p.Clipboard = policy.ClipboardBlock
+	sink := &blockingSink{entered: make(chan Violation, 1), release: make(chan struct{})}
+	m, err := NewMonitor(p, MonitorOptions{Sink: sink, Logger: quietLogger(), listHidden: (&fakeWindows{}).list})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(sink.release) }) }
+	defer unblock() // before Close, also when the test fails
+	cam := []Camera{{Label: "OBS Virtual Camera"}}
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		m.SetCameras(cam)
+		<-sink.entered // the Sink now blocks on the first event
+		for range 100 {
+			m.ClipboardUsed(time.Now(), ClipboardPaste)
+		}
+		m.SetCameras(nil)
+		if len(m.Open()) != 0 {
+			t.Error("the virtual camera's violation is still open after it went away")
+		}
+	}()
+	select {
+	case <-returned:
+	case <-time.After(eventWait):
+		t.Fatal("the Monitor's callers are stalled behind a blocked Sink")
+	}
+	unblock()
+	m.Close()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	var camEvents []Phase
+	clip := 0
+	for _, v := range sink.got {
+		switch v.Code {
+		case CodeCameraVirtual:
+			camEvents = append(camEvents, v.Phase)
+		case CodeClipboardUsed:
+			clip++
+		}
+	}
+	if len(camEvents) != 2 || camEvents[0] != PhaseOpen || camEvents[1] != PhaseEnd {
+		t.Errorf("camera events %v, want [open end]", camEvents)
+	}
+	if clip != 200 {
+		t.Errorf("%d clipboard events reached the Sink, want 200 (100 open + 100 end)", clip)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invigil/invigil/lockdown/internal/procid"
 	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/shirou/gopsutil/v4/process"
 )
@@ -445,6 +446,6 @@ func (f ProcessFinding) describe() string {
 }
 
 var (
-	errGone   = errors.New("process is gone")
-	errThread = errors.New("a thread, not a process")
+	errGone   = procid.ErrGone
+	errThread = procid.ErrThread
 )

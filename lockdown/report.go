@@ -2,13 +2,16 @@ package lockdown
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
 // ErrUnsupported is returned by detectors and actions that have no
 // implementation on this operating system. A check that gets it reports
-// StatusUnknown.
-var ErrUnsupported = errors.New("not supported on this system")
+// StatusUnknown. It wraps the standard library's errors.ErrUnsupported, as
+// capture.ErrUnsupported does: one sentinel for "this system cannot do it"
+// in every layer.
+var ErrUnsupported = fmt.Errorf("not supported on this system: %w", errors.ErrUnsupported)
 
 // Status is the outcome of one check.
 type Status string

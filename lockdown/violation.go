@@ -77,8 +77,11 @@ type Violation struct {
 // carries each event to the backend; lockdown does not import transport.
 type Sink interface {
 	// Violation is called for every open and end event, in order, from
-	// one Monitor goroutine at a time. It must not block for long (queue
-	// the event and return) and must not call back into the Monitor.
+	// one Monitor goroutine that holds no lock of the Monitor's: it may
+	// call the Monitor's methods (not Close, which waits for the Sink to
+	// take every event), and a slow Sink delays only later
+	// events (the Monitor queues them; none is dropped), never the
+	// detectors. Every event is delivered when Monitor.Close returns.
 	Violation(v Violation)
 }
 

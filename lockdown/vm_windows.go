@@ -3,6 +3,7 @@ package lockdown
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"golang.org/x/sys/windows/registry"
 )
@@ -10,10 +11,16 @@ import (
 // detectVM reads the firmware strings Windows keeps in the registry (the
 // same SMBIOS data as Linux's /sys/class/dmi/id).
 func detectVM(context.Context) (vmEvidence, error) {
+	return detectVMKey(`HARDWARE\DESCRIPTION\System\BIOS`)
+}
+
+// detectVMKey reads the firmware strings from the key path under
+// HKEY_LOCAL_MACHINE.
+func detectVMKey(path string) (vmEvidence, error) {
 	ev := vmEvidence{facts: map[string]string{}}
-	k, err := registry.OpenKey(registry.LOCAL_MACHINE, `HARDWARE\DESCRIPTION\System\BIOS`, registry.QUERY_VALUE)
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, path, registry.QUERY_VALUE)
 	if err != nil {
-		return ev, errors.New("cannot read the BIOS registry key: " + err.Error())
+		return ev, fmt.Errorf("read the BIOS registry key: %w", err)
 	}
 	defer k.Close()
 	for _, name := range []string{"SystemManufacturer", "SystemProductName", "BIOSVendor", "BaseBoardManufacturer"} {

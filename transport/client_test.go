@@ -342,7 +342,10 @@ func TestClientRestartWithSameSpool(t *testing.T) {
 	defer b.kill()
 	dir := t.TempDir()
 	spool := mustOpen(t, dir, SpoolOptions{})
-	p, _ := faultproxy.New(b.addr())
+	p, err := faultproxy.New(b.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer p.Close()
 	c := newTestClient(t, wsURL(p.Addr()), spool, nil)
 	sendN(t, c, 1, 100)
@@ -390,7 +393,10 @@ func TestClientCommands(t *testing.T) {
 	store := newMemStore()
 	b := startBackend(t, store, "")
 	defer b.kill()
-	p, _ := faultproxy.New(b.addr())
+	p, err := faultproxy.New(b.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer p.Close()
 	spool := mustOpen(t, t.TempDir(), SpoolOptions{})
 	defer spool.Close()
@@ -412,6 +418,12 @@ func TestClientCommands(t *testing.T) {
 		defer store.mu.Unlock()
 		return store.acked["c1"] && store.acked["c2"]
 	})
+	if n := p.Accepted(); n < 2 {
+		t.Fatalf("%d connections through the proxy: the cut did not make the client reconnect", n)
+	}
+	if got, want := h.ids(), "warn:c1,pause:c2"; got != want {
+		t.Fatalf("commands delivered %q after c1 was resent, want %q", got, want)
+	}
 }
 
 func TestClientPermanentErrors(t *testing.T) {
@@ -550,4 +562,50 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestClientSlowOnStatus: an OnStatus that blocks does not hold up the
+// upload; once it returns it gets the latest status, and Close waits for it.
+func TestClientSlowOnStatus(t *testing.T) {
+	store := newMemStore()
+	b := startBackend(t, store, "")
+	defer b.kill()
+	spool := mustOpen(t, t.TempDir(), SpoolOptions{})
+	defer spool.Close()
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	var mu sync.Mutex
+	var last Status
+	c, err := NewClient(ClientConfig{
+		URL: wsURL(b.addr()), Token: "tok", SessionID: "s_test", ConfigKey: testConfigKey,
+		Info: ClientInfo{App: "test"}, Spool: spool,
+		Heartbeat: 200 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		OnStatus: func(s Status) {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+			mu.Lock()
+			last = s
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	<-entered // OnStatus is blocked from here on
+	sendN(t, c, 1, 50)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := spool.WaitAcked(ctx); err != nil {
+		t.Fatalf("upload stalled behind a blocked OnStatus: %v (status %+v)", err, c.Status())
+	}
+	close(release)
+	waitFor(t, "the latest status", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return last.Connected && last.Spool.Acked == 50
+	})
+	c.Close()
 }

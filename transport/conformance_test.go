@@ -1016,12 +1016,16 @@ func spaced(b []byte) string {
 func testFrameVectors(t *testing.T) {
 	v := docVectors(t)
 	frames := vectorFrames()
-	var d [32]byte
+	var d, prev [32]byte
 	ivr := []byte("IVREC1\n\x00")
 	want := map[string]string{}
 	for i, f := range frames {
 		want[fmt.Sprintf("frame%d", i+1)] = spaced(f)
 		d = sha256Chain(d, f)
+		if c := Chain(prev, f); c != d {
+			t.Errorf("Chain after frame %d = %x, the reference chain says %x", i+1, c, d)
+		}
+		prev = d
 		want[fmt.Sprintf("digest%d", i+1)] = fmt.Sprintf("%x", d)
 		ivr = append(ivr, byte(len(f)>>24), byte(len(f)>>16), byte(len(f)>>8), byte(len(f)))
 		ivr = append(ivr, f...)

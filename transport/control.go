@@ -251,14 +251,14 @@ func CloseCode(code string) int {
 
 // Sentinel errors a caller branches on. Error maps wire codes to them.
 var (
-	ErrUnauthorized      = errors.New("not authorised: the session token was refused")
-	ErrUnknownCode       = errors.New("no exam has this join code")
-	ErrExamNotOpen       = errors.New("the exam is not open yet")
-	ErrExamClosed        = errors.New("the exam is closed")
-	ErrConfigKeyMismatch = errors.New("the backend expects a different exam policy (config key mismatch)")
-	ErrSessionFinished   = errors.New("the session is already finished")
-	ErrReplaced          = errors.New("another connection of this session took over")
-	ErrUnsupported       = errors.New("the backend does not speak this protocol version")
+	ErrUnauthorized        = errors.New("not authorised: the session token was refused")
+	ErrUnknownCode         = errors.New("no exam has this join code")
+	ErrExamNotOpen         = errors.New("the exam is not open yet")
+	ErrExamClosed          = errors.New("the exam is closed")
+	ErrConfigKeyMismatch   = errors.New("the backend expects a different exam policy (config key mismatch)")
+	ErrSessionFinished     = errors.New("the session is already finished")
+	ErrReplaced            = errors.New("another connection of this session took over")
+	ErrProtocolUnsupported = errors.New("the backend does not speak this protocol version")
 )
 
 // RemoteError is an error the other side reported with a wire code.
@@ -294,7 +294,7 @@ func (e *RemoteError) Unwrap() error {
 	case CodeReplaced:
 		return ErrReplaced
 	case CodeUnsupportedProtocol:
-		return ErrUnsupported
+		return ErrProtocolUnsupported
 	}
 	return nil
 }

@@ -73,7 +73,10 @@ func damagedRun(t *testing.T, digestKnown bool, damage func(t *testing.T, dir st
 	defer b.kill()
 	dir := filepath.Join(t.TempDir(), "spool")
 	spool := mustOpen(t, dir, SpoolOptions{SegmentBytes: 1000})
-	p, _ := faultproxy.New(b.addr())
+	p, err := faultproxy.New(b.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer p.Close()
 	c := newTestClient(t, wsURL(p.Addr()), spool, nil)
 	sendN(t, c, 1, 20)

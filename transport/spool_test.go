@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -280,26 +281,50 @@ func TestSpoolRebase(t *testing.T) {
 	}
 }
 
+// TestSpoolWait: Wait and WaitAcked block until the spool changes and are
+// woken by it. synctest.Wait makes sure the waiter is blocked before the
+// change, so a spool that never wakes its waiters fails here.
 func TestSpoolWait(t *testing.T) {
-	s := mustOpen(t, t.TempDir(), SpoolOptions{})
-	defer s.Close()
-	done := make(chan error)
-	go func() { done <- s.Wait(context.Background(), 1) }()
-	time.Sleep(10 * time.Millisecond)
-	appendN(t, s, 1, 1)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- s.WaitAcked(context.Background()) }()
-	s.Ack(1)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-	defer cancel()
-	if err := s.Wait(ctx, 5); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Wait: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := mustOpen(t, t.TempDir(), SpoolOptions{})
+		defer s.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel() // lets a waiter that was never woken go
+		done := make(chan error, 1)
+		blockedThenWoken := func(what string, change func()) {
+			t.Helper()
+			synctest.Wait()
+			select {
+			case err := <-done:
+				t.Fatalf("%s returned before the change: %v", what, err)
+			default:
+			}
+			change()
+			synctest.Wait()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+			default:
+				t.Fatalf("%s not woken by the change", what)
+			}
+		}
+		go func() { done <- s.Wait(ctx, 1) }()
+		blockedThenWoken("Wait", func() { appendN(t, s, 1, 1) })
+		go func() { done <- s.WaitAcked(ctx) }()
+		blockedThenWoken("WaitAcked", func() {
+			if err := s.Ack(1); err != nil {
+				t.Fatal(err)
+			}
+		})
+
+		dctx, dcancel := context.WithTimeout(ctx, 10*time.Millisecond)
+		defer dcancel()
+		if err := s.Wait(dctx, 5); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Wait: %v", err)
+		}
+	})
 }
 
 func TestSpoolWipe(t *testing.T) {

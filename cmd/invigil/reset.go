@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/invigil/invigil/lockdown"
+	"github.com/invigil/invigil/lockdown/journal"
 )
 
 func init() {
@@ -18,11 +18,11 @@ func init() {
 func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("reset", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	journal := fs.String("journal", "", "lockdown journal file (default: the user's, see 'invigil reset -h')")
+	journalFlag := fs.String("journal", "", "lockdown journal file (default: the user's, see 'invigil reset -h')")
 	force := fs.Bool("force", false, "undo even if the invigil that wrote the journal is still running")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
-		def, _ := lockdown.DefaultJournalPath()
+		def, _ := journal.DefaultPath()
 		fmt.Fprintln(stderr, "usage: invigil reset [--journal FILE] [--force] [--json]")
 		fmt.Fprintf(stderr, "Undoes every change lockdown recorded in its journal (default %s). Safe to run at any time.\n", def)
 		fmt.Fprintln(stderr, "Run it as the user who took the exam: a journal of another user, one others may write, or one that")
@@ -32,23 +32,23 @@ func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code, ok := parseNoArgs(fs, args, stderr); !ok {
 		return code
 	}
-	path := *journal
+	path := *journalFlag
 	if path == "" {
 		path = configJournalPath(stderr) // the journal `invigil run` writes: per user under a machine journal_path
 	}
 	if path == "" {
 		var err error
-		if path, err = lockdown.DefaultJournalPath(); err != nil {
+		if path, err = journal.DefaultPath(); err != nil {
 			fmt.Fprintf(stderr, "invigil reset: %v\n", err)
 			return exitFailure
 		}
 	}
-	rep, err := lockdown.Reset(ctx, path, lockdown.JournalOptions{Force: *force})
-	if errors.Is(err, lockdown.ErrJournalInUse) {
+	rep, err := journal.Reset(ctx, path, journal.Options{Force: *force})
+	if errors.Is(err, journal.ErrInUse) {
 		fmt.Fprintf(stderr, "invigil reset: an exam is running (invigil pid %d owns %s); finish it first, or use --force\n", rep.OwnerPID, path)
 		return exitFailure
 	}
-	if errors.Is(err, lockdown.ErrJournalRefused) {
+	if errors.Is(err, journal.ErrRefused) {
 		fmt.Fprintf(stderr, "invigil reset: %v\nNothing was undone: this journal was not written by your lockdown (or was changed since). Inspect it, and remove it if it is not yours.\n", err)
 		return exitFailure
 	}
@@ -69,7 +69,7 @@ func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
-func printReset(w io.Writer, rep lockdown.ResetReport) {
+func printReset(w io.Writer, rep journal.ResetReport) {
 	if !rep.Found {
 		fmt.Fprintf(w, "No lockdown journal at %s: nothing to undo.\n", rep.Path)
 		return

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/invigil/invigil/lockdown"
+	"github.com/invigil/invigil/lockdown/journal"
 )
 
 func TestResetCommand(t *testing.T) {
@@ -27,7 +27,7 @@ func TestResetCommand(t *testing.T) {
 	// A journal of a running exam (this process): refused without --force.
 	cfg := filepath.Join(dir, "kiosk.conf")
 	os.WriteFile(cfg, []byte("normal"), 0o644)
-	j, _, err := lockdown.OpenJournal(context.Background(), path, lockdown.JournalOptions{})
+	j, _, err := journal.Open(context.Background(), path, journal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build !unix && !windows
 
-package lockdown
+package journal
 
 import "os"
 

@@ -1,6 +1,6 @@
 //go:build !windows
 
-package lockdown
+package journal
 
 // registerOSUndoers: Linux and macOS changes so far are files
 // (file.restore) or need no undo (closing processes, clearing the

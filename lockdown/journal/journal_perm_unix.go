@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockdown
+package journal
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package lockdown
+package journal
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package lockdown
+package journal
 
 import (
 	"bytes"
@@ -16,16 +16,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// The journal is a write-ahead record of every change lockdown makes to the
-// operating system, so that the change is undone at finish, after a crash
-// (the next start finds the journal and undoes what it lists) and by
-// `invigil reset`. A change is recorded, and synced to disk, before it is
-// made; undoing a change that was never made must therefore be harmless.
-//
-// The file is JSON lines: a header naming the owning process, then one
-// "change" line per change and one "undone" line per change undone.
+	"github.com/invigil/invigil/lockdown/internal/procid"
+)
 
 // Change is one change to the operating system.
 type Change struct {
@@ -52,9 +45,9 @@ type UndoResult struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// ErrJournalInUse reports a journal whose owning process is still running:
+// ErrInUse reports a journal whose owning process is still running:
 // an exam is in progress, and resetting would undo its lockdown under it.
-var ErrJournalInUse = errors.New("the lockdown journal belongs to a running invigil")
+var ErrInUse = errors.New("the lockdown journal belongs to a running invigil")
 
 type journalLine struct {
 	Type string `json:"type"` // "header", "change", "undone"
@@ -70,7 +63,7 @@ type journalLine struct {
 	Outcome string `json:"outcome,omitempty"`
 }
 
-// Journal records changes; see OpenJournal.
+// Journal records changes; see Open.
 type Journal struct {
 	path    string
 	undoers map[string]Undoer
@@ -82,8 +75,8 @@ type Journal struct {
 	closed bool
 }
 
-// JournalOptions configure OpenJournal and Reset.
-type JournalOptions struct {
+// Options configure Open and Reset.
+type Options struct {
 	// Undoers add to or replace the built-in undoers, by kind.
 	Undoers map[string]Undoer
 	// Force resets a journal even if its owner still runs (Reset only).
@@ -96,7 +89,7 @@ type JournalOptions struct {
 }
 
 // fileRoots are o.FileRoots or the defaults.
-func (o JournalOptions) fileRoots() []string {
+func (o Options) fileRoots() []string {
 	if len(o.FileRoots) > 0 {
 		return o.FileRoots
 	}
@@ -109,10 +102,10 @@ func (o JournalOptions) fileRoots() []string {
 	return roots
 }
 
-// ErrJournalRefused reports a journal reset will not act on: one it did not
+// ErrRefused reports a journal reset will not act on: one it did not
 // write (another user's, or one others may change) or one that asks for a
 // change lockdown never makes. Nothing in it is undone.
-var ErrJournalRefused = errors.New("lockdown journal refused")
+var ErrRefused = errors.New("lockdown journal refused")
 
 // Bounds of what a journal may hold.
 const (
@@ -120,16 +113,16 @@ const (
 	maxRestoreBytes = 4 << 20 // one file.restore's old content
 )
 
-func (o JournalOptions) undoers() map[string]Undoer {
+func (o Options) undoers() map[string]Undoer {
 	u := map[string]Undoer{"file.restore": undoFileRestore}
 	registerOSUndoers(u)
 	maps.Copy(u, o.Undoers)
 	return u
 }
 
-// DefaultJournalPath is where the client keeps its journal:
+// DefaultPath is where the client keeps its journal:
 // <user config dir>/invigil/lockdown-journal.jsonl.
-func DefaultJournalPath() (string, error) {
+func DefaultPath() (string, error) {
 	dir, err := os.UserConfigDir()
 	if err != nil {
 		return "", fmt.Errorf("journal path: %w", err)
@@ -137,12 +130,12 @@ func DefaultJournalPath() (string, error) {
 	return filepath.Join(dir, "invigil", "lockdown-journal.jsonl"), nil
 }
 
-// OpenJournal starts a journal at path for this process. If a journal is
+// Open starts a journal at path for this process. If a journal is
 // already there from a run that crashed, its changes are undone first and
 // the report says what was undone (crash recovery); if its owner is still
-// running, OpenJournal fails with ErrJournalInUse.
-func OpenJournal(ctx context.Context, path string, opts JournalOptions) (*Journal, ResetReport, error) {
-	rep, err := Reset(ctx, path, JournalOptions{Undoers: opts.Undoers, FileRoots: opts.FileRoots})
+// running, Open fails with ErrInUse.
+func Open(ctx context.Context, path string, opts Options) (*Journal, ResetReport, error) {
+	rep, err := Reset(ctx, path, Options{Undoers: opts.Undoers, FileRoots: opts.FileRoots})
 	if err != nil {
 		return nil, rep, err
 	}
@@ -157,7 +150,7 @@ func OpenJournal(ctx context.Context, path string, opts JournalOptions) (*Journa
 		return nil, rep, fmt.Errorf("open journal: %w", err)
 	}
 	pid := int32(os.Getpid())
-	_, create, _ := readIdentity(pid)
+	_, create, _ := procid.Identity(pid)
 	j := &Journal{path: path, undoers: opts.undoers(), roots: opts.fileRoots(), f: f}
 	if err := j.write(journalLine{Type: "header", Version: 1, PID: pid, CreateTime: create, Started: time.Now().UTC()}); err != nil {
 		f.Close()
@@ -274,16 +267,16 @@ type ResetReport struct {
 
 // Reset undoes every change in the journal at path and removes it. It is
 // safe at any time: with no journal it does nothing, and it refuses with
-// ErrJournalInUse while the journal's owner still runs, unless opts.Force.
+// ErrInUse while the journal's owner still runs, unless opts.Force.
 // Changes that cannot be undone stay in the journal for another try.
 //
 // A journal is a list of things to write and delete, so Reset acts only on
-// one this user's lockdown could have written: it refuses (ErrJournalRefused,
+// one this user's lockdown could have written: it refuses (ErrRefused,
 // undoing nothing) a journal that is a symbolic link, belongs to another
 // user or that others may write, and one with a file.restore outside
 // opts.FileRoots, through a symbolic link or over 4 MiB. Kinds without an
 // undoer are never acted on (they stay, "failed").
-func Reset(ctx context.Context, path string, opts JournalOptions) (ResetReport, error) {
+func Reset(ctx context.Context, path string, opts Options) (ResetReport, error) {
 	rep := ResetReport{Path: path}
 	hdr, _, err := readJournal(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -294,10 +287,10 @@ func Reset(ctx context.Context, path string, opts JournalOptions) (ResetReport, 
 	}
 	rep.Found, rep.OwnerPID = true, hdr.PID
 	if hdr.PID > 0 {
-		if _, create, err := readIdentity(hdr.PID); err == nil && create == hdr.CreateTime {
+		if _, create, err := procid.Identity(hdr.PID); err == nil && create == hdr.CreateTime {
 			rep.OwnerRunning = true
 			if !opts.Force {
-				return rep, fmt.Errorf("reset %s: %w (pid %d)", path, ErrJournalInUse, hdr.PID)
+				return rep, fmt.Errorf("reset %s: %w (pid %d)", path, ErrInUse, hdr.PID)
 			}
 		}
 	}
@@ -320,7 +313,7 @@ func reset(ctx context.Context, path string, undoers map[string]Undoer, roots []
 	// nothing at all.
 	for _, c := range pending {
 		if err := checkChange(c, roots); err != nil {
-			return rep, fmt.Errorf("reset %s: %w: change %d (%s): %v", path, ErrJournalRefused, c.Seq, c.Kind, err)
+			return rep, fmt.Errorf("reset %s: %w: change %d (%s): %v", path, ErrRefused, c.Seq, c.Kind, err)
 		}
 	}
 	var failed []Change
@@ -368,6 +361,13 @@ func reset(ctx context.Context, path string, undoers map[string]Undoer, roots []
 	return rep, nil
 }
 
+// Pending returns the changes of the journal at path not yet undone, in
+// order: what Reset would undo. It refuses a journal Reset would refuse.
+func Pending(path string) ([]Change, error) {
+	_, pending, err := readJournal(path)
+	return pending, err
+}
+
 // readJournal returns the header and the changes not yet undone, in order.
 // A torn last line (a crash mid-write) is ignored; anything else malformed
 // is an error, so that reset never guesses.
@@ -392,7 +392,7 @@ func readJournalFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !lst.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file (a link?)", ErrJournalRefused, path)
+		return nil, fmt.Errorf("%w: %s is not a regular file (a link?)", ErrRefused, path)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -404,17 +404,17 @@ func readJournalFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !os.SameFile(lst, st) {
-		return nil, fmt.Errorf("%w: %s changed while it was opened", ErrJournalRefused, path)
+		return nil, fmt.Errorf("%w: %s changed while it was opened", ErrRefused, path)
 	}
 	if err := checkJournalOwner(f, st); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrJournalRefused, path, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrRefused, path, err)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxJournalBytes+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(b) > maxJournalBytes {
-		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrJournalRefused, path, maxJournalBytes)
+		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrRefused, path, maxJournalBytes)
 	}
 	return b, nil
 }

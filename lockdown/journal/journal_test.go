@@ -1,4 +1,4 @@
-package lockdown
+package journal
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invigil/invigil/lockdown/internal/procid"
 )
 
 // deadOwner returns the pid and start time of a process that has exited,
@@ -22,7 +24,7 @@ func deadOwner(t *testing.T) (int32, int64) {
 		t.Fatal(err)
 	}
 	pid := int32(cmd.Process.Pid)
-	_, create, _ := readIdentity(pid)
+	_, create, _ := procid.Identity(pid)
 	cmd.Wait()
 	return pid, create
 }
@@ -46,9 +48,9 @@ func TestJournalFinishUndoes(t *testing.T) {
 	created := filepath.Join(dir, "kiosk.lock")
 	path := filepath.Join(dir, "journal.jsonl")
 
-	j, rep, err := OpenJournal(context.Background(), path, JournalOptions{FileRoots: []string{dir}})
+	j, rep, err := Open(context.Background(), path, Options{FileRoots: []string{dir}})
 	if err != nil || rep.Found {
-		t.Fatalf("OpenJournal: %+v, %v", rep, err)
+		t.Fatalf("Open: %+v, %v", rep, err)
 	}
 	if err := j.ReplaceFile(cfg, []byte("locked"), 0o640); err != nil {
 		t.Fatal(err)
@@ -60,12 +62,12 @@ func TestJournalFinishUndoes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// While the exam runs, reset refuses (the owner is this process)...
-	if _, err := Reset(context.Background(), path, JournalOptions{}); !errors.Is(err, ErrJournalInUse) {
-		t.Errorf("Reset with a live owner: %v, want ErrJournalInUse", err)
+	if _, err := Reset(context.Background(), path, Options{}); !errors.Is(err, ErrInUse) {
+		t.Errorf("Reset with a live owner: %v, want ErrInUse", err)
 	}
 	// ...and so does a second client.
-	if _, _, err := OpenJournal(context.Background(), path, JournalOptions{}); !errors.Is(err, ErrJournalInUse) {
-		t.Errorf("second OpenJournal: %v, want ErrJournalInUse", err)
+	if _, _, err := Open(context.Background(), path, Options{}); !errors.Is(err, ErrInUse) {
+		t.Errorf("second Open: %v, want ErrInUse", err)
 	}
 	res, err := j.Close(context.Background())
 	if err != nil {
@@ -115,7 +117,7 @@ func TestJournalCrashRecovery(t *testing.T) {
 	f.WriteString(`{"type":"change","change":{"seq":3,"ki`)
 	f.Close()
 
-	j, rep, err := OpenJournal(context.Background(), path, JournalOptions{FileRoots: []string{dir}})
+	j, rep, err := Open(context.Background(), path, Options{FileRoots: []string{dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +133,7 @@ func TestJournalCrashRecovery(t *testing.T) {
 func TestResetNothingAndFailures(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "journal.jsonl")
-	rep, err := Reset(context.Background(), path, JournalOptions{})
+	rep, err := Reset(context.Background(), path, Options{})
 	if err != nil || rep.Found {
 		t.Errorf("no journal: %+v %v", rep, err)
 	}
@@ -141,14 +143,14 @@ func TestResetNothingAndFailures(t *testing.T) {
 		journalLine{Type: "header", Version: 1, PID: pid, CreateTime: create},
 		journalLine{Type: "change", Change: &Change{Seq: 1, Kind: "kiosk.future", Summary: "set something", Undo: json.RawMessage(`{"x":1}`)}},
 	)
-	rep, err = Reset(context.Background(), path, JournalOptions{})
+	rep, err = Reset(context.Background(), path, Options{})
 	if err != nil || rep.Remaining != 1 || rep.Results[0].Outcome != "failed" {
 		t.Fatalf("unknown kind: %+v %v", rep, err)
 	}
 	// With an undoer for it (a newer build), the next reset succeeds.
 	var got string
 	undo := func(_ context.Context, raw json.RawMessage) error { got = string(raw); return nil }
-	rep, err = Reset(context.Background(), path, JournalOptions{Undoers: map[string]Undoer{"kiosk.future": undo}})
+	rep, err = Reset(context.Background(), path, Options{Undoers: map[string]Undoer{"kiosk.future": undo}})
 	if err != nil || rep.Remaining != 0 || got != `{"x":1}` {
 		t.Errorf("second reset: %+v %v (undo got %q)", rep, err, got)
 	}
@@ -157,14 +159,14 @@ func TestResetNothingAndFailures(t *testing.T) {
 	}
 	// A corrupt journal is an error, not a guess.
 	os.WriteFile(path, []byte("garbage\n{}\n"), 0o600)
-	if _, err := Reset(context.Background(), path, JournalOptions{}); err == nil {
+	if _, err := Reset(context.Background(), path, Options{}); err == nil {
 		t.Error("corrupt journal reset without error")
 	}
 	// Force resets under a live owner.
 	self := int32(os.Getpid())
-	_, selfCreate, _ := readIdentity(self)
+	_, selfCreate, _ := procid.Identity(self)
 	writeJournal(t, path, journalLine{Type: "header", Version: 1, PID: self, CreateTime: selfCreate})
-	if rep, err := Reset(context.Background(), path, JournalOptions{Force: true}); err != nil || !rep.OwnerRunning {
+	if rep, err := Reset(context.Background(), path, Options{Force: true}); err != nil || !rep.OwnerRunning {
 		t.Errorf("forced reset: %+v %v", rep, err)
 	}
 }
@@ -184,7 +186,7 @@ func TestResetRefusesCraftedJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Symlink(dir, filepath.Join(home, "up"))
-	opts := JournalOptions{FileRoots: []string{home}}
+	opts := Options{FileRoots: []string{home}}
 	pid, create := deadOwner(t)
 	restore := func(path string, content *string) journalLine {
 		undo, _ := json.Marshal(fileRestore{Path: path, Content: content, Mode: 0o644})
@@ -214,8 +216,8 @@ func TestResetRefusesCraftedJournal(t *testing.T) {
 				journalLine{Type: "change", Change: &Change{Seq: 1, Kind: "file.restore", Summary: "ok", Undo: good}},
 				tt.line)
 			_, err := Reset(context.Background(), path, opts)
-			if !errors.Is(err, ErrJournalRefused) {
-				t.Errorf("Reset: %v, want ErrJournalRefused", err)
+			if !errors.Is(err, ErrRefused) {
+				t.Errorf("Reset: %v, want ErrRefused", err)
 			}
 			if b, err := os.ReadFile(victim); err != nil || string(b) != "precious" {
 				t.Errorf("victim file: %q %v", b, err)
@@ -235,20 +237,20 @@ func TestResetRefusesCraftedJournal(t *testing.T) {
 		journalLine{Type: "header", Version: 1, PID: pid, CreateTime: create},
 		journalLine{Type: "change", Change: &Change{Seq: 1, Kind: "file.restore", Summary: "ok", Undo: good}})
 	os.Chmod(path, 0o666)
-	if _, err := Reset(context.Background(), path, opts); !errors.Is(err, ErrJournalRefused) {
-		t.Errorf("world-writable journal: %v, want ErrJournalRefused", err)
+	if _, err := Reset(context.Background(), path, opts); !errors.Is(err, ErrRefused) {
+		t.Errorf("world-writable journal: %v, want ErrRefused", err)
 	}
 	os.Chmod(path, 0o600)
 	ln := filepath.Join(dir, "link.jsonl")
 	os.Symlink(path, ln)
-	if _, err := Reset(context.Background(), ln, opts); !errors.Is(err, ErrJournalRefused) {
-		t.Errorf("journal through a link: %v, want ErrJournalRefused", err)
+	if _, err := Reset(context.Background(), ln, opts); !errors.Is(err, ErrRefused) {
+		t.Errorf("journal through a link: %v, want ErrRefused", err)
 	}
 	if os.Getuid() == 0 {
 		// Root resetting a student's journal: refused, run it as them.
 		os.Chown(path, 65534, 65534)
-		if _, err := Reset(context.Background(), path, opts); !errors.Is(err, ErrJournalRefused) || !strings.Contains(err.Error(), "as the user who took the exam") {
-			t.Errorf("another user's journal: %v, want ErrJournalRefused", err)
+		if _, err := Reset(context.Background(), path, opts); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "as the user who took the exam") {
+			t.Errorf("another user's journal: %v, want ErrRefused", err)
 		}
 		os.Chown(path, 0, 0)
 	}
@@ -260,7 +262,7 @@ func TestResetRefusesCraftedJournal(t *testing.T) {
 		t.Errorf("sound change not undone: %q", b)
 	}
 	// ReplaceFile refuses to record what reset would refuse.
-	j, _, err := OpenJournal(context.Background(), path, opts)
+	j, _, err := Open(context.Background(), path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,16 +135,6 @@ func (b *Backend) UpdateExam(ctx context.Context, id string, spec ExamSpec) (*Ex
 	return b.examByID(ctx, id)
 }
 
-// isUniqueViolation reports a UNIQUE constraint failure (the join code).
-func isUniqueViolation(err error) bool {
-	var coder interface{ Code() int }
-	if errors.As(err, &coder) {
-		// SQLITE_CONSTRAINT_UNIQUE (2067) and _PRIMARYKEY (1555).
-		return coder.Code() == 2067 || coder.Code() == 1555
-	}
-	return false
-}
-
 // joinLink is the invigil:// link students open for an exam on this
 // server (as the request reached it).
 func joinLink(r *http.Request, code string) string {

@@ -27,10 +27,14 @@
 //     dialogs are disabled (Local State select_file_dialogs.allowed).
 //   - downloads are denied (Browser.setDownloadBehavior) and reported;
 //     printing is off (the printing.enabled preference, --disable-print-
-//     preview, and window.print reports browser.print_blocked); DevTools
-//     are off (devtools.availability 2, and a DevTools window that appears
-//     anyway is closed); extensions, sync, translation, background
-//     networking, first-run and default-browser prompts are off.
+//     preview; window.print and Ctrl+P report browser.print_blocked);
+//     DevTools: their shortcuts (F12, Ctrl+Shift+I/J/C, Ctrl+U) and the
+//     context menu with its "Inspect" do nothing, and a DevTools window
+//     that opens anyway is closed (browser.devtools_blocked). The
+//     devtools.availability preference cannot be used: it also refuses the
+//     client's own connection ("Not allowed"). Extensions, sync,
+//     translation, background networking, first-run and default-browser
+//     prompts are off.
 //   - permission prompts are denied (--deny-permission-prompts): the exam
 //     page cannot take the camera the recording uses.
 //

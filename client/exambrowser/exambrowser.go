@@ -45,7 +45,8 @@ const (
 	EventDownloadBlocked = "browser.download_blocked"
 	// EventPrintBlocked: the page called window.print ("url").
 	EventPrintBlocked = "browser.print_blocked"
-	// EventDevToolsBlocked: a DevTools window appeared and was closed.
+	// EventDevToolsBlocked: a DevTools shortcut was pressed (and did
+	// nothing), or a DevTools window appeared and was closed.
 	EventDevToolsBlocked = "browser.devtools_blocked"
 	// EventPageCrashed: the page crashed and is reloaded.
 	EventPageCrashed = "browser.page_crashed"
@@ -519,6 +520,8 @@ func (i *instance) onPageReport(payload string) {
 	case "print":
 		i.b.events.emit(EventPrintBlocked, map[string]any{"url": clip(r.URL)})
 		i.notice("Printing is turned off during this exam.")
+	case "devtools":
+		i.b.events.emit(EventDevToolsBlocked, nil)
 	}
 }
 
@@ -635,7 +638,10 @@ func schemeOf(raw string) string {
 
 // pageScript runs in every document of the exam window before the page's
 // own scripts: window.open and window.print report instead of acting,
-// and links and forms with a target open in the same window.
+// links and forms with a target open in the same window, the DevTools,
+// print, save and open shortcuts and the context menu do nothing. (The
+// DevTools window is not a target the protocol lists, so it could not be
+// closed once open.)
 const pageScript = `(() => {
   const report = globalThis.` + bindingName + `;
   if (typeof report !== 'function') return;
@@ -646,6 +652,20 @@ const pageScript = `(() => {
   lock('open', function (url) { send('window.open', url === undefined ? '' : abs(url)); return null; });
   lock('print', function () { send('print', location.href); });
   const same = (t) => !t || /^_(self|top|parent)$/i.test(t);
+  // DevTools, view source, print, save and open are keyboard shortcuts the
+  // page sees before the browser: cancelled here, they do nothing. The
+  // context menu (with its "Inspect") is off.
+  window.addEventListener('keydown', (ev) => {
+    const mod = ev.ctrlKey || ev.metaKey, c = ev.code || '';
+    const devtools = c === 'F12' || (mod && ev.shiftKey && /^Key[IJC]$/.test(c)) || (ev.metaKey && ev.altKey && /^Key[IJCU]$/.test(c)) || (mod && c === 'KeyU');
+    const print = mod && c === 'KeyP';
+    if (!devtools && !print && !(mod && (c === 'KeyS' || c === 'KeyO'))) return;
+    ev.preventDefault();
+    ev.stopImmediatePropagation();
+    if (devtools) send('devtools', location.href);
+    if (print) send('print', location.href);
+  }, true);
+  window.addEventListener('contextmenu', (ev) => { ev.preventDefault(); ev.stopImmediatePropagation(); }, true);
   document.addEventListener('click', (ev) => {
     const a = ev.target && ev.target.closest ? ev.target.closest('a[href], area[href]') : null;
     if (!a) return;

@@ -97,6 +97,10 @@ func newExamSite(t *testing.T) *examSite {
 		switch r.URL.Path {
 		case "/exam/start":
 			fmt.Fprint(w, examPage)
+		case "/exam/download":
+			w.Header().Set("Content-Disposition", `attachment; filename="notes.txt"`)
+			w.Header().Set("Content-Type", "application/octet-stream")
+			fmt.Fprint(w, "cheat sheet")
 		case "/exam/redirect":
 			http.Redirect(w, r, "/outside/redirected", http.StatusFound)
 		case "/favicon.ico":
@@ -372,6 +376,28 @@ func TestExamBrowser(t *testing.T) {
 		})
 		waitFor(t, "back on the start page", func() bool { return location(t, b) == start })
 	})
+	t.Run("a frame outside is blocked, also from another site", func(t *testing.T) {
+		other := strings.Replace(site.URL, "127.0.0.1", "localhost", 1) + "/outside/frame"
+		eval(t, b, fmt.Sprintf("document.body.appendChild(Object.assign(document.createElement('iframe'), {src: %q})), ''", other))
+		waitFor(t, "the blocked frame", func() bool {
+			return rec.find(EventNavigationBlocked, func(d map[string]any) bool { return d["url"] == other && d["frame"] == "sub" })
+		})
+		if site.saw("/outside/frame") {
+			t.Error("the server got the blocked frame's request")
+		}
+	})
+	t.Run("a download is blocked and reported", func(t *testing.T) {
+		eval(t, b, "location.href = '/exam/download', ''")
+		waitFor(t, "the download event", func() bool {
+			return rec.find(EventDownloadBlocked, func(d map[string]any) bool { return d["url"] == site.URL+"/exam/download" })
+		})
+		if got := location(t, b); got != start {
+			t.Errorf("location %s after the download, want %s", got, start)
+		}
+	})
+	t.Run("DevTools do not stay open", func(t *testing.T) {
+		devtools(t, b, rec)
+	})
 	t.Run("the file picker is blocked and reported", func(t *testing.T) {
 		eval(t, b, "document.getElementById('file').click(), ''")
 		waitFor(t, "the file chooser event", func() bool { return rec.find(EventFileChooserBlocked, nil) })
@@ -411,6 +437,37 @@ func TestExamBrowser(t *testing.T) {
 	}
 	if b.PIDs() != nil {
 		t.Error("PIDs after Close is not nil")
+	}
+}
+
+// devtools presses the DevTools shortcuts and right-clicks (for
+// "Inspect") in the exam window (xdotool): no second window may appear.
+// (DevTools windows are not protocol targets, so the test counts X
+// windows.)
+func devtools(t *testing.T, b *Browser, rec *recorder) {
+	t.Helper()
+	b.mu.Lock()
+	pid := b.inst.pid
+	b.mu.Unlock()
+	windows := func() []string {
+		out, err := exec.Command("xdotool", "search", "--onlyvisible", "--pid", strconv.Itoa(pid)).Output()
+		if err != nil && len(out) > 0 {
+			t.Fatalf("xdotool search: %v (scripts/setup.sh installs xdotool)", err)
+		}
+		return strings.Fields(string(out))
+	}
+	var before []string
+	waitFor(t, "the exam window", func() bool { before = windows(); return len(before) > 0 })
+	win := before[0]
+	for _, keys := range []string{"ctrl+shift+i", "F12", "ctrl+shift+j", "ctrl+shift+c", "ctrl+u"} {
+		if err := exec.Command("xdotool", "windowfocus", "--sync", win, "key", "--window", win, keys).Run(); err != nil {
+			t.Fatalf("xdotool key %s: %v", keys, err)
+		}
+	}
+	waitFor(t, "the devtools event", func() bool { return rec.find(EventDevToolsBlocked, nil) })
+	time.Sleep(2 * time.Second)
+	if after := windows(); len(after) != len(before) {
+		t.Errorf("windows %v after the DevTools shortcuts, want %v", after, before)
 	}
 }
 

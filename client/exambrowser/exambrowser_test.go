@@ -7,14 +7,17 @@ package exambrowser
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -274,6 +277,9 @@ func TestExamBrowser(t *testing.T) {
 	b := launch(t, site, rec, dir)
 	defer b.Close()
 	start := site.URL + "/exam/start"
+	// Everything the browser's processes connect to, sampled through the
+	// test: only loopback.
+	stopWatch := watchSockets(t, b)
 
 	t.Run("opens the exam page", func(t *testing.T) {
 		waitFor(t, "the start page", func() bool { return location(t, b) == start && eval(t, b, "document.title") == "Exam" })
@@ -407,6 +413,11 @@ func TestExamBrowser(t *testing.T) {
 		waitFor(t, "the print event", func() bool { return rec.find(EventPrintBlocked, nil) })
 	})
 
+	if bad, n := stopWatch(); len(bad) > 0 {
+		t.Errorf("the browser used sockets off loopback: %v", bad)
+	} else {
+		t.Logf("%d socket samples, all on loopback", n)
+	}
 	pids := b.PIDs()
 	if len(pids) < 2 {
 		t.Fatalf("PIDs() = %v, want the browser and its helpers", pids)
@@ -469,6 +480,95 @@ func devtools(t *testing.T, b *Browser, rec *recorder) {
 	if after := windows(); len(after) != len(before) {
 		t.Errorf("windows %v after the DevTools shortcuts, want %v", after, before)
 	}
+}
+
+// watchSockets samples the internet sockets of the browser's processes
+// until the returned func is called, which returns those that were not on
+// loopback (local and remote address) and how many sockets it saw.
+func watchSockets(t *testing.T, b *Browser) func() ([]string, int) {
+	t.Helper()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var bad []string
+	seen := 0
+	go func() {
+		defer close(done)
+		for {
+			for _, e := range socketsOf(b.PIDs()) {
+				seen++
+				if !e.loopback() && !slices.Contains(bad, e.String()) {
+					bad = append(bad, e.String())
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return func() ([]string, int) { close(stop); <-done; return bad, seen }
+}
+
+type sockEntry struct {
+	proto, local, remote string // hex addresses as /proc/net shows them
+	state                string
+}
+
+func (e sockEntry) String() string {
+	return fmt.Sprintf("%s %s -> %s (state %s)", e.proto, hexAddr(e.local), hexAddr(e.remote), e.state)
+}
+
+// loopback: both ends on 127.0.0.0/8 or ::1, or an unconnected socket
+// (remote all zeros) bound to loopback.
+func (e sockEntry) loopback() bool {
+	ok := func(a string, zeroOK bool) bool {
+		ip := hexAddr(a)
+		return strings.HasPrefix(ip, "127.") || ip == "::1" || strings.HasPrefix(ip, "::ffff:127.") || (zeroOK && (ip == "0.0.0.0" || ip == "::"))
+	}
+	return ok(e.local, false) && ok(e.remote, true)
+}
+
+// hexAddr turns /proc/net's "0100007F:1F90" into "127.0.0.1".
+func hexAddr(a string) string {
+	h, _, _ := strings.Cut(a, ":")
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return a
+	}
+	// Each 32-bit word is in host (little-endian) order.
+	for i := 0; i+4 <= len(b); i += 4 {
+		b[i], b[i+1], b[i+2], b[i+3] = b[i+3], b[i+2], b[i+1], b[i]
+	}
+	return net.IP(b).String()
+}
+
+// socketsOf lists the tcp/udp sockets the processes hold.
+func socketsOf(pids []int) []sockEntry {
+	inodes := map[string]bool{}
+	for _, pid := range pids {
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, fd := range fds {
+			l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+			if err == nil && strings.HasPrefix(l, "socket:[") {
+				inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+			}
+		}
+	}
+	var out []sockEntry
+	for _, proto := range []string{"tcp", "tcp6", "udp", "udp6"} {
+		b, err := os.ReadFile("/proc/net/" + proto)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 9 && inodes[f[9]] {
+				out = append(out, sockEntry{proto: proto, local: f[1], remote: f[2], state: f[3]})
+			}
+		}
+	}
+	return out
 }
 
 func TestRelaunchAfterCrash(t *testing.T) {

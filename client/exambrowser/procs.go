@@ -3,6 +3,7 @@ package exambrowser
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -131,7 +132,7 @@ func killUsing(ctx context.Context, dir string) (int, error) {
 		}
 		found := 0
 		for _, p := range procs {
-			if !usesDir(p.cmdline, dir) {
+			if !usesDir(p.cmdline, dir) || p.pid == os.Getpid() {
 				continue
 			}
 			found++

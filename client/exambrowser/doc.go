@@ -58,9 +58,13 @@
 // one carries "repeats"). URLs in events are cut at 2048 bytes; logs name
 // only the host.
 //
-// Surprises met on the way: chromedp's exec allocator appends about:blank to
-// the command line, which next to --app would open a second window, so the
-// command is rewritten (ModifyCmdFunc) and with it the Pdeathsig chromedp
-// would set; Debian's /usr/bin/chromium is a shell script that execs the
-// real binary, so its pid is the browser's.
+// Surprises met on the way: --app=about:blank opens a normal tabbed window
+// with an address bar, not an app window, so the window starts on a small
+// data: page and the start URL loads once the interception is on (not even
+// the first load escapes it). chromedp's exec allocator appends about:blank
+// to the command line, which next to --app would open a second window, so
+// the command is rewritten (ModifyCmdFunc) and with it the Pdeathsig
+// chromedp would set. Debian's /usr/bin/chromium is a shell script that
+// execs the real binary, so its pid is the browser's. DevTools windows are
+// not listed by Target.getTargets, though Target.targetCreated reports them.
 package exambrowser

@@ -269,6 +269,9 @@ type instance struct {
 	calls       callGroup
 }
 
+// initialPage is the app window's page until the start URL loads.
+const initialPage = "data:text/html,<title>Exam</title>"
+
 // bindingName is the function the page script reports through.
 const bindingName = "__invigilExamBrowser"
 
@@ -317,7 +320,10 @@ func (b *Browser) start(ctx context.Context) (_ *instance, err error) {
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(b.exec),
 		chromedp.UserDataDir(inst.data),
-		chromedp.Flag("app", "about:blank"),
+		// An app window on an empty page of our own (--app=about:blank
+		// gives a normal tabbed window); the start URL loads once the
+		// interception is on.
+		chromedp.Flag("app", initialPage),
 		chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) {
 			// chromedp appends about:blank, which next to --app
 			// would open a second window.
@@ -488,8 +494,8 @@ func (i *instance) onMainNavigated(f *cdp.Frame) {
 		return
 	case f.UnreachableURL != "" && i.allows(f.UnreachableURL):
 		return // the error page of an allowed page (offline, say)
-	case u == "about:blank" && i.lastAllowed.Load() == nil:
-		return // the window before the start URL loads
+	case i.lastAllowed.Load() == nil && (u == "about:blank" || strings.HasPrefix(u, "data:")):
+		return // the window's own empty page, before the start URL loads
 	}
 	back, _ := i.lastAllowed.Load().(string)
 	if back == "" {

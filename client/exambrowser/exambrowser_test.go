@@ -289,6 +289,14 @@ func TestExamBrowser(t *testing.T) {
 		if n := len(pageTargets(t, b)); n != 1 {
 			t.Errorf("%d windows, want 1 (app mode, no extra about:blank)", n)
 		}
+		// An app window has no tab strip and no toolbar (~85 px): only
+		// the --no-sandbox bar (as root) sits above the page.
+		// (window.locationbar.visible is true in both.)
+		chrome, _ := strconv.Atoi(eval(t, b, "String(window.outerHeight - window.innerHeight)"))
+		t.Logf("browser chrome above the page: %d px", chrome)
+		if chrome >= 80 {
+			t.Errorf("%d px of browser chrome above the page: not an app window (tabs and address bar)", chrome)
+		}
 	})
 	t.Run("a link inside the allowed prefixes opens", func(t *testing.T) {
 		eval(t, b, "document.getElementById('inside').click(), ''")

@@ -512,11 +512,8 @@ func (i *instance) onMainNavigated(f *cdp.Frame) {
 
 // onPageReport handles what the page script reports.
 func (i *instance) onPageReport(payload string) {
-	var r struct {
-		Kind string `json:"kind"`
-		URL  string `json:"url"`
-	}
-	if len(payload) > 16<<10 || json.Unmarshal([]byte(payload), &r) != nil {
+	r, ok := parsePageReport(payload)
+	if !ok {
 		return
 	}
 	switch r.Kind {
@@ -529,6 +526,21 @@ func (i *instance) onPageReport(payload string) {
 	case "devtools":
 		i.b.events.emit(EventDevToolsBlocked, nil)
 	}
+}
+
+// pageReport is what the page script sends through the binding. The page
+// can call the binding too, so it is untrusted input.
+type pageReport struct {
+	Kind string `json:"kind"`
+	URL  string `json:"url"`
+}
+
+func parsePageReport(payload string) (pageReport, bool) {
+	var r pageReport
+	if len(payload) > 16<<10 || json.Unmarshal([]byte(payload), &r) != nil {
+		return pageReport{}, false
+	}
+	return r, true
 }
 
 // onBrowserEvent handles the browser's events (targets, downloads). It

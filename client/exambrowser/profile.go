@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,16 +113,21 @@ func readOwner(dir string) (owner, error) {
 		return o, err
 	}
 	defer f.Close()
-	// owner.json is a few hundred bytes; refuse anything big.
-	dec := json.NewDecoder(&limitedReader{f, 64 << 10})
-	if err := dec.Decode(&o); err != nil {
-		return o, fmt.Errorf("%s: %w", ownerFile, err)
+	return decodeOwner(f)
+}
+
+// decodeOwner reads owner.json, which is a few hundred bytes: anything
+// over 64 KiB is refused.
+func decodeOwner(r io.Reader) (owner, error) {
+	var o owner
+	if err := json.NewDecoder(&limitedReader{r, 64 << 10}).Decode(&o); err != nil {
+		return owner{}, fmt.Errorf("%s: %w", ownerFile, err)
 	}
 	return o, nil
 }
 
 type limitedReader struct {
-	f interface{ Read([]byte) (int, error) }
+	f io.Reader
 	n int
 }
 

@@ -1,6 +1,7 @@
 package exambrowser
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -110,4 +111,27 @@ func TestEventQueueHoldsBackRepeats(t *testing.T) {
 func toInt(v any) int {
 	n, _ := v.(int)
 	return n
+}
+
+func FuzzParsePageReport(f *testing.F) {
+	f.Add(`{"kind":"window.open","url":"https://x.example/"}`)
+	f.Add(`{"kind":"print"}`)
+	f.Add(`[1,2]`)
+	f.Fuzz(func(t *testing.T, payload string) {
+		r, ok := parsePageReport(payload)
+		if !ok && (r.Kind != "" || r.URL != "") {
+			t.Errorf("a refused report has fields: %+v", r)
+		}
+	})
+}
+
+func FuzzReadOwner(f *testing.F) {
+	f.Add([]byte(`{"client_pid": 12, "client_started_ms": 1700000000000, "browser_pid": 13}`))
+	f.Add([]byte(`{"client_pid": "x"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := decodeOwner(bytes.NewReader(b))
+		if err != nil && o != (owner{}) {
+			t.Errorf("a refused owner.json gave %+v", o)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -106,4 +107,26 @@ func TestExamBrowserValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzMatchURLPrefix(f *testing.F) {
+	f.Add("https://lms.example.edu/quiz/", "https://lms.example.edu/quiz/7?x=1")
+	f.Add("https://lms.example.edu", "https://lms.example.edu.evil.example/")
+	f.Add("http://127.0.0.1:8080/a%2Fb", "http://127.0.0.1:8080/a%2Fb/c")
+	f.Fuzz(func(t *testing.T, prefix, u string) {
+		if !MatchURLPrefix(prefix, u) {
+			return
+		}
+		p, err1 := url.Parse(prefix)
+		v, err2 := url.Parse(u)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("MatchURLPrefix(%q, %q) with an unparsable URL", prefix, u)
+		}
+		if s := strings.ToLower(v.Scheme); s != "http" && s != "https" {
+			t.Errorf("MatchURLPrefix(%q, %q): scheme %q matched", prefix, u, v.Scheme)
+		}
+		if !strings.EqualFold(p.Hostname(), v.Hostname()) || v.User != nil {
+			t.Errorf("MatchURLPrefix(%q, %q): host %q matched prefix host %q", prefix, u, v.Host, p.Host)
+		}
+	})
 }

@@ -2,7 +2,9 @@ package exambrowser
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -134,4 +136,13 @@ func FuzzReadOwner(f *testing.F) {
 			t.Errorf("a refused owner.json gave %+v", o)
 		}
 	})
+}
+
+// BenchmarkPIDs is the cost of Browser.PIDs (a walk of the process table),
+// which focus attribution may call on every focus change.
+func BenchmarkPIDs(b *testing.B) {
+	pid := os.Getpid()
+	for b.Loop() {
+		treeOf(context.Background(), pid, "/nonexistent/profile/data")
+	}
 }

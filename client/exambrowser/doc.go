@@ -54,8 +54,9 @@
 // line) and removes the folder.
 //
 // Events go to Options.Events, in order, from one goroutine of the Browser;
-// the same event for the same URL is sent at most once every 10 s (the next
-// one carries "repeats"). URLs in events are cut at 2048 bytes; logs name
+// the same *_blocked event for the same URL is sent at most once every 10 s
+// (the next one carries "repeats"); the browser's starts, closes and crashes
+// always are. URLs in events are cut at 2048 bytes; logs name
 // only the host.
 //
 // Surprises met on the way: --app=about:blank opens a normal tabbed window

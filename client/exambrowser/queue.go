@@ -98,9 +98,16 @@ func (c *callGroup) close() {
 // repeatWindow is how long the same event for the same URL is held back.
 const repeatWindow = 10 * time.Second
 
+// heldBack are the events a page can cause over and over; the others (the
+// browser starting, closing, crashing) are always sent.
+var heldBack = map[string]bool{
+	EventNavigationBlocked: true, EventWindowBlocked: true, EventFileChooserBlocked: true,
+	EventDownloadBlocked: true, EventPrintBlocked: true, EventDevToolsBlocked: true,
+}
+
 // eventQueue delivers events in order on one goroutine, and sends the
-// same event for the same URL at most once per repeatWindow (the next one
-// carries "repeats": how many were held back).
+// same blocking event (heldBack) for the same URL at most once per
+// repeatWindow (the next one carries "repeats": how many were held back).
 type eventQueue struct {
 	fn      func(string, map[string]any)
 	q       *workQueue
@@ -120,6 +127,10 @@ func (e *eventQueue) emit(name string, detail map[string]any) {
 	}
 	if detail == nil {
 		detail = map[string]any{}
+	}
+	if !heldBack[name] {
+		e.q.add(func() { e.fn(name, detail) })
+		return
 	}
 	key := name
 	if u, ok := detail["url"].(string); ok {

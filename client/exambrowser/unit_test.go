@@ -99,11 +99,15 @@ func TestEventQueueHoldsBackRepeats(t *testing.T) {
 	q.emit(EventWindowBlocked, map[string]any{"url": "a"})
 	q.emit(EventWindowBlocked, map[string]any{"url": "b"})
 	q.emit(EventNavigationBlocked, map[string]any{"url": "a"})
+	q.emit(EventClosed, map[string]any{"url": "", "reason": "crashed"})
+	q.emit(EventClosed, map[string]any{"url": "", "reason": "window_closed"})
 	now = now.Add(repeatWindow)
 	q.emit(EventWindowBlocked, map[string]any{"url": "a"})
 	q.close()
 	want := []string{
-		EventWindowBlocked + " a ", EventWindowBlocked + " b ", EventNavigationBlocked + " a ", EventWindowBlocked + " a ++",
+		EventWindowBlocked + " a ", EventWindowBlocked + " b ", EventNavigationBlocked + " a ",
+		EventClosed + "  ", EventClosed + "  ", // never held back
+		EventWindowBlocked + " a ++",
 	}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("delivered\n%q\nwant\n%q", got, want)

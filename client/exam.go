@@ -124,6 +124,7 @@ type Exam struct {
 	monitor *lockdown.Monitor
 	journal *journal.Journal
 	log     *slog.Logger
+	browser examBrowser // exambrowser_hook.go
 }
 
 // ExamOptions configure StartExam.
@@ -196,6 +197,7 @@ func (e *Exam) Monitor() *lockdown.Monitor { return e.monitor }
 // sent), and every change lockdown made is undone.
 func (e *Exam) stop(ctx context.Context) error {
 	var errs []error
+	errs = append(errs, e.closeBrowser())
 	errs = append(errs, e.media.Close())
 	errs = append(errs, e.monitor.Close())
 	res, err := e.journal.Close(ctx)

@@ -179,6 +179,7 @@ func (f *Flow) scanProgress() {
 func (f *Flow) showExam() {
 	if f.examState.Started.IsZero() {
 		f.examState.Started = f.now()
+		f.openExamBrowser()
 	}
 	f.show(ScreenExam)
 	f.applyWarnings()

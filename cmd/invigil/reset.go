@@ -27,6 +27,7 @@ func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "Undoes every change lockdown recorded in its journal (default %s). Safe to run at any time.\n", def)
 		fmt.Fprintln(stderr, "Run it as the user who took the exam: a journal of another user, one others may write, or one that")
 		fmt.Fprintln(stderr, "names files outside that user's home, configuration and cache directories is refused and nothing is undone.")
+		fmt.Fprintln(stderr, "It also ends an exam browser left by a crashed exam and removes its profile (reported on stderr with --json).")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseNoArgs(fs, args, stderr); !ok {
@@ -43,6 +44,7 @@ func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitFailure
 		}
 	}
+	browserFailed := resetExamBrowsers(ctx, *force, *asJSON, stdout, stderr)
 	rep, err := journal.Reset(ctx, path, journal.Options{Force: *force})
 	if errors.Is(err, journal.ErrInUse) {
 		fmt.Fprintf(stderr, "invigil reset: an exam is running (invigil pid %d owns %s); finish it first, or use --force\n", rep.OwnerPID, path)
@@ -63,7 +65,7 @@ func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else {
 		printReset(stdout, rep)
 	}
-	if rep.Remaining > 0 {
+	if rep.Remaining > 0 || browserFailed {
 		return exitFailure
 	}
 	return exitOK

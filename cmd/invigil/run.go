@@ -234,6 +234,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "invigil: cannot start lockdown: %v\n", err)
 		return exitFailure
 	}
+	if err := exam.OpenBrowser(ctx); err != nil {
+		fmt.Fprintf(stderr, "invigil: the exam page could not be opened (the recording goes on): %v\n", err)
+	}
 	code := runHeadless(ctx, f, exam, &sum, stderr)
 	sum.Violations = int(violations.Load())
 	st := sess.Status()

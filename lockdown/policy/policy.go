@@ -22,6 +22,9 @@ type Policy struct {
 	// that may join the exam; the backend refuses an older one with
 	// client_outdated. Empty: any version.
 	MinClientVersion string `json:"min_client_version,omitempty"`
+	// ExamBrowser is the exam's web page and where the browser the client
+	// opens for it may go (exambrowser.go). Absent: no exam browser.
+	ExamBrowser ExamBrowser `json:"exam_browser,omitzero"`
 
 	// Processes lists the prohibited processes and the exceptions to them.
 	Processes Processes `json:"processes"`

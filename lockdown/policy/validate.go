@@ -23,6 +23,7 @@ func (p *Policy) Validate() error {
 			v.add("min_client_version", "is %q, want a release such as 1.2 or 1.2.3", p.MinClientVersion)
 		}
 	}
+	p.ExamBrowser.validate(&v)
 	ids := map[string]bool{}
 	for i, r := range p.Processes.Prohibited {
 		at := fmt.Sprintf("processes.prohibited[%d]", i)

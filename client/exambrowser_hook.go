@@ -1,0 +1,146 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/invigil/invigil/client/exambrowser"
+)
+
+// examBrowser is the exam browser of a running exam (package
+// client/exambrowser): opened when the exam screen shows, closed (and its
+// profile wiped) when the exam stops, finished or not.
+type examBrowser struct {
+	mu      sync.Mutex
+	b       *exambrowser.Browser
+	stopped bool
+	cancel  context.CancelFunc // ends a launch in progress
+	done    chan struct{}      // closed when that launch has ended
+}
+
+// ErrExamStopped reports that the exam stopped before its browser opened.
+var ErrExamStopped = errors.New("the exam has stopped")
+
+// OpenBrowser opens the exam browser on the policy's start URL, once; it
+// does nothing when the policy has no exam browser, and returns at once when
+// it is already open. It blocks while the browser starts. The browser's
+// events (browser.*, docs/policy.md) go into the session; it runs until the
+// exam stops.
+func (e *Exam) OpenBrowser(ctx context.Context) error {
+	p := e.sess.Joined().Policy
+	if p == nil || !p.ExamBrowser.Enabled() {
+		return nil
+	}
+	eb := &e.browser
+	eb.mu.Lock()
+	if eb.stopped {
+		eb.mu.Unlock()
+		return ErrExamStopped
+	}
+	if eb.b != nil || eb.done != nil {
+		eb.mu.Unlock()
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	eb.cancel, eb.done = cancel, done
+	eb.mu.Unlock()
+
+	b, err := exambrowser.Launch(ctx, exambrowser.Options{
+		StartURL: p.ExamBrowser.StartURL,
+		Allowed:  p.ExamBrowser.AllowedPrefixes(),
+		Events: func(name string, detail map[string]any) {
+			e.sess.Event(name, detail)
+		},
+		Log: e.log,
+	})
+	cancel()
+	eb.mu.Lock()
+	defer eb.mu.Unlock()
+	defer close(done)
+	if err != nil {
+		eb.done = nil
+		e.sess.Event(exambrowser.EventFailed, map[string]any{"error": err.Error(), "attempt": 0})
+		return err
+	}
+	if eb.stopped {
+		b.Close()
+		return ErrExamStopped
+	}
+	eb.b = b
+	return nil
+}
+
+// Browser is the running exam browser, or nil (for focus attribution: its
+// PIDs are the exam's own).
+func (e *Exam) Browser() *exambrowser.Browser {
+	e.browser.mu.Lock()
+	defer e.browser.mu.Unlock()
+	return e.browser.b
+}
+
+// closeBrowser stops a launch in progress and closes the browser; later
+// OpenBrowser calls return ErrExamStopped.
+func (e *Exam) closeBrowser() error {
+	eb := &e.browser
+	eb.mu.Lock()
+	eb.stopped = true
+	cancel, done := eb.cancel, eb.done
+	eb.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	eb.mu.Lock()
+	b := eb.b
+	eb.b = nil
+	eb.mu.Unlock()
+	if b == nil {
+		return nil
+	}
+	if err := b.Close(); err != nil {
+		return fmt.Errorf("close the exam browser: %w", err)
+	}
+	return nil
+}
+
+// browserOpener is an ExamRun that can open the exam browser (realExam).
+type browserOpener interface {
+	OpenBrowser(ctx context.Context) error
+}
+
+// OpenBrowser implements browserOpener.
+func (r *realExam) OpenBrowser(ctx context.Context) error { return r.exam.OpenBrowser(ctx) }
+
+// openExamBrowser opens the exam browser when the exam screen first shows,
+// if the policy has one; a failure is shown on the exam screen (the
+// recording goes on, and the proctor sees a browser.failed event).
+func (f *Flow) openExamBrowser() {
+	if f.joined == nil || f.joined.Policy == nil || !f.joined.Policy.ExamBrowser.Enabled() {
+		return
+	}
+	o, ok := f.exam.(browserOpener)
+	if !ok {
+		return
+	}
+	ex := f.exam
+	f.goJob(func(ctx context.Context) func() {
+		err := o.OpenBrowser(ctx)
+		if err == nil || errors.Is(err, ErrExamStopped) || ctx.Err() != nil {
+			return nil
+		}
+		return func() {
+			if ex != f.exam || f.finishStarted {
+				return
+			}
+			f.log.Warn("exam browser", "err", err)
+			f.examState.Problem = "The exam page could not be opened (" + oneLine(err) + "). " +
+				"The recording goes on. Tell your proctor."
+			if f.st.Screen == ScreenExam {
+				f.publish()
+			}
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/invigil/invigil/client/exambrowser"
@@ -111,6 +112,14 @@ type browserOpener interface {
 	OpenBrowser(ctx context.Context) error
 }
 
+// browserHolder is an ExamRun with an exam browser (for focus attribution).
+type browserHolder interface {
+	Browser() *exambrowser.Browser
+}
+
+// Browser implements browserHolder.
+func (r *realExam) Browser() *exambrowser.Browser { return r.exam.Browser() }
+
 // OpenBrowser implements browserOpener.
 func (r *realExam) OpenBrowser(ctx context.Context) error { return r.exam.OpenBrowser(ctx) }
 
@@ -126,6 +135,14 @@ func (f *Flow) openExamBrowser() {
 		return
 	}
 	ex := f.exam
+	if h, ok := f.exam.(browserHolder); ok {
+		// The exam browser's windows are the exam's own: focus on them is
+		// no focus loss (focus.go).
+		f.SetFocusAllowed(func(pid int) bool {
+			b := h.Browser()
+			return b != nil && slices.Contains(b.PIDs(), pid)
+		})
+	}
 	f.goJob(func(ctx context.Context) func() {
 		err := o.OpenBrowser(ctx)
 		if err == nil || errors.Is(err, ErrExamStopped) || ctx.Err() != nil {

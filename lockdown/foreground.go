@@ -240,9 +240,22 @@ func (m *Monitor) focusCondLocked() cond {
 
 // kioskPolicy is the kiosk section the desktop lockdown enforces: the
 // allowed_apps may come to the front too (kiosk.switch_to plus their
-// names).
+// names). With an exam browser, the exam happens in the browser's window:
+// Invigil's window is not kept on top of it (topmost off), and the
+// browsers the client may launch may come to the front (the kiosk knows
+// programs by name; focus attribution tells the exam browser's own
+// processes from another window of the same browser, which is a
+// focus.lost).
+// examBrowserExes are the Windows executables client/exambrowser launches.
+var examBrowserExes = []string{"chrome.exe", "chromium.exe", "msedge.exe"}
+
 func kioskPolicy(p *policy.Policy) policy.Kiosk {
 	k := p.Kiosk
+	if p.ExamBrowser.Enabled() {
+		k.Topmost = false
+		k.SwitchTo.Windows = append(slices.Clip(k.SwitchTo.Windows), examBrowserExes...)
+		k.SwitchTo.Darwin = append(slices.Clip(k.SwitchTo.Darwin), "Chromium", "Google Chrome", "Microsoft Edge")
+	}
 	for _, a := range p.AllowedApps {
 		// Clip: never append into the policy's own arrays.
 		k.SwitchTo.All = append(slices.Clip(k.SwitchTo.All), a.Names.All...)

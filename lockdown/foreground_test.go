@@ -107,3 +107,27 @@ func TestKioskPolicyAllowedApps(t *testing.T) {
 		t.Error("with allowed apps the switching keys stay closed")
 	}
 }
+
+// With an exam browser the exam happens in the browser's window: the
+// kiosk lets the browsers the client launches to the front and does not
+// keep Invigil's window on top of them.
+func TestKioskPolicyExamBrowser(t *testing.T) {
+	p := policy.Default()
+	p.Kiosk.Topmost = true
+	if k := kioskPolicy(p); !k.Topmost || slices.Contains(k.SwitchTo.For("windows"), "msedge.exe") {
+		t.Fatalf("without an exam browser: topmost %v, switch_to %q", k.Topmost, k.SwitchTo.For("windows"))
+	}
+	p.ExamBrowser = policy.ExamBrowser{StartURL: "https://lms.example.edu/quiz"}
+	k := kioskPolicy(p)
+	if k.Topmost {
+		t.Error("Invigil's window stays topmost over the exam browser")
+	}
+	for _, exe := range []string{"msedge.exe", "chrome.exe", "chromium.exe"} {
+		if !slices.Contains(k.SwitchTo.For("windows"), exe) {
+			t.Errorf("%s may not come to the front", exe)
+		}
+	}
+	if !p.Kiosk.Topmost || len(p.Kiosk.SwitchTo.Windows) != 0 {
+		t.Error("the policy itself changed")
+	}
+}

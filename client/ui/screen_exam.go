@@ -42,19 +42,19 @@ type examScreen struct {
 	chatEmpty *widget.Label
 	chatView  *container.Scroll
 	reply     *guardedEntry
-	send      *widget.Button
+	send      *Button
 
-	finish *widget.Button
+	finish *Button
 
 	warn       *overlay
-	ack        *widget.Button
+	ack        *Button
 	pause      *overlay
 	confirm    *overlay
-	confirmYes *widget.Button
-	keep       *widget.Button
+	confirmYes *Button
+	keep       *Button
 	ask        *overlay
-	askClose   *widget.Button
-	askKeep    *widget.Button
+	askClose   *Button
+	askKeep    *Button
 }
 
 func newExamScreen(act Actions, win fyne.Window) *examScreen {
@@ -106,7 +106,7 @@ func newExamScreen(act Actions, win fyne.Window) *examScreen {
 	content := container.New(layout.NewCustomPaddedLayout(16, 16, 20, 20), container.NewBorder(
 		container.NewVBox(s.problem.root, s.alerts.root),
 		container.New(layout.NewCustomPaddedLayout(10, 0, 0, 0), footer),
-		nil, container.New(layout.NewCustomPaddedLayout(0, 0, 16, 0), chatBox), main))
+		nil, container.New(layout.NewCustomPaddedLayout(0, 0, 16, 0), chatBox), container.NewVScroll(main)))
 
 	// The overlays.
 	s.ack = iconButton(LabelAcknowledge, theme.ConfirmIcon(), true, act.AcknowledgeWarning)

@@ -28,8 +28,8 @@ type receiptScreen struct {
 	rows   *fyne.Container
 	match  *banner
 	wiped  *banner
-	copyB  *widget.Button
-	closeB *widget.Button
+	copyB  *Button
+	closeB *Button
 	text   string
 	seen   uint64
 }

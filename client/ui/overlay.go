@@ -99,6 +99,11 @@ func (e *guardedEntry) TypedKey(ev *fyne.KeyEvent) {
 	e.Entry.TypedKey(ev)
 }
 
+// AcceptsTab implements fyne.Tabbable: Tab leaves the entry, also a
+// multi-line one (the scratch paper), which would otherwise trap the
+// keyboard focus (it would type a tab).
+func (e *guardedEntry) AcceptsTab() bool { return false }
+
 // TappedSecondary implements fyne.SecondaryTappable: the context menu
 // (cut, copy, paste) is off while the clipboard is blocked.
 func (e *guardedEntry) TappedSecondary(pe *fyne.PointEvent) {

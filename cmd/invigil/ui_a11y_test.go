@@ -228,6 +228,8 @@ func TestUIKeyboardJourney(t *testing.T) {
 	if f := app.focused(); f != "I do not agree" {
 		t.Fatalf("Shift-Tab from I agree went to %q", f)
 	}
+	app.tabTo("I agree")
+	app.shot("27-keyboard-focus") // the focus ring
 	app.press("I agree", "space")
 	app.wait(client.ScreenIDPhoto, "photo_live")
 	app.press("Take photo", "Return")
@@ -264,5 +266,8 @@ func TestUIKeyboardJourney(t *testing.T) {
 	app.press(ui.LabelClose, "Return")
 	if code := app.exit(); code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, tail(app.stderr.String(), 3000))
+	}
+	if *updateScreenshots {
+		copyShots(t, app.shots, "27-")
 	}
 }

@@ -285,8 +285,24 @@ func TestKeyboardJourney(t *testing.T) {
 		t.Fatalf("Enter on the warning: actions %q", got)
 	}
 
+	// A warning that appears while the student types keeps the focus in
+	// the entry: a space must not acknowledge it unread.
+	a.Render(client.State{Version: 6, Screen: client.ScreenExam, Now: now, Exam: &client.ExamState{Started: now, Connected: true}})
+	reply := a.Input(PlaceholderReply)
+	c.Focus(reply)
+	a.Render(client.State{Version: 7, Screen: client.ScreenExam, Now: now, Exam: &client.ExamState{Started: now, Connected: true,
+		Warning: &client.Warning{ID: "w2", Text: "Eyes on your screen", At: now}}})
+	if c.Focused() != reply {
+		t.Fatalf("a warning took the focus from the entry the student types in: %T", c.Focused())
+	}
+	reply.TypedRune(' ')
+	reply.TypedKey(&fyne.KeyEvent{Name: fyne.KeySpace})
+	if got := act.calls(); strings.Count(got, "ack") != 1 {
+		t.Fatalf("typing acknowledged the warning: actions %q", got)
+	}
+
 	// The join screen puts the focus into its first empty entry.
-	a.Render(client.State{Version: 6, Screen: client.ScreenJoin, Join: &client.JoinState{ServerEditable: true}})
+	a.Render(client.State{Version: 8, Screen: client.ScreenJoin, Join: &client.JoinState{ServerEditable: true}})
 	if e := a.Entry(PlaceholderServer); c.Focused() != e {
 		t.Errorf("join: focus on %T, want the server entry", c.Focused())
 	}

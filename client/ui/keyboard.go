@@ -135,12 +135,20 @@ func walkVisible(o fyne.CanvasObject, f func(fyne.CanvasObject) bool) bool {
 // keepFocus moves the keyboard focus where it belongs after a render: on
 // a new screen into its first empty entry (the join code), and into a
 // dialog shown over the screen, whose buttons the mouse alone could reach
-// otherwise (the scrim stops the pointer, not Tab).
+// otherwise (the scrim stops the pointer, not Tab). A student typing in an
+// entry when a dialog appears keeps typing there: the next key could be a
+// space, which would press the dialog's button (acknowledge a warning
+// unread); the dialog takes the focus at the next Tab.
 func (a *App) keepFocus(newScreen bool) {
 	c := a.win.Canvas()
 	if o := a.visibleOverlay(); o != nil {
-		if f, ok := c.Focused().(fyne.CanvasObject); ok && contains(o.root, f) {
+		switch f := c.Focused().(type) {
+		case *widget.Entry, *guardedEntry:
 			return
+		case fyne.CanvasObject:
+			if contains(o.root, f) {
+				return
+			}
 		}
 		for _, obj := range o.btns.Objects {
 			if b, ok := obj.(*Button); ok && b.Visible() && !b.Disabled() {

@@ -617,9 +617,11 @@ func TestErrorScreens(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.kind == client.ErrorNotOpen {
 				// The exam opens a moment after the join; the flow joins
-				// again 2 s after that.
+				// again 2 s after that. The screen stays 3-5 s: a starved
+				// -race run missed one that stayed 2 s (the harness took
+				// most of it to start).
 				tt.env.JoinErrs = []error{fmt.Errorf("%w: %w", client.ErrJoinRefused, &transport.RemoteError{
-					Code: transport.CodeExamNotOpen, Message: "the exam opens later", OpensAt: time.Now().Add(100 * time.Millisecond)})}
+					Code: transport.CodeExamNotOpen, Message: "the exam opens later", OpensAt: time.Now().Add(3 * time.Second)})}
 			}
 			h := newHarness(t, tt.env, tt.opts)
 			if tt.kind == client.ErrorDeclined {

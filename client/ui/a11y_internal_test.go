@@ -43,6 +43,7 @@ func (r *recActions) ConfirmFinish()                     { r.add("confirm-finish
 func (r *recActions) RequestFinish()                     { r.add("request-finish") }
 func (r *recActions) AcknowledgeWarning()                { r.add("ack") }
 func (r *recActions) Retake()                            { r.add("retake") }
+func (r *recActions) TakePhoto()                         { r.add("take") }
 func (r *recActions) UsePhoto()                          { r.add("use-photo") }
 func (r *recActions) FocusChanged(bool)                  {}
 func (r *recActions) ClipboardUsed(lockdown.ClipboardOp) {}
@@ -234,23 +235,34 @@ func TestKeyboardJourney(t *testing.T) {
 		t.Fatalf("Enter on I agree: actions %q", got)
 	}
 
+	// Enter keeps the focus on the button pressed; once the render hides
+	// it, nothing has the focus (the next Enter must not press it unseen).
+	a.Render(client.State{Version: 2, Screen: client.ScreenIDPhoto, Photo: &client.PhotoState{Step: client.PhotoLive}})
+	focusTo(t, c, "Take photo")
+	c.Focused().TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if f, ok := c.Focused().(*Button); !ok || f.Text != "Take photo" {
+		t.Fatalf("after Enter the focus is on %v", c.Focused())
+	}
+	a.Render(client.State{Version: 3, Screen: client.ScreenIDPhoto, Photo: &client.PhotoState{Step: client.PhotoTaken}})
+	if f := c.Focused(); f != nil {
+		t.Fatalf("the hidden Take photo button keeps the focus: %v", f)
+	}
 	// Space presses the focused button too.
-	a.Render(client.State{Version: 2, Screen: client.ScreenIDPhoto, Photo: &client.PhotoState{Step: client.PhotoTaken}})
 	focusTo(t, c, "Use this photo")
 	c.Focused().TypedKey(&fyne.KeyEvent{Name: fyne.KeySpace})
-	if got := act.calls(); got != "agree,use-photo" {
+	if got := act.calls(); got != "agree,take,use-photo" {
 		t.Fatalf("Space on Use this photo: actions %q", got)
 	}
 	// Escape on a photo taken backs out to the live picture (Retake).
 	c.OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
-	if got := act.calls(); got != "agree,use-photo,retake" {
+	if got := act.calls(); got != "agree,take,use-photo,retake" {
 		t.Fatalf("Escape on a photo taken: actions %q", got)
 	}
 	// A new screen starts with nothing focused: an Enter must not press a
 	// button of the screen that went (here the flow moves on while
 	// "Retake" has the focus).
 	focusTo(t, c, "Retake")
-	a.Render(client.State{Version: 3, Screen: client.ScreenRoomScan, RoomScan: &client.RoomScanState{Step: client.RoomScanIntro}})
+	a.Render(client.State{Version: 13, Screen: client.ScreenRoomScan, RoomScan: &client.RoomScanState{Step: client.RoomScanIntro}})
 	if f := c.Focused(); f != nil {
 		t.Fatalf("the room scan screen starts with %T focused", f)
 	}
@@ -259,7 +271,7 @@ func TestKeyboardJourney(t *testing.T) {
 	// button, the safe one; Escape keeps working too.
 	now := time.Now()
 	exam := &client.ExamState{Started: now, Connected: true, ConfirmFinish: true}
-	a.Render(client.State{Version: 4, Screen: client.ScreenExam, Now: now, Exam: exam})
+	a.Render(client.State{Version: 14, Screen: client.ScreenExam, Now: now, Exam: exam})
 	f, ok := c.Focused().(*Button)
 	if !ok || f.Text != "Keep working" {
 		t.Fatalf("finish dialog: focus on %v, want Keep working", c.Focused())
@@ -271,7 +283,7 @@ func TestKeyboardJourney(t *testing.T) {
 	// A proctor's warning is not dismissed by Escape.
 	warned := *exam
 	warned.ConfirmFinish, warned.Warning = false, &client.Warning{ID: "w1", Text: "Eyes on your screen", At: now}
-	a.Render(client.State{Version: 5, Screen: client.ScreenExam, Now: now, Exam: &warned})
+	a.Render(client.State{Version: 15, Screen: client.ScreenExam, Now: now, Exam: &warned})
 	c.OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
 	if got := act.calls(); strings.HasSuffix(got, "ack") {
 		t.Fatalf("Escape acknowledged the warning: actions %q", got)
@@ -287,10 +299,10 @@ func TestKeyboardJourney(t *testing.T) {
 
 	// A warning that appears while the student types keeps the focus in
 	// the entry: a space must not acknowledge it unread.
-	a.Render(client.State{Version: 6, Screen: client.ScreenExam, Now: now, Exam: &client.ExamState{Started: now, Connected: true}})
+	a.Render(client.State{Version: 16, Screen: client.ScreenExam, Now: now, Exam: &client.ExamState{Started: now, Connected: true}})
 	reply := a.Input(PlaceholderReply)
 	c.Focus(reply)
-	a.Render(client.State{Version: 7, Screen: client.ScreenExam, Now: now, Exam: &client.ExamState{Started: now, Connected: true,
+	a.Render(client.State{Version: 17, Screen: client.ScreenExam, Now: now, Exam: &client.ExamState{Started: now, Connected: true,
 		Warning: &client.Warning{ID: "w2", Text: "Eyes on your screen", At: now}}})
 	if c.Focused() != reply {
 		t.Fatalf("a warning took the focus from the entry the student types in: %T", c.Focused())
@@ -302,7 +314,7 @@ func TestKeyboardJourney(t *testing.T) {
 	}
 
 	// The join screen puts the focus into its first empty entry.
-	a.Render(client.State{Version: 8, Screen: client.ScreenJoin, Join: &client.JoinState{ServerEditable: true}})
+	a.Render(client.State{Version: 18, Screen: client.ScreenJoin, Join: &client.JoinState{ServerEditable: true}})
 	if e := a.Entry(PlaceholderServer); c.Focused() != e {
 		t.Errorf("join: focus on %T, want the server entry", c.Focused())
 	}

@@ -141,6 +141,14 @@ func walkVisible(o fyne.CanvasObject, f func(fyne.CanvasObject) bool) bool {
 // unread); the dialog takes the focus at the next Tab.
 func (a *App) keepFocus(newScreen bool) {
 	c := a.win.Canvas()
+	// A button the render hid ("Take photo" once taken) or an entry it
+	// hid keeps the focus in Fyne, and Enter would press it unseen.
+	switch f := c.Focused().(type) {
+	case *Button, *widget.Entry, *guardedEntry:
+		if !contains(a.cur.object(), f.(fyne.CanvasObject)) {
+			c.Unfocus()
+		}
+	}
 	if o := a.visibleOverlay(); o != nil {
 		switch f := c.Focused().(type) {
 		case *widget.Entry, *guardedEntry:

@@ -82,6 +82,9 @@ type App struct {
 	cur     screen
 	state   client.State
 	focused bool
+	// fitted is whether the window has been sized to the screen (at the
+	// first Render: only then does the window know its scale).
+	fitted bool
 
 	indicator *Indicator // indicator.go; nil without an app
 
@@ -97,6 +100,10 @@ func New(win fyne.Window, act Actions) *App {
 	win.SetContent(container.New(barLayout{}, a.bar.root, a.body))
 	win.SetCloseIntercept(act.CloseRequested)
 	win.SetIcon(LogoPNG)
+	win.Canvas().SetOnTypedKey(a.typedKey)
+	// The size for a scale of 1, so that the window rarely changes size
+	// when it appears; Render corrects it for the scale in use.
+	win.Resize(fitSize(screenSize(), 1))
 	if app := fyne.CurrentApp(); app != nil {
 		lc := app.Lifecycle()
 		lc.SetOnExitedForeground(func() { a.focusChanged(false) })
@@ -119,11 +126,17 @@ func (a *App) State() client.State { return a.state }
 
 // Render shows s. UI goroutine only.
 func (a *App) Render(s client.State) {
-	if a.cur == nil || a.state.Screen != s.Screen {
+	if !a.fitted {
+		a.fitted = true
+		a.fitWindow()
+	}
+	changed := a.cur == nil || a.state.Screen != s.Screen
+	if changed {
 		a.showScreen(s.Screen)
 	}
 	a.state = s
 	a.cur.update(s)
+	a.keepFocus(changed)
 	// The exam name and the recording badge follow the state, not the
 	// screen (recording starts on the ID photo screen, at consent).
 	a.bar.set(s.ExamName, s.Recording)
@@ -139,6 +152,9 @@ func (a *App) Render(s client.State) {
 // status items in the app bar; the exam runs full screen, everything else
 // in a normal window.
 func (a *App) showScreen(k client.Screen) {
+	// The focused button of the screen that goes must not take the next
+	// Enter.
+	a.win.Canvas().Unfocus()
 	a.cur = a.newScreen(k)
 	a.body.Objects = []fyne.CanvasObject{a.cur.object()}
 	a.body.Refresh()
@@ -186,9 +202,9 @@ func (a *App) Controls() []fyne.CanvasObject {
 
 // Button finds an enabled, visible button of the current screen by its
 // text; nil if there is none.
-func (a *App) Button(text string) *widget.Button {
+func (a *App) Button(text string) *Button {
 	for _, c := range a.Controls() {
-		if b, ok := c.(*widget.Button); ok && b.Text == text && b.Visible() && !b.Disabled() {
+		if b, ok := c.(*Button); ok && b.Text == text && b.Visible() && !b.Disabled() {
 			return b
 		}
 	}

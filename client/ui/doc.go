@@ -36,4 +36,18 @@
 //   - A Border layout leaves a padding-wide gap between its top object and
 //     the centre; the app bar uses its own layout so that the exam's
 //     overlays cover everything under the bar.
+//   - The keyboard: the window's OnTypedKey gets a key only when nothing
+//     has the focus (the focused widget gets it otherwise), Tab never
+//     reaches either, widget.Button presses on Space but not on Enter and
+//     drops the focus when pressed, and the canvas keeps the focus on a
+//     widget of a screen that has gone. Button (widgets.go) presses on
+//     Enter, keeps the focus and passes other keys on to OnTypedKey; App
+//     drops the focus when the screen changes (keyboard.go).
+//   - A window is never smaller than its content's minimum size: Fyne
+//     grows it (beyond the screen, without a window manager). Screens keep
+//     their minimum height small by scrolling their content; window.go
+//     sizes the window to the screen at the window's scale, known only
+//     once the window exists (at the first Render).
+//   - The focus goes to a widget under an overlay too (the scrim stops the
+//     pointer, not Tab): App moves it into the overlay on every render.
 package ui

@@ -102,7 +102,7 @@ type noticeOverlay struct {
 	root  *fyne.Container
 	title *widget.Label
 	text  *widget.Label
-	close *widget.Button
+	close *Button
 }
 
 // LabelCloseNotice closes the privacy notice shown during the exam.
@@ -131,7 +131,7 @@ func (o *noticeOverlay) set(notice string) {
 type keptBox struct {
 	root   *fyne.Container
 	banner *banner
-	close  *widget.Button
+	close  *Button
 }
 
 func newKeptBox(onClose func()) *keptBox {

@@ -14,6 +14,7 @@ import (
 // the overlay's own buttons work.
 type scrim struct {
 	widget.BaseWidget
+	overlay *overlay // the overlay it belongs to (Escape cancels it)
 }
 
 func newScrim() *scrim {
@@ -50,7 +51,9 @@ func newOverlay(icon fyne.Resource, buttons ...fyne.CanvasObject) *overlay {
 		container.New(layout.NewCustomPaddedLayout(8, 0, 0, 0), container.NewBorder(nil, nil, nil, o.btns)),
 	))
 	o.title.Alignment = fyne.TextAlignCenter
-	o.root = container.NewStack(newScrim(),
+	sc := newScrim()
+	sc.overlay = o
+	o.root = container.NewStack(sc,
 		container.NewVBox(layout.NewSpacer(), container.New(column{580}, card), layout.NewSpacer()))
 	o.root.Hide()
 	return o
@@ -85,6 +88,21 @@ func (e *guardedEntry) TypedShortcut(s fyne.Shortcut) {
 	}
 	e.Entry.TypedShortcut(s)
 }
+
+// TypedKey implements fyne.Focusable: Escape goes to the window (it
+// cancels a dialog), everything else to the entry.
+func (e *guardedEntry) TypedKey(ev *fyne.KeyEvent) {
+	if ev.Name == fyne.KeyEscape {
+		forwardKey(e, ev)
+		return
+	}
+	e.Entry.TypedKey(ev)
+}
+
+// AcceptsTab implements fyne.Tabbable: Tab leaves the entry, also a
+// multi-line one (the scratch paper), which would otherwise trap the
+// keyboard focus (it would type a tab).
+func (e *guardedEntry) AcceptsTab() bool { return false }
 
 // TappedSecondary implements fyne.SecondaryTappable: the context menu
 // (cut, copy, paste) is off while the clipboard is blocked.

@@ -24,15 +24,20 @@ type checkScreen struct {
 	preview   *preview
 	camBox    *fyne.Container
 	rows      *fyne.Container
+	list      *fyne.Container // the rows' card
+	content   *fyne.Container
 	notes     *fyne.Container
 	unpinned  *banner
 	resumed   *banner
 	status    *banner
-	closeApps *widget.Button
-	again     *widget.Button
-	cont      *widget.Button
+	closeApps *Button
+	again     *Button
+	cont      *Button
 	items     []client.CheckItem
 	camera    bool // whether the last state had a camera
+	// shown is whether the last state showed a finished check's result
+	// (not running, not closing programs).
+	shown bool
 }
 
 func newCheckScreen(act Actions) *checkScreen {
@@ -47,9 +52,10 @@ func newCheckScreen(act Actions) *checkScreen {
 		muted("Only you see this preview. Nothing is recorded until you agree to the privacy notice."))
 	s.camBox = previewCard(s.preview, camText)
 	s.notes = container.NewVBox(s.resumed.root, s.unpinned.root)
-	content := container.NewVBox(s.status.root, s.notes, s.camBox, surface(s.rows))
+	s.list = surface(s.rows)
+	s.content = container.NewVBox(s.status.root, s.notes, s.camBox, s.list)
 	s.page = newPage(1, "Check this computer", "Invigil checks that this computer is ready for the exam. Fix anything marked in red, then select Check again.",
-		content, s.closeApps, s.again, s.cont)
+		s.content, s.closeApps, s.again, s.cont)
 	return s
 }
 
@@ -105,6 +111,7 @@ func (s *checkScreen) update(st client.State) {
 	setEnabled(s.closeApps, !c.Closing)
 	setEnabled(s.again, !c.Running && !c.Closing)
 	setEnabled(s.cont, c.CanContinue)
+	s.arrange(c)
 	switch {
 	case c.Closing:
 		s.status.set(toneInfo, "Closing "+strings.Join(c.Closable, ", ")+"…")
@@ -117,6 +124,57 @@ func (s *checkScreen) update(st client.State) {
 	default:
 		s.status.set(toneError, c.Blocking)
 	}
+}
+
+// arrange puts the checks above the camera while one fails, says next to
+// Continue why it is off, and, when a check's result comes in with a
+// failure (the first one, or after "Check again" or closing programs),
+// scrolls to the first failing row: the page otherwise keeps its scroll
+// position, and the row could be out of view under the camera preview.
+func (s *checkScreen) arrange(c *client.CheckState) {
+	failing := hasStatus(c.Items, lockdown.StatusFail)
+	order := []fyne.CanvasObject{s.status.root, s.notes, s.camBox, s.list}
+	if failing {
+		order = []fyne.CanvasObject{s.status.root, s.notes, s.list, s.camBox}
+	}
+	if !slices.Equal(order, s.content.Objects) {
+		s.content.Objects = order
+		s.content.Refresh()
+	}
+	s.page.setNote(continueNote(c))
+	done := !c.Running && !c.Closing
+	if done && !s.shown && failing {
+		// Problems sort first: the first row is the first failure.
+		s.page.reveal(s.rows.Objects[0])
+	}
+	s.shown = done
+}
+
+// continueNote says why Continue is off, next to it.
+func continueNote(c *client.CheckState) string {
+	switch {
+	case c.CanContinue:
+		return ""
+	case c.Closing:
+		return "Continue is available once the programs are closed."
+	case c.Running:
+		return "Continue is available once the check has finished."
+	}
+	n := 0
+	for _, it := range c.Items {
+		if it.Status == lockdown.StatusFail && !it.Running {
+			n++
+		}
+	}
+	switch {
+	case n == 0 && c.Blocking == "":
+		return ""
+	case n == 0:
+		return "Continue is off: " + c.Blocking
+	case n == 1:
+		return "Continue is off until the problem marked in red above is fixed."
+	}
+	return fmt.Sprintf("Continue is off until the %d problems marked in red above are fixed.", n)
 }
 
 // closeLabel is the "Close these apps" button's text, naming them.

@@ -18,7 +18,7 @@ const ConfigErrorTitle = "Invigil cannot start"
 // (Keys).
 type ConfigError struct {
 	root    fyne.CanvasObject
-	Close   *widget.Button
+	Close   *Button
 	File    *widget.Label // the file's path; hidden when no file is to blame
 	Problem *widget.Label
 	onClose func()

@@ -17,7 +17,7 @@ type consentScreen struct {
 	page          *page
 	title         *widget.Label
 	notice        *widget.Label
-	agree, reject *widget.Button
+	agree, reject *Button
 }
 
 func newConsentScreen(act Actions) *consentScreen {

@@ -56,10 +56,12 @@ func newErrorScreen(act Actions) *errorScreen {
 		container.NewHBox(iconBox),
 		s.title, s.message, s.when, s.safe.root,
 		container.New(layout.NewCustomPaddedLayout(8, 0, 0, 0), s.detail),
-		container.New(layout.NewCustomPaddedLayout(10, 0, 0, 0), container.NewBorder(nil, nil, nil, s.buttons)),
 	))
-	s.root = container.NewVScroll(container.New(layout.NewCustomPaddedLayout(56, 24, 24, 24),
-		container.New(column{700}, container.NewVBox(card))))
+	// The buttons stay in view under the text, which scrolls (issue 10:
+	// small screens).
+	s.root = container.NewBorder(nil, actionBar(nil, s.buttons), nil, nil,
+		container.NewVScroll(container.New(layout.NewCustomPaddedLayout(56, 24, 24, 24),
+			container.New(column{700}, container.NewVBox(card)))))
 	return s
 }
 

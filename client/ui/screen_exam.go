@@ -45,22 +45,22 @@ type examScreen struct {
 	chatEmpty *widget.Label
 	chatView  *container.Scroll
 	reply     *guardedEntry
-	send      *widget.Button
+	send      *Button
 
-	finish     *widget.Button
-	noticeB    *widget.Button
+	finish     *Button
+	noticeB    *Button
 	notice     *noticeOverlay
 	noticeText string
 
 	warn       *overlay
-	ack        *widget.Button
+	ack        *Button
 	pause      *overlay
 	confirm    *overlay
-	confirmYes *widget.Button
-	keep       *widget.Button
+	confirmYes *Button
+	keep       *Button
 	ask        *overlay
-	askClose   *widget.Button
-	askKeep    *widget.Button
+	askClose   *Button
+	askKeep    *Button
 }
 
 func newExamScreen(act Actions, win fyne.Window) *examScreen {
@@ -117,7 +117,7 @@ func newExamScreen(act Actions, win fyne.Window) *examScreen {
 	content := container.New(layout.NewCustomPaddedLayout(16, 16, 20, 20), container.NewBorder(
 		container.NewVBox(s.problem.root, s.serious.root, s.minor.root, s.kept.root),
 		container.New(layout.NewCustomPaddedLayout(10, 0, 0, 0), footer),
-		nil, container.New(layout.NewCustomPaddedLayout(0, 0, 16, 0), chatBox), container.NewStack(main, s.pause.root)))
+		nil, container.New(layout.NewCustomPaddedLayout(0, 0, 16, 0), chatBox), container.NewStack(container.NewVScroll(main), s.pause.root)))
 
 	// The overlays.
 	s.ack = iconButton(LabelAcknowledge, theme.ConfirmIcon(), true, act.AcknowledgeWarning)

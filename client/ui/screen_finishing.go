@@ -21,7 +21,7 @@ type finishingScreen struct {
 	progress *widget.ProgressBar
 	count    *widget.Label
 	conn     *banner
-	later    *widget.Button
+	later    *Button
 }
 
 func newFinishingScreen(act Actions) *finishingScreen {

@@ -25,7 +25,7 @@ type joinScreen struct {
 	fixed      *widget.Label
 	code       *widget.Entry
 	problem    *banner
-	join, quit *widget.Button
+	join, quit *Button
 	seen       uint64
 }
 

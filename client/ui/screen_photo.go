@@ -21,7 +21,7 @@ type photoScreen struct {
 	progress          *widget.ProgressBar
 	progressBox       *fyne.Container
 	problem           *banner
-	take, retake, use *widget.Button
+	take, retake, use *Button
 	shown             []byte // the taken photo the preview shows
 }
 
@@ -81,4 +81,14 @@ func (s *photoScreen) update(st client.State) {
 		s.progress.SetValue(p.Progress)
 	}
 	s.problem.set(toneError, p.Problem)
+}
+
+// escape implements escaper: Escape on a photo taken backs out to the
+// live picture, as Retake does.
+func (s *photoScreen) escape() bool {
+	if !s.retake.Visible() || s.retake.Disabled() {
+		return false
+	}
+	s.retake.Tapped(&fyne.PointEvent{})
+	return true
 }

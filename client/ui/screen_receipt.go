@@ -32,8 +32,8 @@ type receiptScreen struct {
 	saved  *banner
 	copied *banner
 	wiped  *banner
-	copyB  *widget.Button
-	closeB *widget.Button
+	copyB  *Button
+	closeB *Button
 	text   string
 	isSave bool // the receipt was saved as a file
 	seen   uint64

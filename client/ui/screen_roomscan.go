@@ -21,7 +21,7 @@ type roomScanScreen struct {
 	status   *widget.Label
 	progress *widget.ProgressBar
 	problem  *banner
-	start    *widget.Button
+	start    *Button
 }
 
 func newRoomScanScreen(act Actions) *roomScanScreen {

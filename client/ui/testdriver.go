@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/invigil/invigil/client"
 )
@@ -29,7 +30,13 @@ import (
 //	{"op":"tap","label":"I agree"}
 //	{"op":"type","placeholder":"Join code, e.g. PHYS1","text":"E2E"}
 //	{"op":"locate","label":"Continue"}
+//	{"op":"focused"}
 //	{"op":"state"}
+//
+// locate answers in Fyne's units, relative to the window, with the
+// window's scale (pixels per unit); focused names what has the keyboard
+// focus in detail: a button's text, "entry:" and an entry's placeholder,
+// or nothing.
 type TestDriver struct {
 	app *App
 	ln  net.Listener
@@ -66,6 +73,7 @@ type DriverReply struct {
 	Y       float32 `json:"y,omitempty"`
 	W       float32 `json:"w,omitempty"`
 	H       float32 `json:"h,omitempty"`
+	Scale   float32 `json:"scale,omitempty"`
 }
 
 // StartTestDriver listens on the unix socket path and serves the driver
@@ -191,8 +199,26 @@ func (d *TestDriver) do(req DriverRequest) DriverReply {
 			} else {
 				pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(b)
 				rep.X, rep.Y, rep.W, rep.H = pos.X, pos.Y, b.Size().Width, b.Size().Height
+				rep.Scale = d.app.win.Canvas().Scale()
 			}
 			rep.OK = true
+		})
+		return rep
+	case "focused":
+		rep := DriverReply{OK: true}
+		fyne.DoAndWait(func() {
+			rep.Screen = string(d.app.state.Screen)
+			switch f := d.app.win.Canvas().Focused().(type) {
+			case *Button:
+				rep.Detail = f.Text
+			case *widget.Entry:
+				rep.Detail = "entry:" + f.PlaceHolder
+			case *guardedEntry:
+				rep.Detail = "entry:" + f.PlaceHolder
+			case nil:
+			default:
+				rep.Detail = fmt.Sprintf("%T", f)
+			}
 		})
 		return rep
 	case "type":
@@ -256,6 +282,7 @@ var conditions = map[string]func(client.State) bool{
 	"paused":        func(s client.State) bool { return s.Exam != nil && s.Exam.Paused && s.Exam.Warning == nil },
 	"running":       func(s client.State) bool { return s.Exam != nil && !s.Exam.Paused && s.Exam.Warning == nil },
 	"confirm":       func(s client.State) bool { return s.Exam != nil && s.Exam.ConfirmFinish },
+	"no_confirm":    func(s client.State) bool { return s.Exam != nil && !s.Exam.ConfirmFinish },
 	"uploaded":      func(s client.State) bool { return s.Exam != nil && s.Exam.BacklogMessages == 0 && s.Exam.Connected },
 	"retry_pending": func(s client.State) bool { return s.Error != nil && !s.Error.RetryAt.IsZero() },
 }

@@ -14,7 +14,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
-	"fyne.io/fyne/v2/widget"
 
 	"github.com/invigil/invigil/capture"
 	"github.com/invigil/invigil/client"
@@ -42,10 +41,12 @@ type harness struct {
 
 func newHarness(t *testing.T, env *flowtest.Env, opts client.FlowOptions) *harness {
 	t.Helper()
+	// The app sizes its window to the screen: without a display it takes
+	// the smallest supported one (1280×720), the same on every machine.
+	t.Setenv("DISPLAY", "")
 	a := test.NewTempApp(t)
 	a.Settings().SetTheme(ui.Theme{})
 	w := test.NewTempWindow(t, nil)
-	w.Resize(fyne.NewSize(1100, 780))
 	opts.Env = env
 	if opts.Config.SpoolDir == "" {
 		opts.Config.SpoolDir = t.TempDir()
@@ -108,7 +109,7 @@ func (h *harness) tap(text string) {
 	if b == nil {
 		var have []string
 		for _, c := range h.app.Controls() {
-			if b, ok := c.(*widget.Button); ok {
+			if b, ok := c.(*ui.Button); ok {
 				have = append(have, fmt.Sprintf("%q(visible %v, disabled %v)", b.Text, b.Visible(), b.Disabled()))
 			}
 		}
@@ -616,9 +617,11 @@ func TestErrorScreens(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.kind == client.ErrorNotOpen {
 				// The exam opens a moment after the join; the flow joins
-				// again 2 s after that.
+				// again 2 s after that. The screen stays 3-5 s: a starved
+				// -race run missed one that stayed 2 s (the harness took
+				// most of it to start).
 				tt.env.JoinErrs = []error{fmt.Errorf("%w: %w", client.ErrJoinRefused, &transport.RemoteError{
-					Code: transport.CodeExamNotOpen, Message: "the exam opens later", OpensAt: time.Now().Add(100 * time.Millisecond)})}
+					Code: transport.CodeExamNotOpen, Message: "the exam opens later", OpensAt: time.Now().Add(3 * time.Second)})}
 			}
 			h := newHarness(t, tt.env, tt.opts)
 			if tt.kind == client.ErrorDeclined {
@@ -708,7 +711,10 @@ func TestCheckWarnings(t *testing.T) {
 	}
 	cam := s.Check.Camera.(*flowtest.Camera)
 	h.tap("Check again")
-	h.wait(client.ScreenCheck, func(s client.State) bool { return s.Check.CanContinue })
+	// The state before the tap allows Continue too: wait for the second
+	// check's result, a later state (failed under load: a Continue tapped
+	// while the check ran again was ignored).
+	h.wait(client.ScreenCheck, func(n client.State) bool { return n.Check.CanContinue && n.Version > s.Version })
 	h.tap("Continue")
 	h.wait(client.ScreenConsent, nil)
 	if !cam.Closed() {

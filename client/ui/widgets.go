@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"slices"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -240,7 +241,7 @@ func newRecIndicator() *recIndicator {
 	dotBox := container.New(fixedSize{fyne.NewSize(12, 12)}, dot)
 	text := canvas.NewText("Recording", colorAppBarText)
 	text.TextStyle.Bold = true
-	text.TextSize = 14
+	text.TextSize = theme.CaptionTextSize() + 1
 	bg := canvas.NewRectangle(color.NRGBA{R: 0xe0, G: 0x24, B: 0x24, A: 0x40})
 	bg.CornerRadius = 13
 	bg.StrokeColor = colorRecording
@@ -268,9 +269,9 @@ func newAppBar() *appBar {
 	logoBox := container.New(fixedSize{fyne.NewSize(28, 28)}, logo)
 	name := canvas.NewText("Invigil", colorAppBarText)
 	name.TextStyle.Bold = true
-	name.TextSize = 18
-	exam := canvas.NewText("", color.NRGBA{R: 0xb8, G: 0xc2, B: 0xd6, A: 0xff})
-	exam.TextSize = 15
+	name.TextSize = theme.Size(theme.SizeNameSubHeadingText) - 1
+	exam := canvas.NewText("", colorAppBarExam)
+	exam.TextSize = theme.TextSize()
 	b := &appBar{exam: exam, rec: newRecIndicator(), right: container.NewHBox()}
 	left := container.NewHBox(container.NewCenter(logoBox), container.NewCenter(name), container.NewCenter(exam))
 	right := container.NewHBox(b.right, container.NewCenter(b.rec.root))
@@ -305,7 +306,7 @@ func newStepper(current int) *stepper {
 	for i, n := range stepNames {
 		dot := canvas.NewCircle(colorBorder)
 		txt := canvas.NewText(n, colorMuted)
-		txt.TextSize = 13
+		txt.TextSize = theme.CaptionTextSize()
 		s.dots, s.steps = append(s.dots, dot), append(s.steps, txt)
 		item := container.NewHBox(container.NewCenter(container.New(fixedSize{fyne.NewSize(10, 10)}, dot)), txt)
 		if i > 0 {
@@ -334,16 +335,22 @@ func (s *stepper) set(current int) {
 }
 
 // page is the frame of a step screen: the stepper, a title and a lead
-// line, the content, and the buttons at the bottom right.
+// line and the content, which scroll, and under them a bar that is always
+// visible with the buttons at the right and, at the left, a note that says
+// why a button is off.
 type page struct {
 	root    *fyne.Container
 	icon    *widget.Icon
 	iconBox *fyne.Container
 	title   *widget.Label
+	scroll  *container.Scroll
+	note    *widget.Label
 }
 
 func newPage(step int, title, lead string, content fyne.CanvasObject, actions ...fyne.CanvasObject) *page {
-	p := &page{icon: widget.NewIcon(nil), title: heading(title)}
+	p := &page{icon: widget.NewIcon(nil), title: heading(title), note: body("")}
+	p.note.Importance = widget.DangerImportance
+	p.note.Hide()
 	p.iconBox = container.New(layout.NewCustomPaddedLayout(0, 0, 0, 6), container.NewCenter(container.New(fixedSize{fyne.NewSize(40, 40)}, p.icon)))
 	p.iconBox.Hide()
 	leadLabel := body(lead)
@@ -356,32 +363,170 @@ func newPage(step int, title, lead string, content fyne.CanvasObject, actions ..
 	}
 	titleRow := container.NewBorder(nil, nil, p.iconBox, nil, p.title)
 	col := container.NewVBox(top, container.New(layout.NewCustomPaddedLayout(10, 0, 0, 0), titleRow), leadLabel, content)
-	scroll := container.NewVScroll(container.New(layout.NewCustomPaddedLayout(12, 24, 24, 24), container.New(column{columnWidth}, col)))
-	sep := canvas.NewRectangle(colorBorder)
-	barBg := canvas.NewRectangle(colorSurface)
-	bar := container.NewStack(barBg, container.New(layout.NewCustomPaddedLayout(10, 10, 24, 24),
-		container.NewBorder(nil, nil, nil, container.NewHBox(actions...))))
-	bottom := container.NewVBox(container.New(fixedSize{fyne.NewSize(1, 1)}, sep), bar)
-	p.root = container.NewBorder(nil, bottom, nil, nil, scroll)
+	p.scroll = container.NewVScroll(container.New(layout.NewCustomPaddedLayout(12, 24, 24, 24), container.New(column{columnWidth}, col)))
+	p.root = container.NewBorder(nil, actionBar(p.note, container.NewHBox(actions...)), nil, nil, p.scroll)
 	return p
 }
 
+// actionBar is the bar at the bottom of a screen, under its scrolling
+// content, so that its buttons are always visible: the buttons at the
+// right, a note (may be nil) at the left.
+func actionBar(note, buttons fyne.CanvasObject) fyne.CanvasObject {
+	sep := canvas.NewRectangle(colorBorder)
+	barBg := canvas.NewRectangle(colorSurface)
+	bar := container.NewStack(barBg, container.New(layout.NewCustomPaddedLayout(10, 10, 24, 24),
+		container.NewBorder(nil, nil, nil, buttons, note)))
+	return container.NewVBox(container.New(fixedSize{fyne.NewSize(1, 1)}, sep), bar)
+}
+
+// setNote shows text next to the buttons (empty: nothing).
+func (p *page) setNote(text string) {
+	setText(p.note, text)
+	setVisible(p.note, text != "")
+}
+
+// reveal scrolls the page so that o, an object of its content, is in
+// view: its top at the top of the view if it was above or below it.
+func (p *page) reveal(o fyne.CanvasObject) {
+	app := fyne.CurrentApp()
+	if app == nil || !o.Visible() {
+		return
+	}
+	// Lay the content out at its current size first: a screen reveals
+	// what it has just added.
+	p.scroll.Refresh()
+	d := app.Driver()
+	top := d.AbsolutePositionForObject(o).Y - d.AbsolutePositionForObject(p.scroll.Content).Y
+	view := p.scroll.Size().Height
+	if top >= p.scroll.Offset.Y && top+o.Size().Height <= p.scroll.Offset.Y+view {
+		return
+	}
+	const margin = 8
+	y := min(max(top-margin, 0), max(p.scroll.Content.Size().Height-view, 0))
+	p.scroll.ScrollToOffset(fyne.NewPos(p.scroll.Offset.X, y))
+}
+
 // button makes a button; primary ones are filled with the primary colour.
-func button(label string, primary bool, tapped func()) *widget.Button {
+func button(label string, primary bool, tapped func()) *Button {
 	return iconButton(label, nil, primary, tapped)
 }
 
 // iconButton is a button with an icon (none if icon is nil).
-func iconButton(label string, icon fyne.Resource, primary bool, tapped func()) *widget.Button {
-	b := widget.NewButtonWithIcon(label, icon, tapped)
+func iconButton(label string, icon fyne.Resource, primary bool, tapped func()) *Button {
+	b := &Button{}
+	b.Text, b.Icon, b.OnTapped = label, icon, tapped
 	if primary {
 		b.Importance = widget.HighImportance
 	}
+	b.ExtendBaseWidget(b)
 	return b
 }
 
+// Button is the app's button: a widget.Button that also works from the
+// keyboard. Tab reaches it (Fyne's focus order), Enter, Return and Space
+// press it, a ring around it shows the focus, and the keys a button does
+// not use (Escape, the scrolling keys) go on to the window's key handler
+// (App.typedKey), as they would if nothing had the focus.
+type Button struct {
+	widget.Button
+	focused bool
+}
+
+var _ fyne.Focusable = (*Button)(nil)
+
+// FocusGained implements fyne.Focusable.
+func (b *Button) FocusGained() {
+	b.focused = true
+	b.Button.FocusGained()
+}
+
+// FocusLost implements fyne.Focusable.
+func (b *Button) FocusLost() {
+	b.focused = false
+	b.Button.FocusLost()
+}
+
+// HasFocus is whether the button has the keyboard focus (tests).
+func (b *Button) HasFocus() bool { return b.focused }
+
+// TypedKey implements fyne.Focusable.
+func (b *Button) TypedKey(ev *fyne.KeyEvent) {
+	switch ev.Name {
+	case fyne.KeyReturn, fyne.KeyEnter, fyne.KeySpace:
+		// widget.Button drops the focus on a tap (it expects the mouse);
+		// from the keyboard the focus stays, where the screen does.
+		b.Tapped(&fyne.PointEvent{})
+		if app := fyne.CurrentApp(); app != nil && b.Visible() {
+			if c := app.Driver().CanvasForObject(b); c != nil {
+				c.Focus(b)
+			}
+		}
+	default:
+		forwardKey(b, ev)
+	}
+}
+
+// forwardKey hands a key that a focused widget does not use to the
+// window's own key handler.
+func forwardKey(o fyne.CanvasObject, ev *fyne.KeyEvent) {
+	app := fyne.CurrentApp()
+	if app == nil {
+		return
+	}
+	if c := app.Driver().CanvasForObject(o); c != nil && c.OnTypedKey() != nil {
+		c.OnTypedKey()(ev)
+	}
+}
+
+// focusRingWidth is the width of the focus ring and of the gap between it
+// and the button.
+const focusRingWidth = 2
+
+// CreateRenderer implements fyne.Widget: widget.Button's renderer with the
+// focus ring around it.
+func (b *Button) CreateRenderer() fyne.WidgetRenderer {
+	b.ExtendBaseWidget(b)
+	ring := canvas.NewRectangle(color.Transparent)
+	ring.StrokeColor = colorFocusRing
+	ring.StrokeWidth = focusRingWidth
+	ring.CornerRadius = theme.Size(theme.SizeNameInputRadius) + 2*focusRingWidth
+	ring.Hide()
+	inner := b.Button.CreateRenderer()
+	return &buttonRenderer{WidgetRenderer: inner, b: b, ring: ring, objs: append(slices.Clone(inner.Objects()), ring)}
+}
+
+type buttonRenderer struct {
+	fyne.WidgetRenderer
+	b    *Button
+	ring *canvas.Rectangle
+	objs []fyne.CanvasObject
+}
+
+func (r *buttonRenderer) Objects() []fyne.CanvasObject {
+	// widget.Button's renderer adds its icon after the fact: keep the
+	// ring last, over the rest.
+	inner := r.WidgetRenderer.Objects()
+	if len(inner)+1 != len(r.objs) {
+		r.objs = append(slices.Clone(inner), r.ring)
+	}
+	return r.objs
+}
+
+func (r *buttonRenderer) Layout(size fyne.Size) {
+	r.WidgetRenderer.Layout(size)
+	out := float32(2 * focusRingWidth)
+	r.ring.Move(fyne.NewPos(-out, -out))
+	r.ring.Resize(size.AddWidthHeight(2*out, 2*out))
+}
+
+func (r *buttonRenderer) Refresh() {
+	r.WidgetRenderer.Refresh()
+	setVisible(r.ring, r.b.focused && !r.b.Disabled())
+	r.ring.Refresh()
+}
+
 // setEnabled enables or disables a button.
-func setEnabled(b *widget.Button, on bool) {
+func setEnabled(b *Button, on bool) {
 	if on && b.Disabled() {
 		b.Enable()
 	} else if !on && !b.Disabled() {
@@ -411,12 +556,12 @@ type preview struct {
 }
 
 func newPreview(w, h float32) *preview {
-	bg := canvas.NewRectangle(color.NRGBA{R: 0x1d, G: 0x24, B: 0x33, A: 0xff})
+	bg := canvas.NewRectangle(colorPreview)
 	bg.CornerRadius = 10
 	p := &preview{img: canvas.NewImageFromImage(nil), note: canvas.NewText("Starting the camera…", colorAppBarText)}
 	p.img.FillMode = canvas.ImageFillContain
 	p.img.ScaleMode = canvas.ImageScaleFastest
-	p.note.TextSize = 14
+	p.note.TextSize = theme.CaptionTextSize() + 1
 	p.root = container.New(fixedSize{fyne.NewSize(w, h)}, container.NewStack(bg, container.NewCenter(p.note), p.img))
 	return p
 }

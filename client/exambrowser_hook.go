@@ -14,11 +14,12 @@ import (
 // client/exambrowser): opened when the exam screen shows, closed (and its
 // profile wiped) when the exam stops, finished or not.
 type examBrowser struct {
-	mu      sync.Mutex
-	b       *exambrowser.Browser
-	stopped bool
-	cancel  context.CancelFunc // ends a launch in progress
-	done    chan struct{}      // closed when that launch has ended
+	mu        sync.Mutex
+	b         *exambrowser.Browser
+	launching *exambrowser.Browser // while Launch runs
+	stopped   bool
+	cancel    context.CancelFunc // ends a launch in progress
+	done      chan struct{}      // closed when that launch has ended
 }
 
 // ErrExamStopped reports that the exam stopped before its browser opened.
@@ -56,11 +57,17 @@ func (e *Exam) OpenBrowser(ctx context.Context) error {
 			e.sess.Event(name, detail)
 		},
 		Log: e.log,
+		Launching: func(b *exambrowser.Browser) {
+			eb.mu.Lock()
+			eb.launching = b
+			eb.mu.Unlock()
+		},
 	})
 	cancel()
 	eb.mu.Lock()
 	defer eb.mu.Unlock()
 	defer close(done)
+	eb.launching = nil
 	if err != nil {
 		eb.done = nil
 		e.sess.Event(exambrowser.EventFailed, map[string]any{"error": err.Error(), "attempt": 0})
@@ -74,12 +81,27 @@ func (e *Exam) OpenBrowser(ctx context.Context) error {
 	return nil
 }
 
-// Browser is the running exam browser, or nil (for focus attribution: its
-// PIDs are the exam's own).
+// Browser is the running exam browser, or nil.
 func (e *Exam) Browser() *exambrowser.Browser {
 	e.browser.mu.Lock()
 	defer e.browser.mu.Unlock()
 	return e.browser.b
+}
+
+// BrowserPIDs are the exam browser's processes, also while it starts (its
+// window takes the focus before Launch returns), for focus attribution:
+// they are the exam's own.
+func (e *Exam) BrowserPIDs() []int {
+	e.browser.mu.Lock()
+	b := e.browser.b
+	if b == nil {
+		b = e.browser.launching
+	}
+	e.browser.mu.Unlock()
+	if b == nil {
+		return nil
+	}
+	return b.PIDs()
 }
 
 // closeBrowser stops a launch in progress and closes the browser; later
@@ -114,11 +136,11 @@ type browserOpener interface {
 
 // browserHolder is an ExamRun with an exam browser (for focus attribution).
 type browserHolder interface {
-	Browser() *exambrowser.Browser
+	BrowserPIDs() []int
 }
 
-// Browser implements browserHolder.
-func (r *realExam) Browser() *exambrowser.Browser { return r.exam.Browser() }
+// BrowserPIDs implements browserHolder.
+func (r *realExam) BrowserPIDs() []int { return r.exam.BrowserPIDs() }
 
 // OpenBrowser implements browserOpener.
 func (r *realExam) OpenBrowser(ctx context.Context) error { return r.exam.OpenBrowser(ctx) }
@@ -138,10 +160,7 @@ func (f *Flow) openExamBrowser() {
 	if h, ok := f.exam.(browserHolder); ok {
 		// The exam browser's windows are the exam's own: focus on them is
 		// no focus loss (focus.go).
-		f.SetFocusAllowed(func(pid int) bool {
-			b := h.Browser()
-			return b != nil && slices.Contains(b.PIDs(), pid)
-		})
+		f.SetFocusAllowed(func(pid int) bool { return slices.Contains(h.BrowserPIDs(), pid) })
 	}
 	f.goJob(func(ctx context.Context) func() {
 		err := o.OpenBrowser(ctx)

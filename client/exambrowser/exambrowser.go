@@ -79,6 +79,10 @@ type Options struct {
 	Log *slog.Logger
 	// LaunchTimeout bounds one start of the browser (default 30 s).
 	LaunchTimeout time.Duration
+	// Launching, when set, gets the Browser before its first start, so
+	// that PIDs can name its processes while it starts: its window may
+	// take the focus long before Launch returns.
+	Launching func(*Browser)
 }
 
 // Browser is a running exam browser. Its methods are safe for concurrent
@@ -95,8 +99,9 @@ type Browser struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when supervise has stopped the browser
 
-	mu   sync.Mutex
-	inst *instance
+	mu       sync.Mutex
+	inst     *instance
+	starting *instance // the instance start is bringing up (PIDs)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -149,6 +154,9 @@ func Launch(ctx context.Context, opts Options) (*Browser, error) {
 	b := &Browser{opts: opts, policy: pol, exec: exe, root: root, log: opts.Log, done: make(chan struct{})}
 	b.life, b.cancel = context.WithCancel(context.Background())
 	b.events = newEventQueue(opts.Events)
+	if opts.Launching != nil {
+		opts.Launching(b)
+	}
 	inst, err := b.start(ctx)
 	if err != nil {
 		b.cancel()
@@ -162,11 +170,15 @@ func Launch(ctx context.Context, opts Options) (*Browser, error) {
 }
 
 // PIDs are the processes of the browser: its main process and every
-// process it started (renderers, GPU, network, zygotes). Nil once closed
-// or while it is being launched again.
+// process it started (renderers, GPU, network, zygotes), also while it
+// starts (or starts again): then the processes that use its profile.
+// Nil once closed.
 func (b *Browser) PIDs() []int {
 	b.mu.Lock()
 	inst := b.inst
+	if inst == nil {
+		inst = b.starting
+	}
 	b.mu.Unlock()
 	if inst == nil {
 		return nil
@@ -316,6 +328,14 @@ func (b *Browser) start(ctx context.Context) (_ *instance, err error) {
 		return nil, err
 	}
 	inst := &instance{b: b, profile: profile, data: dataDir(profile), started: time.Now()}
+	b.mu.Lock()
+	b.starting = inst
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.starting = nil
+		b.mu.Unlock()
+	}()
 	defer func() { b.log.Debug("exam browser start", "took", time.Since(inst.started), "err", err) }()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(b.exec),

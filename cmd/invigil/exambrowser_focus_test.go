@@ -67,7 +67,7 @@ func TestExamBrowserFocusXvfb(t *testing.T) {
 	if err := os.WriteFile(cfgFile, cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := append(uiEnv(t, display, dir), "XDG_DOCUMENTS_DIR="+filepath.Join(dir, "docs"))
+	env := uiEnv(t, display, dir)
 	profiles := filepath.Join(dir, "cache", "invigil", "exam-browser") // under uiEnv's XDG_CACHE_HOME
 	link := client.JoinLink{Server: be.url(), Code: "QUIZ1"}.String()
 	app := startApp(t, env, display, filepath.Join(dir, "shots"), dir, "--config", cfgFile, "--camera", "none", "--screen", "none", link)

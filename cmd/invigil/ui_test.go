@@ -52,18 +52,19 @@ type uiApp struct {
 // and cache directories (the instance socket, Fyne's preferences).
 func uiEnv(t *testing.T, display, dir string) []string {
 	t.Helper()
-	for _, d := range []string{"rt", "cfg", "cache"} {
+	for _, d := range []string{"rt", "cfg", "cache", "docs"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
-		return slices.Contains([]string{"DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME",
+		return slices.Contains([]string{"DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DOCUMENTS_DIR",
 			"DBUS_SESSION_BUS_ADDRESS", "LANG", "LC_ALL", "LANGUAGE", "INVIGIL_CONFIG", "INVIGIL_SERVER", "INVIGIL_SERVER_KEY", "INVIGIL_SPOOL_DIR"}, k)
 	})
 	return append(env, "DISPLAY="+display, "XDG_RUNTIME_DIR="+filepath.Join(dir, "rt"),
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "cfg"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
+		"XDG_DOCUMENTS_DIR="+filepath.Join(dir, "docs"), // the receipt files
 		"LANG=C.UTF-8", "LANGUAGE=en")
 }
 

@@ -19,6 +19,7 @@ var Static, _ = fs.Sub(static, "static")
 var pages = map[string]string{
 	"/":      "index.html",
 	"/login": "login.html",
+	"/live":  "live.html",
 }
 
 // CSP is the Content-Security-Policy every dashboard response carries.

@@ -1,0 +1,345 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/invigil/invigil/transport"
+)
+
+// The live relay (docs/dashboard.md "Live"): every stored camera and screen
+// access unit is handed to the dashboard's viewers of that session, after
+// it is durable (ingest.go calls publish after the commit). Ingest never
+// waits for a viewer: each viewer has a bounded queue, and a viewer whose
+// queue is full misses frames until the next keyframe. Each feed keeps the
+// last keyframe and the frames after it (one GOP), so a viewer who arrives
+// late starts at once; with nothing cached the backend asks the client for
+// a keyframe (the keyframe command, docs/protocol.md §2.5).
+
+const (
+	liveQueueFrames = 90      // per viewer: 6 s of camera at 15 fps
+	liveGOPBytes    = 8 << 20 // a feed's cached GOP; beyond it the cache is dropped
+	liveGOPFrames   = 900
+	// liveAskEvery bounds the keyframe requests per feed.
+	liveAskEvery = 2 * time.Second
+)
+
+// liveTracks are the tracks the relay carries, in feed order.
+var liveTracks = [2]uint8{transport.TrackCamera, transport.TrackScreen}
+
+func liveFeedIndex(track uint8) int {
+	for i, t := range liveTracks {
+		if t == track {
+			return i
+		}
+	}
+	return -1
+}
+
+// liveFrame is one relayed access unit (Annex-B, as the client sent it).
+type liveFrame struct {
+	key  bool
+	seq  uint64
+	time int64 // capture time, unix µs
+	data []byte
+}
+
+type liveViewer struct {
+	ch      chan liveFrame
+	waitKey bool // dropping until the next keyframe
+	dropped int64
+}
+
+type liveFeed struct {
+	gop      []liveFrame // from a keyframe on; empty: none cached
+	gopBytes int
+	viewers  map[*liveViewer]struct{}
+	lastAsk  time.Time
+}
+
+// liveState is what the hub knows of one session.
+type liveState struct {
+	conns      int  // client connections that passed hello
+	keyframeOK bool // the latest connection's hello lists the keyframe command
+	feeds      [2]liveFeed
+	// delivered: when a command was first handed to a live connection.
+	delivered map[string]time.Time
+}
+
+// liveHub is the backend's relay. Its methods are safe for concurrent use.
+type liveHub struct {
+	b    *Backend
+	mu   sync.Mutex
+	sess map[string]*liveState
+	asks chan liveAsk // keyframe requests, written to the store by run
+}
+
+type liveAsk struct {
+	session string
+	track   uint8
+}
+
+func newLiveHub(b *Backend) *liveHub {
+	return &liveHub{b: b, sess: map[string]*liveState{}, asks: make(chan liveAsk, 256)}
+}
+
+func (h *liveHub) state(id string) *liveState {
+	st, ok := h.sess[id]
+	if !ok {
+		st = &liveState{delivered: map[string]time.Time{}}
+		h.sess[id] = st
+	}
+	return st
+}
+
+// forget drops a session's state when nothing refers to it any more.
+func (h *liveHub) forget(id string, st *liveState) {
+	if st.conns > 0 {
+		return
+	}
+	for i := range st.feeds {
+		if len(st.feeds[i].viewers) > 0 {
+			return
+		}
+	}
+	delete(h.sess, id)
+}
+
+// publish relays a stored batch of one track. Called by the ingest after
+// the batch is durable; it never blocks.
+func (h *liveHub) publish(session string, track uint8, frames []transport.Frame) {
+	i := liveFeedIndex(track)
+	if i < 0 || len(frames) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st, ok := h.sess[session]
+	if !ok {
+		return // no connection counted in (a test driving Store directly)
+	}
+	f := &st.feeds[i]
+	for _, fr := range frames {
+		lf := liveFrame{key: fr.Flags&transport.FlagKeyframe != 0, seq: fr.Seq, time: fr.Time.UnixMicro(), data: bytes.Clone(fr.Payload)}
+		if lf.key {
+			f.gop, f.gopBytes = f.gop[:0:0], 0
+		}
+		if lf.key || len(f.gop) > 0 {
+			f.gop = append(f.gop, lf)
+			f.gopBytes += len(lf.data)
+			if f.gopBytes > liveGOPBytes || len(f.gop) > liveGOPFrames {
+				f.gop, f.gopBytes = nil, 0
+			}
+		}
+		for v := range f.viewers {
+			if v.waitKey && !lf.key {
+				v.dropped++
+				continue
+			}
+			select {
+			case v.ch <- lf:
+				v.waitKey = false
+			default:
+				v.dropped++
+				v.waitKey = true
+				h.askLocked(session, st, i)
+			}
+		}
+	}
+}
+
+// askLocked queues a keyframe request for feed i, at most one per
+// liveAskEvery, and only to a connected client that understands it.
+func (h *liveHub) askLocked(session string, st *liveState, i int) {
+	f := &st.feeds[i]
+	now := time.Now()
+	if st.conns == 0 || !st.keyframeOK || now.Sub(f.lastAsk) < liveAskEvery {
+		return
+	}
+	f.lastAsk = now
+	select {
+	case h.asks <- liveAsk{session, liveTracks[i]}:
+	default:
+	}
+}
+
+// subscribe adds a viewer of a session's track. Its queue starts with the
+// cached GOP; with none, the client is asked for a keyframe. cancel
+// removes the viewer.
+func (h *liveHub) subscribe(session string, track uint8) (v *liveViewer, cached int, cancel func()) {
+	i := liveFeedIndex(track)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.state(session)
+	f := &st.feeds[i]
+	v = &liveViewer{ch: make(chan liveFrame, liveQueueFrames+liveGOPFrames)}
+	if len(f.gop) > 0 {
+		// Only the GOP's tail fits: a viewer that cannot start from its
+		// keyframe waits for the next one.
+		if len(f.gop) <= cap(v.ch)-liveQueueFrames {
+			for _, lf := range f.gop {
+				v.ch <- lf
+			}
+			cached = len(f.gop)
+		} else {
+			v.waitKey = true
+		}
+	} else {
+		v.waitKey = true
+	}
+	if cached == 0 {
+		h.askLocked(session, st, i)
+	}
+	if f.viewers == nil {
+		f.viewers = map[*liveViewer]struct{}{}
+	}
+	f.viewers[v] = struct{}{}
+	return v, cached, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(f.viewers, v)
+		h.forget(session, st)
+	}
+}
+
+// run writes keyframe requests to the command store until the backend
+// closes. The backend counts it in b.conns.
+func (h *liveHub) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case a := <-h.asks:
+			if err := h.b.requestKeyframe(ctx, a.session, transport.TrackName(a.track)); err != nil && ctx.Err() == nil {
+				h.b.log.Info("live: keyframe request", "session", a.session, "err", err)
+			}
+		}
+	}
+}
+
+// requestKeyframe queues a keyframe command unless one for the same track
+// is still unacknowledged.
+func (b *Backend) requestKeyframe(ctx context.Context, session, track string) error {
+	var one int
+	err := b.db.QueryRowContext(ctx, `SELECT 1 FROM commands WHERE session_id = ? AND command = ? AND text = ? AND acked_at IS NULL LIMIT 1`,
+		session, transport.CommandKeyframe, track).Scan(&one)
+	if err == nil {
+		b.signalCommands(session) // resend on the live connection now
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	_, err = b.SendCommand(ctx, session, transport.CommandKeyframe, track)
+	return err
+}
+
+// liveWatch is a client connection's session as the hub sees it: it counts
+// the connection, learns from the hello whether the client understands the
+// keyframe command, and notes when each command is handed to the
+// connection. Everything else is the guarded session's.
+type liveWatch struct {
+	*guardedSession
+	hub     *liveHub
+	id      string
+	helloed bool
+	ok      bool // keyframe understood
+}
+
+func (h *liveHub) watch(id string, live *liveSession) *liveWatch {
+	return &liveWatch{guardedSession: h.b.guard(live).(*guardedSession), hub: h, id: id}
+}
+
+// Hello implements transport.ServerSession.
+func (w *liveWatch) Hello(ctx context.Context, hello *transport.Control) (uint64, string, error) {
+	last, state, err := w.guardedSession.Hello(ctx, hello)
+	if err != nil {
+		return last, state, err
+	}
+	for _, c := range hello.Commands {
+		if c == transport.CommandKeyframe {
+			w.ok = true
+		}
+	}
+	h := w.hub
+	h.mu.Lock()
+	st := h.state(w.id)
+	st.conns++
+	st.keyframeOK = w.ok
+	w.helloed = true
+	// A feed with viewers and nothing cached asks the new connection.
+	for i := range st.feeds {
+		if len(st.feeds[i].viewers) > 0 && len(st.feeds[i].gop) == 0 {
+			st.feeds[i].lastAsk = time.Time{}
+			h.askLocked(w.id, st, i)
+		}
+	}
+	h.mu.Unlock()
+	return last, state, nil
+}
+
+// Commands implements transport.ServerSession: a client that did not
+// announce the keyframe command never gets one.
+func (w *liveWatch) Commands() ([]transport.Control, <-chan struct{}) {
+	cmds, ch := w.guardedSession.Commands()
+	out := cmds[:0]
+	now := w.hub.b.cfg.Now()
+	w.hub.mu.Lock()
+	st := w.hub.state(w.id)
+	for _, c := range cmds {
+		if c.Command == transport.CommandKeyframe && !w.ok {
+			continue
+		}
+		if _, ok := st.delivered[c.ID]; !ok {
+			st.delivered[c.ID] = now
+		}
+		out = append(out, c)
+	}
+	w.hub.mu.Unlock()
+	return out, ch
+}
+
+// done counts the connection out.
+func (w *liveWatch) done() {
+	if !w.helloed {
+		return
+	}
+	h := w.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.state(w.id)
+	st.conns--
+	if st.conns == 0 {
+		st.delivered = map[string]time.Time{}
+	}
+	h.forget(w.id, st)
+}
+
+// liveInfo is the hub's view of a session for the dashboard.
+type liveInfo struct {
+	connected  bool
+	keyframeOK bool
+	viewers    int
+	delivered  map[string]time.Time
+}
+
+func (h *liveHub) info(id string) liveInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st, ok := h.sess[id]
+	if !ok {
+		return liveInfo{}
+	}
+	li := liveInfo{connected: st.conns > 0, keyframeOK: st.keyframeOK, delivered: map[string]time.Time{}}
+	for i := range st.feeds {
+		li.viewers += len(st.feeds[i].viewers)
+	}
+	for k, v := range st.delivered {
+		li.delivered[k] = v
+	}
+	return li
+}

@@ -316,3 +316,79 @@ func BenchmarkLiveGlassToGlass(b *testing.B) {
 	fmt.Printf("live glass-to-glass on loopback (capture time stamped by the client → drawn on the canvas, %d frames): p50 %.0f ms, p95 %.0f ms, max %.0f ms; first picture after opening a tile: %v ms\n",
 		len(lat), p(0.5), p(0.95), lat[len(lat)-1], first)
 }
+
+// BenchmarkLiveGrid50 measures how the page copes with 50 sessions: 50
+// headless clients stream a camera (640×480, 15 fps, H.264, a keyframe
+// every 2 s; one clip encoded once and replayed by every client with
+// fresh capture times, so that 50 encoders do not starve the browser) and the
+// grid shows all 50 tiles in a 1280×900 window. Only the tiles on screen
+// decode. It prints the page's animation frame rate and its long frames
+// (over 50 ms) over 10 s, how many videos decode, the frames drawn per
+// second, and how long a tile scrolled into view takes to its picture.
+func BenchmarkLiveGrid50(b *testing.B) {
+	const n = 50
+	e := newGridEnv(b)
+	clip := encodeClip(b, 640, 480, 150)
+	var ss []*streamer
+	for range n {
+		ss = append(ss, startStreamer(b, e.srv.URL, streamOpts{cameraOnly: true, replay: clip}))
+	}
+	waitFor(b, "all connected", 30*time.Second, func() bool {
+		for _, s := range ss {
+			if !e.b.live.info(s.id).connected {
+				return false
+			}
+		}
+		return true
+	})
+	ctx := newBrowser(b, 180*time.Second)
+	e.openLive(b, ctx, "paul")
+	waitJS(b, ctx, "50 tiles", `document.querySelectorAll(".tile").length === 50`, 20*time.Second)
+	waitJS(b, ctx, "the first tile playing", canvasFrames(`.tile canvas`)+` > 5`, 20*time.Second)
+	type figures struct {
+		FPS      float64 `json:"fps"`
+		Long     int     `json:"long"`
+		Worst    float64 `json:"worst"`
+		Open     int     `json:"open"`
+		Drawn    float64 `json:"drawn"`
+		Visible  int     `json:"visible"`
+		Scrolled float64 `json:"scrolled"`
+	}
+	var f figures
+	for b.Loop() {
+		time.Sleep(2 * time.Second)
+		var err error
+		f, err = chromedp.Run(ctx, chromedp.Evaluate[figures](`new Promise((done) => {
+			const gaps = []; let last = performance.now(); const f0 = window.__invigilLive.frames; const t0 = last;
+			function tick(t) {
+				gaps.push(t - last); last = t;
+				if (t - t0 < 10000) { requestAnimationFrame(tick); return; }
+				const vis = [...document.querySelectorAll(".tile")].filter((e) => { const r = e.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; }).length;
+				const before = window.__invigilLive.firstFrame.length;
+				const lastTile = document.querySelectorAll(".tile")[49];
+				const s0 = performance.now();
+				lastTile.scrollIntoView();
+				const wait = () => {
+					const c = lastTile.querySelector("canvas");
+					if (Number(c.dataset.frames || 0) > 0 || performance.now() - s0 > 10000) {
+						done({fps: gaps.length / ((t - t0) / 1000), long: gaps.filter((g) => g > 50).length, worst: Math.max(...gaps),
+							open: window.__invigilLive.open, drawn: (window.__invigilLive.frames - f0) / ((t - t0) / 1000), visible: vis,
+							scrolled: performance.now() - s0});
+						return;
+					}
+					setTimeout(wait, 10);
+				};
+				wait();
+			}
+			requestAnimationFrame(tick);
+		})`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(f.FPS, "page-fps")
+	b.ReportMetric(float64(f.Long), "long-frames/10s")
+	b.ReportMetric(f.Drawn, "video-frames/s")
+	fmt.Printf("50 tiles: %d visible and decoding (%d decoders open), page %.0f fps, %d animation frames over 50 ms in 10 s (worst %.0f ms), %.0f video frames drawn/s; a tile scrolled into view showed its picture after %.0f ms\n",
+		f.Visible, f.Open, f.FPS, f.Long, f.Worst, f.Drawn, f.Scrolled)
+}

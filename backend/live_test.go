@@ -157,6 +157,11 @@ type streamer struct {
 
 type streamOpts struct {
 	keyInterval time.Duration // default 2 s
+	cameraOnly  bool
+	// replay, if set, is sent on the camera track in a loop (stamped with
+	// the time of sending) instead of encoding: a cheap way to run many
+	// clients.
+	replay []capture.Frame
 }
 
 func startStreamer(t testing.TB, srvURL string, o streamOpts) *streamer {
@@ -195,6 +200,13 @@ func startStreamer(t testing.TB, srvURL string, o streamOpts) *streamer {
 	s.c.Start()
 	t.Cleanup(func() { s.c.Close() })
 	for i, tr := range liveTracks {
+		if o.cameraOnly && tr != transport.TrackCamera {
+			continue
+		}
+		if o.replay != nil {
+			s.wg.Go(func() { s.replay(o.replay) })
+			continue
+		}
 		s.wg.Go(func() { s.run(t, i, tr, o.keyInterval) })
 	}
 	t.Cleanup(func() { close(s.stop); s.wg.Wait() })
@@ -247,6 +259,51 @@ func (s *streamer) run(t testing.TB, i int, track uint8, keyInt time.Duration) {
 			return
 		}
 	}
+}
+
+func (s *streamer) replay(frames []capture.Frame) {
+	tick := time.NewTicker(time.Second / 15)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		f := frames[n%len(frames)]
+		var flags transport.Flags
+		if f.Keyframe {
+			flags = transport.FlagKeyframe
+		}
+		if _, err := s.c.Send(transport.Message{Kind: transport.KindMedia, Flags: flags, Track: transport.TrackCamera, Time: time.Now(), Payload: f.Data}); err != nil {
+			return
+		}
+	}
+}
+
+// encodeClip encodes n frames of the synthetic picture at w×h, 15 fps, a
+// keyframe every 2 s (the first frame is one).
+func encodeClip(t testing.TB, w, h, n int) []capture.Frame {
+	enc, err := capture.NewEncoder(capture.Config{FPS: 15, BitrateKbps: 300, KeyframeInterval: 2 * time.Second}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	t0 := time.Now()
+	var out []capture.Frame
+	for i := range n {
+		f, ok, err := enc.Encode(synthPicture(w, h, i, false), t0.Add(time.Duration(i)*time.Second/15))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 || !out[0].Keyframe {
+		t.Fatal("the clip does not start with a keyframe")
+	}
+	return out
 }
 
 // synthPicture draws frame n: a grey room and a bright box sweeping

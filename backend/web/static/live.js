@@ -3,9 +3,10 @@
 // big (camera and screen) with chat, warn, pause/resume, end and snapshot.
 //
 // Video: the backend relays the client's H.264 access units (Annex-B) over
-// a websocket per track; WebCodecs' VideoDecoder decodes them (configured
-// without a description, so it takes Annex-B as it comes) and each frame is
-// drawn to a canvas. Only tiles on screen decode: a tile scrolled away, or
+// a websocket per track; in a worker (live-worker.js), WebCodecs'
+// VideoDecoder decodes them (configured without a description, so it takes
+// Annex-B as it comes) and each frame is drawn to its canvas, handed to the
+// worker as an OffscreenCanvas. Only tiles on screen decode: a tile scrolled away, or
 // the whole grid while a session is open, closes its socket, and reopens it
 // when it is seen again (the backend starts it at its cached keyframe).
 
@@ -27,145 +28,83 @@ const stats = window.__invigilLive = {
   open: 0, // videos decoding now
 };
 
-function now() { return performance.timeOrigin + performance.now(); }
+// The video workers (live-worker.js) own the sockets, decoders and
+// canvases; LiveVideo is the page's handle on one canvas in them. Canvases
+// are spread over one worker per two cores (at most four).
+const workers = [];
+const canvasSlot = new WeakMap(); // canvas element → {slot, worker}
+const slotInfo = new Map(); // slot → {canvas, onInfo}
+let nextSlot = 1;
+// Tiles draw at most this many pictures a second; the big views all.
+const TILE_FPS = 10;
 
-// codecOf builds "avc1.PPCCLL" from the SPS of an Annex-B access unit.
-function codecOf(au) {
-  for (let i = 0; i + 4 < au.length; i++) {
-    if (au[i] === 0 && au[i + 1] === 0 && au[i + 2] === 1) {
-      const nal = au[i + 3];
-      if ((nal & 0x1f) === 7 && i + 6 < au.length) {
-        const hex = (b) => b.toString(16).padStart(2, "0");
-        return "avc1." + hex(au[i + 4]) + hex(au[i + 5]) + hex(au[i + 6]);
+function startWorkers() {
+  const n = Math.max(1, Math.min(4, Math.floor((navigator.hardwareConcurrency || 2) / 2)));
+  const per = [];
+  for (let i = 0; i < n; i++) {
+    const w = new Worker("/assets/live-worker.js");
+    per.push({ drawn: 0, open: 0 });
+    w.onmessage = (ev) => {
+      const m = ev.data;
+      if (m.op === "info") {
+        const s = slotInfo.get(m.slot);
+        if (s) s.onInfo(m.text);
+      } else if (m.op === "stats") {
+        for (const [slot, n] of Object.entries(m.frames)) {
+          const s = slotInfo.get(Number(slot));
+          if (s && n > 0) s.canvas.dataset.frames = String(n);
+        }
+        per[i] = { drawn: m.drawn, open: m.open };
+        stats.frames = per.reduce((a, p) => a + p.drawn, 0);
+        stats.open = per.reduce((a, p) => a + p.open, 0);
+        stats.latencies.push(...m.latencies);
+        if (stats.latencies.length > 600) stats.latencies.splice(0, stats.latencies.length - 600);
+        stats.firstFrame.push(...m.firstFrame);
+        stats.errors.push(...m.errors);
       }
-      i += 2;
-    }
+    };
+    w.onerror = (e) => { stats.errors.push("worker: " + e.message); showError("The video worker failed: " + e.message); };
+    workers.push(w);
   }
-  return "";
+}
+startWorkers();
+
+function liveURL(session, track) {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  return proto + "//" + location.host + API + "sessions/" + encodeURIComponent(session) + "/live?track=" + track;
 }
 
 // LiveVideo plays one track of one session on a canvas while wanted.
 class LiveVideo {
-  constructor(session, track, canvas, onInfo) {
+  constructor(session, track, canvas, onInfo, maxFps) {
     this.session = session;
     this.track = track;
-    this.canvas = canvas;
-    this.ctx2d = canvas.getContext("2d", { alpha: false });
-    this.onInfo = onInfo || (() => {});
     this.wanted = false;
-    this.ws = null;
-    this.decoder = null;
-    this.needKey = true;
-    this.retry = 0;
-    this.lag = null;
+    let c = canvasSlot.get(canvas);
+    if (!c) {
+      const slot = nextSlot++;
+      c = { slot, worker: workers[slot % workers.length] };
+      canvasSlot.set(canvas, c);
+      const off = canvas.transferControlToOffscreen();
+      c.worker.postMessage({ op: "canvas", slot, canvas: off, maxFps: maxFps || 0 }, [off]);
+    }
+    this.slot = c.slot;
+    this.worker = c.worker;
+    delete canvas.dataset.frames;
+    slotInfo.set(this.slot, { canvas, onInfo: onInfo || (() => {}) });
   }
 
   want(on) {
     if (on === this.wanted) return;
     this.wanted = on;
-    if (on) this.open();
-    else this.close();
+    if (on) this.worker.postMessage({ op: "play", slot: this.slot, session: this.session, track: this.track, url: liveURL(this.session, this.track) });
+    else this.worker.postMessage({ op: "stop", slot: this.slot });
   }
 
-  open() {
-    clearTimeout(this.retry);
-    if (this.ws || !this.wanted) return;
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = proto + "//" + location.host + API + "sessions/" + encodeURIComponent(this.session) + "/live?track=" + this.track;
-    const ws = new WebSocket(url);
-    ws.binaryType = "arraybuffer";
-    this.ws = ws;
-    this.opened = now();
-    this.first = true;
-    this.onInfo("connecting…");
-    ws.onmessage = (ev) => {
-      if (typeof ev.data === "string") return; // hello
-      this.chunk(ev.data);
-    };
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.stopDecoder();
-      if (ev.code === 1008 || ev.code === 4403) { this.onInfo("not allowed"); return; }
-      if (this.wanted) {
-        this.onInfo("reconnecting…");
-        this.retry = setTimeout(() => this.open(), 2000);
-      }
-    };
-  }
-
-  close() {
-    clearTimeout(this.retry);
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) ws.close();
-    this.stopDecoder();
-  }
-
-  stopDecoder() {
-    if (this.decoder) {
-      stats.open--;
-      if (this.decoder.state !== "closed") this.decoder.close();
-    }
-    this.decoder = null;
-    this.needKey = true;
-  }
-
-  chunk(buf) {
-    if (buf.byteLength < 18) return;
-    const dv = new DataView(buf);
-    const key = (dv.getUint8(0) & 1) === 1;
-    const t = Number(dv.getBigUint64(9)); // capture time, µs
-    const data = new Uint8Array(buf, 17);
-    if (!this.decoder) {
-      if (!key) return;
-      const codec = codecOf(data);
-      if (!codec) return;
-      try {
-        this.decoder = new VideoDecoder({
-          output: (f) => this.draw(f),
-          error: (e) => { stats.errors.push(String(e)); this.onInfo("decoder error"); this.stopDecoder(); },
-        });
-        this.decoder.configure({ codec, optimizeForLatency: true });
-        stats.open++;
-      } catch (e) {
-        stats.errors.push(String(e));
-        this.onInfo("cannot decode " + codec);
-        this.decoder = null;
-        return;
-      }
-      this.needKey = false;
-    }
-    if (!key && (this.needKey || this.decoder.decodeQueueSize > 20)) {
-      this.needKey = true; // behind: wait for the next keyframe
-      return;
-    }
-    this.needKey = false;
-    try {
-      this.decoder.decode(new EncodedVideoChunk({ type: key ? "key" : "delta", timestamp: t, data }));
-    } catch (e) {
-      stats.errors.push(String(e));
-      this.stopDecoder();
-    }
-  }
-
-  draw(frame) {
-    const c = this.canvas;
-    const w = c.width, h = Math.round(c.width * frame.displayHeight / frame.displayWidth) || c.height;
-    if (c.height !== h) c.height = h;
-    this.ctx2d.drawImage(frame, 0, 0, w, h);
-    const lag = now() - frame.timestamp / 1000;
-    frame.close();
-    stats.frames++;
-    stats.latencies.push(lag);
-    if (stats.latencies.length > 600) stats.latencies.shift();
-    if (this.first) {
-      this.first = false;
-      stats.firstFrame.push(now() - this.opened);
-    }
-    this.lag = lag;
-    c.dataset.frames = String((Number(c.dataset.frames) || 0) + 1);
-    this.onInfo(lag > 5000 ? "catching up, " + Math.round(lag / 1000) + " s behind" : "");
+  // drop forgets the canvas (its tile is gone).
+  drop() {
+    this.worker.postMessage({ op: "drop", slot: this.slot });
+    slotInfo.delete(this.slot);
   }
 }
 
@@ -185,7 +124,7 @@ class Tile {
     },
     el("div", { class: "frame" }, this.canvas, this.info),
     el("div", { class: "meta" }, this.name, this.conn, this.badges));
-    this.video = new LiveVideo(this.id, "camera", this.canvas, (t) => { this.info.textContent = t; });
+    this.video = new LiveVideo(this.id, "camera", this.canvas, (t) => { this.info.textContent = t; }, TILE_FPS);
     this.visible = false;
   }
 
@@ -268,7 +207,7 @@ function render(data) {
   }
   for (const [id, t] of tiles) {
     if (!seen.has(id)) {
-      t.video.want(false);
+      t.video.drop();
       io.unobserve(t.el);
       t.el.remove();
       tiles.delete(id);

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/invigil/invigil/transport"
@@ -21,9 +22,14 @@ import (
 // a keyframe (the keyframe command, docs/protocol.md §2.5).
 
 const (
-	liveQueueFrames = 90      // per viewer: 6 s of camera at 15 fps
-	liveGOPBytes    = 8 << 20 // a feed's cached GOP; beyond it the cache is dropped
+	liveQueueFrames = 90       // per viewer: 6 s of camera at 15 fps
+	liveQueueBytes  = 16 << 20 // per viewer
+	liveGOPBytes    = 8 << 20  // a feed's cached GOP; beyond it the cache is dropped
 	liveGOPFrames   = 900
+	// liveCacheBytes bounds the GOPs of all sessions together: a feed
+	// whose frame would exceed it drops its cache (its next viewer asks
+	// for a keyframe).
+	liveCacheBytes = 256 << 20
 	// liveAskEvery bounds the keyframe requests per feed.
 	liveAskEvery = 2 * time.Second
 )
@@ -50,9 +56,27 @@ type liveFrame struct {
 
 type liveViewer struct {
 	ch      chan liveFrame
-	waitKey bool // dropping until the next keyframe
+	bytes   atomic.Int64 // queued payload bytes; the writer takes off what it sent
+	waitKey bool         // dropping until the next keyframe
 	dropped int64
 }
+
+// offer queues f unless the viewer is behind.
+func (v *liveViewer) offer(f liveFrame) bool {
+	if v.bytes.Load()+int64(len(f.data)) > liveQueueBytes {
+		return false
+	}
+	select {
+	case v.ch <- f:
+		v.bytes.Add(int64(len(f.data)))
+		return true
+	default:
+		return false
+	}
+}
+
+// take is the writer's side of offer.
+func (v *liveViewer) taken(f liveFrame) { v.bytes.Add(-int64(len(f.data))) }
 
 type liveFeed struct {
 	gop      []liveFrame // from a keyframe on; empty: none cached
@@ -73,9 +97,11 @@ type liveState struct {
 // liveHub is the backend's relay. Its methods are safe for concurrent use.
 type liveHub struct {
 	b    *Backend
-	mu   sync.Mutex
-	sess map[string]*liveState
-	asks chan liveAsk // keyframe requests, written to the store by run
+	mu     sync.Mutex
+	sess   map[string]*liveState
+	cached int64        // bytes of all cached GOPs
+	budget int64        // bound of cached: liveCacheBytes
+	asks   chan liveAsk // keyframe requests, written to the store by run
 }
 
 type liveAsk struct {
@@ -84,7 +110,7 @@ type liveAsk struct {
 }
 
 func newLiveHub(b *Backend) *liveHub {
-	return &liveHub{b: b, sess: map[string]*liveState{}, asks: make(chan liveAsk, 256)}
+	return &liveHub{b: b, sess: map[string]*liveState{}, budget: liveCacheBytes, asks: make(chan liveAsk, 256)}
 }
 
 func (h *liveHub) state(id string) *liveState {
@@ -106,6 +132,9 @@ func (h *liveHub) forget(id string, st *liveState) {
 			return
 		}
 	}
+	for i := range st.feeds {
+		h.dropGOP(&st.feeds[i])
+	}
 	delete(h.sess, id)
 }
 
@@ -126,13 +155,16 @@ func (h *liveHub) publish(session string, track uint8, frames []transport.Frame)
 	for _, fr := range frames {
 		lf := liveFrame{key: fr.Flags&transport.FlagKeyframe != 0, seq: fr.Seq, time: fr.Time.UnixMicro(), data: bytes.Clone(fr.Payload)}
 		if lf.key {
-			f.gop, f.gopBytes = f.gop[:0:0], 0
+			h.dropGOP(f)
 		}
 		if lf.key || len(f.gop) > 0 {
-			f.gop = append(f.gop, lf)
-			f.gopBytes += len(lf.data)
-			if f.gopBytes > liveGOPBytes || len(f.gop) > liveGOPFrames {
-				f.gop, f.gopBytes = nil, 0
+			n := len(lf.data)
+			if f.gopBytes+n > liveGOPBytes || len(f.gop) >= liveGOPFrames || h.cached+int64(n) > h.budget {
+				h.dropGOP(f)
+			} else {
+				f.gop = append(f.gop, lf)
+				f.gopBytes += n
+				h.cached += int64(n)
 			}
 		}
 		for v := range f.viewers {
@@ -140,16 +172,21 @@ func (h *liveHub) publish(session string, track uint8, frames []transport.Frame)
 				v.dropped++
 				continue
 			}
-			select {
-			case v.ch <- lf:
+			if v.offer(lf) {
 				v.waitKey = false
-			default:
+			} else {
 				v.dropped++
 				v.waitKey = true
 				h.askLocked(session, st, i)
 			}
 		}
 	}
+}
+
+// dropGOP empties a feed's cache.
+func (h *liveHub) dropGOP(f *liveFeed) {
+	h.cached -= int64(f.gopBytes)
+	f.gop, f.gopBytes = nil, 0
 }
 
 // askLocked queues a keyframe request for feed i, at most one per
@@ -180,9 +217,10 @@ func (h *liveHub) subscribe(session string, track uint8) (v *liveViewer, cached 
 	if len(f.gop) > 0 {
 		// Only the GOP's tail fits: a viewer that cannot start from its
 		// keyframe waits for the next one.
-		if len(f.gop) <= cap(v.ch)-liveQueueFrames {
+		if len(f.gop) <= cap(v.ch)-liveQueueFrames && f.gopBytes <= liveQueueBytes {
 			for _, lf := range f.gop {
 				v.ch <- lf
+				v.bytes.Add(int64(len(lf.data)))
 			}
 			cached = len(f.gop)
 		} else {

@@ -552,6 +552,7 @@ func (b *Backend) handleLiveVideo(w http.ResponseWriter, r *http.Request, s *acc
 				return
 			}
 		case f := <-v.ch:
+			v.taken(f)
 			buf = buf[:0]
 			var flags byte
 			if f.key {

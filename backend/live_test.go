@@ -641,6 +641,56 @@ func TestLiveAccess(t *testing.T) {
 	}
 }
 
+// The cached GOPs are bounded per feed and all together, and their
+// accounting returns to zero when the sessions go.
+func TestLiveCacheBounded(t *testing.T) {
+	h := newLiveHub(&Backend{})
+	h.budget = 3 << 20
+	frame := func(seq uint64, key bool, size int) transport.Frame {
+		var f transport.Frame
+		f.Seq, f.Track, f.Kind, f.Time, f.Payload = seq, transport.TrackCamera, transport.KindMedia, time.Now(), make([]byte, size)
+		if key {
+			f.Flags = transport.FlagKeyframe
+		}
+		return f
+	}
+	sum := func() (n int64) {
+		for _, st := range h.sess {
+			for i := range st.feeds {
+				n += int64(st.feeds[i].gopBytes)
+			}
+		}
+		return n
+	}
+	for _, id := range []string{"a", "b", "c", "d"} {
+		h.mu.Lock()
+		h.state(id).conns = 1
+		h.mu.Unlock()
+		h.publish(id, transport.TrackCamera, []transport.Frame{frame(1, true, 1<<20), frame(2, false, 1000)})
+	}
+	if h.cached > h.budget || h.cached != sum() {
+		t.Errorf("cached %d (sum %d), budget %d", h.cached, sum(), h.budget)
+	}
+	if h.sess["d"].feeds[0].gop != nil {
+		t.Error("the fourth session's GOP is cached over the budget")
+	}
+	// One feed over its own bound drops its cache.
+	h.publish("a", transport.TrackCamera, []transport.Frame{frame(3, false, liveGOPBytes)})
+	if len(h.sess["a"].feeds[0].gop) != 0 || h.cached != sum() {
+		t.Errorf("a GOP over %d bytes is kept: %d frames, cached %d, sum %d", liveGOPBytes, len(h.sess["a"].feeds[0].gop), h.cached, sum())
+	}
+	h.mu.Lock()
+	for _, id := range []string{"a", "b", "c", "d"} {
+		st := h.sess[id]
+		st.conns = 0
+		h.forget(id, st)
+	}
+	h.mu.Unlock()
+	if h.cached != 0 || len(h.sess) != 0 {
+		t.Errorf("after every session left: cached %d, %d sessions", h.cached, len(h.sess))
+	}
+}
+
 func TestSortChat(t *testing.T) {
 	t0 := time.Now()
 	c := []LiveChat{{Text: "b", At: t0.Add(2)}, {Text: "a", At: t0.Add(1)}, {Text: "c", At: t0.Add(3)}}

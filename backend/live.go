@@ -96,7 +96,7 @@ type liveState struct {
 
 // liveHub is the backend's relay. Its methods are safe for concurrent use.
 type liveHub struct {
-	b    *Backend
+	b      *Backend
 	mu     sync.Mutex
 	sess   map[string]*liveState
 	cached int64        // bytes of all cached GOPs

@@ -307,8 +307,43 @@ func encodeClip(t testing.TB, w, h, n int) []capture.Frame {
 }
 
 // synthPicture draws frame n: a grey room and a bright box sweeping
-// across it (and a second one up and down), so consecutive pictures differ.
+// across it (and a second one up and down), so consecutive pictures
+// differ. The background is copied whole (cheap under the race detector).
 func synthPicture(w, h, n int, screen bool) *image.YCbCr {
+	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	bg := synthBackground(w, h, screen)
+	copy(img.Y, bg.Y)
+	copy(img.Cb, bg.Cb)
+	copy(img.Cr, bg.Cr)
+	box := func(x0, y0, s int, y, cb, cr uint8) {
+		for y1 := max(0, y0); y1 < min(h, y0+s); y1++ {
+			row := img.Y[y1*img.YStride:]
+			for x1 := max(0, x0); x1 < min(w, x0+s); x1++ {
+				row[x1] = y
+			}
+		}
+		for y1 := max(0, y0) / 2; y1 < min(h, y0+s)/2; y1++ {
+			for x1 := max(0, x0) / 2; x1 < min(w, x0+s)/2; x1++ {
+				img.Cb[y1*img.CStride+x1], img.Cr[y1*img.CStride+x1] = cb, cr
+			}
+		}
+	}
+	s := h / 4
+	box((n*7)%(w-s), h/3, s, 235, 90, 200)
+	box(w/2, (n*5)%(h-s/2), s/2, 30, 200, 90)
+	return img
+}
+
+var synthBGs sync.Map // [3]int{w, h, screen} → *image.YCbCr
+
+func synthBackground(w, h int, screen bool) *image.YCbCr {
+	key := [3]int{w, h, 0}
+	if screen {
+		key[2] = 1
+	}
+	if v, ok := synthBGs.Load(key); ok {
+		return v.(*image.YCbCr)
+	}
 	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
 	bg := uint8(90)
 	if screen {
@@ -320,19 +355,8 @@ func synthPicture(w, h, n int, screen bool) *image.YCbCr {
 	for i := range img.Cb {
 		img.Cb[i], img.Cr[i] = 128, 128
 	}
-	box := func(x0, y0, s int, y, cb, cr uint8) {
-		for y1 := max(0, y0); y1 < min(h, y0+s); y1++ {
-			for x1 := max(0, x0); x1 < min(w, x0+s); x1++ {
-				img.Y[y1*img.YStride+x1] = y
-				img.Cb[(y1/2)*img.CStride+x1/2] = cb
-				img.Cr[(y1/2)*img.CStride+x1/2] = cr
-			}
-		}
-	}
-	s := h / 4
-	box((n*7)%(w-s), h/3, s, 235, 90, 200)
-	box(w/2, (n*5)%(h-s/2), s/2, 30, 200, 90)
-	return img
+	v, _ := synthBGs.LoadOrStore(key, img)
+	return v.(*image.YCbCr)
 }
 
 // Command implements transport.Handler as a student would.

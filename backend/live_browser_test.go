@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -117,6 +118,24 @@ func (e *gridEnv) openLive(t testing.TB, ctx context.Context, name string) {
 	}
 }
 
+// pageShot saves a screenshot of the page into $INVIGIL_SCREENSHOTS (for
+// the docs), when it is set.
+func pageShot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("INVIGIL_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), buf, 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
 func canvasFrames(sel string) string {
 	return `Number((document.querySelector(` + jsString(sel) + `) || {dataset: {}}).dataset.frames || 0)`
 }
@@ -199,6 +218,7 @@ func TestLiveBrowser(t *testing.T) {
 	t.Logf("first picture after %v ms", first)
 
 	phase("tiles playing")
+	pageShot(t, ctx, "dashboard-live-grid.png")
 	shot1 := screenshot(t, ctx, tileA)
 	time.Sleep(time.Second)
 	shot2 := screenshot(t, ctx, tileA)
@@ -264,6 +284,7 @@ func TestLiveBrowser(t *testing.T) {
 	waitJS(t, ctx, "the snapshot's still", `[...document.querySelectorAll('#stills img')].some(i => i.complete && i.naturalWidth === 320)`, 15*time.Second)
 
 	phase("snapshot shown")
+	pageShot(t, ctx, "dashboard-live-session.png")
 	// Pause, then end with a reason (the confirm dialog).
 	if err := chromedp.Do(ctx, chromedp.Click(`#pause`)); err != nil {
 		t.Fatal(err)
@@ -288,11 +309,6 @@ func TestLiveBrowser(t *testing.T) {
 	errs, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__invigilLive.errors`))
 	if len(errs) > 0 {
 		t.Errorf("decoder errors: %v", errs)
-	}
-	if dir := os.Getenv("INVIGIL_SCREENSHOTS"); dir != "" {
-		if buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(90)); err == nil {
-			os.WriteFile(dir+"/dashboard-live-session.png", buf, 0o644)
-		}
 	}
 }
 

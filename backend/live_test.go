@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -712,6 +713,79 @@ func TestLiveCacheBounded(t *testing.T) {
 	h.mu.Unlock()
 	if h.cached != 0 || len(h.sess) != 0 {
 		t.Errorf("after every session left: cached %d, %d sessions", h.cached, len(h.sess))
+	}
+}
+
+// The grid's state: open violations (an ended one leaves), chat from both
+// sides in order, a failed snapshot, the backlog the checkpoints reveal.
+func TestLiveSessionState(t *testing.T) {
+	e := newGridEnv(t)
+	st := startStreamer(t, e.srv.URL, streamOpts{cameraOnly: true})
+	paul := e.login(t, "paul")
+	code, body := paul.post(t, "sessions/"+st.id+"/commands", map[string]string{"command": "chat", "text": "Are you there?"}, true)
+	if code != 200 {
+		t.Fatalf("chat: %d %s", code, body)
+	}
+	code, body = paul.post(t, "sessions/"+st.id+"/commands", map[string]string{"command": "snapshot"}, true)
+	if code != 200 {
+		t.Fatalf("snapshot: %d %s", code, body)
+	}
+	var snap struct{ ID string }
+	json.Unmarshal(body, &snap)
+	ev := func(body string) {
+		if _, err := st.c.Send(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Time: time.Now(), Payload: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev(`{"type":"violation.open","id":"v1","code":"process.prohibited","severity":"high","summary":"AnyDesk is running"}`)
+	ev(`{"type":"violation.open","id":"v2","code":"display.count","severity":"medium","summary":"2 displays"}`)
+	ev(`{"type":"violation.end","id":"v1","code":"process.prohibited"}`)
+	ev(`{"type":"snapshot.failed","command_id":"` + snap.ID + `","error":"camera busy"}`)
+	var state struct {
+		Sessions []LiveSession `json:"sessions"`
+	}
+	waitFor(t, "the events in the grid's state", 10*time.Second, func() bool {
+		paul.get(t, "exams/"+e.exam.ID+"/live", &state)
+		return len(state.Sessions) == 1 && state.Sessions[0].ViolCount == 2 && len(state.Sessions[0].Chat) == 2
+	})
+	s := state.Sessions[0]
+	if len(s.Violations) != 1 || s.Violations[0].ID != "v2" || s.Violations[0].Summary != "2 displays" {
+		t.Errorf("open violations %+v", s.Violations)
+	}
+	if s.Chat[0].From != "proctor" || s.Chat[1].From != "student" || s.Chat[1].Text != "reply: Are you there?" {
+		t.Errorf("chat %+v", s.Chat)
+	}
+	var failed bool
+	for _, c := range s.Commands {
+		if c.ID == snap.ID {
+			failed = c.State == "failed" && c.Error == "camera busy"
+		}
+	}
+	// The streamer answers the snapshot too (a still and snapshot.taken):
+	// the failure event still marks it failed.
+	if !failed {
+		t.Errorf("snapshot command %+v", s.Commands)
+	}
+	if s.State != "active" || !s.Connected || len(s.Tracks) != 1 || s.Tracks[0].Name != "camera" || s.LastHeard.IsZero() {
+		t.Errorf("session %+v", s)
+	}
+	// The still of the snapshot the streamer took.
+	waitFor(t, "the snapshot", 10*time.Second, func() bool {
+		paul.get(t, "exams/"+e.exam.ID+"/live", &state)
+		return len(state.Sessions[0].Snapshots) == 1
+	})
+	seq := state.Sessions[0].Snapshots[0].Seq
+	resp, err := paul.c.Get(paul.base + "sessions/" + st.id + "/snapshots/" + strconv.FormatUint(seq, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	img, err := jpeg.Decode(resp.Body)
+	if err != nil || img.Bounds().Dx() != 320 {
+		t.Errorf("snapshot: %s %v", resp.Status, err)
+	}
+	if code := paul.get(t, "sessions/"+st.id+"/snapshots/1", nil); code != 404 {
+		t.Errorf("a seq that is not a snapshot: %d", code)
 	}
 }
 

@@ -205,16 +205,23 @@ func (h *liveHub) askLocked(session string, st *liveState, i int) {
 }
 
 // subscribe adds a viewer of a session's track. Its queue starts with the
-// cached GOP; with none, the client is asked for a keyframe. cancel
-// removes the viewer.
-func (h *liveHub) subscribe(session string, track uint8) (v *liveViewer, cached int, cancel func()) {
+// cached GOP (keyOnly: only its keyframe, then nothing until the next
+// keyframe: a picture at once for a small tile, without decoding the whole
+// GOP); with none, the client is asked for a keyframe. cancel removes the
+// viewer.
+func (h *liveHub) subscribe(session string, track uint8, keyOnly bool) (v *liveViewer, cached int, cancel func()) {
 	i := liveFeedIndex(track)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := h.state(session)
 	f := &st.feeds[i]
 	v = &liveViewer{ch: make(chan liveFrame, liveQueueFrames+liveGOPFrames)}
-	if len(f.gop) > 0 {
+	if len(f.gop) > 0 && keyOnly {
+		v.ch <- f.gop[0]
+		v.bytes.Add(int64(len(f.gop[0].data)))
+		v.waitKey = true
+		cached = 1
+	} else if len(f.gop) > 0 {
 		// Only the GOP's tail fits: a viewer that cannot start from its
 		// keyframe waits for the next one.
 		if len(f.gop) <= cap(v.ch)-liveQueueFrames && f.gopBytes <= liveQueueBytes {

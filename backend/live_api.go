@@ -22,7 +22,7 @@ import (
 // The live page's API (docs/dashboard.md "Live"), under accounts.Prefix:
 //
 //	GET  exams/{exam}/live                   the exam's active sessions, for the grid (polled)
-//	GET  sessions/{session}/live?track=      websocket: the track's video (audited session.view)
+//	GET  sessions/{session}/live?track=[&start=key]  websocket: the track's video (audited session.view)
 //	POST sessions/{session}/commands         chat, warn, pause, resume, end, snapshot (CSRF; audited command.<name>)
 //	GET  sessions/{session}/snapshots/{seq}  the still a snapshot.taken event at seq announced (audited snapshot.view)
 func (b *Backend) mountLive(mux *http.ServeMux, s *accounts.Store) {
@@ -512,7 +512,7 @@ func (b *Backend) handleLiveVideo(w http.ResponseWriter, r *http.Request, s *acc
 		return
 	}
 	defer conn.Close()
-	v, cached, cancel := b.live.subscribe(session, track)
+	v, cached, cancel := b.live.subscribe(session, track, r.URL.Query().Get("start") == "key")
 	defer cancel()
 
 	// One reader (it only notices the close), one writer (this goroutine,

@@ -546,7 +546,7 @@ func TestLiveSlowViewerNeverBlocksIngest(t *testing.T) {
 	h.mu.Lock()
 	h.state("s").conns = 1
 	h.mu.Unlock()
-	v, _, cancel := h.subscribe("s", transport.TrackCamera)
+	v, _, cancel := h.subscribe("s", transport.TrackCamera, false)
 	defer cancel()
 	frame := func(seq uint64, key bool) transport.Frame {
 		var f transport.Frame
@@ -663,6 +663,44 @@ func TestLiveAccess(t *testing.T) {
 	}
 	if strings.Contains(all, "command.keyframe") {
 		t.Error("keyframe requests in the audit log")
+	}
+}
+
+// A tile's viewer (start=key) starts with the cached keyframe alone and
+// then waits for the next keyframe; a big view gets the whole GOP.
+func TestLiveSubscribeKeyOnly(t *testing.T) {
+	h := newLiveHub(&Backend{})
+	h.mu.Lock()
+	h.state("s").conns = 1
+	h.mu.Unlock()
+	frame := func(seq uint64, key bool) transport.Frame {
+		var f transport.Frame
+		f.Seq, f.Track, f.Kind, f.Time, f.Payload = seq, transport.TrackCamera, transport.KindMedia, time.Now(), []byte{0, 0, 0, 1, 0x41}
+		if key {
+			f.Flags = transport.FlagKeyframe
+		}
+		return f
+	}
+	h.publish("s", transport.TrackCamera, []transport.Frame{frame(1, false), frame(2, true), frame(3, false), frame(4, false)})
+	tile, n, cancel1 := h.subscribe("s", transport.TrackCamera, true)
+	defer cancel1()
+	big, m, cancel2 := h.subscribe("s", transport.TrackCamera, false)
+	defer cancel2()
+	if n != 1 || m != 3 {
+		t.Errorf("cached frames: tile %d, big %d; want 1 and 3", n, m)
+	}
+	h.publish("s", transport.TrackCamera, []transport.Frame{frame(5, false), frame(6, true), frame(7, false)})
+	seqs := func(v *liveViewer) (out []uint64) {
+		for len(v.ch) > 0 {
+			out = append(out, (<-v.ch).seq)
+		}
+		return out
+	}
+	if got := fmt.Sprint(seqs(tile)); got != "[2 6 7]" {
+		t.Errorf("tile got %s, want [2 6 7]", got)
+	}
+	if got := fmt.Sprint(seqs(big)); got != "[2 3 4 5 6 7]" {
+		t.Errorf("big view got %s, want [2 3 4 5 6 7]", got)
 	}
 }
 

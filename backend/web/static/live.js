@@ -69,9 +69,12 @@ function startWorkers() {
 }
 startWorkers();
 
-function liveURL(session, track) {
+// liveURL is a track's live socket. A tile starts at the cached keyframe
+// alone (a picture at once, motion from the next keyframe: nothing to
+// catch up on); a big view gets the whole cached GOP and plays on from it.
+function liveURL(session, track, tile) {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  return proto + "//" + location.host + API + "sessions/" + encodeURIComponent(session) + "/live?track=" + track;
+  return proto + "//" + location.host + API + "sessions/" + encodeURIComponent(session) + "/live?track=" + track + (tile ? "&start=key" : "");
 }
 
 // LiveVideo plays one track of one session on a canvas while wanted.
@@ -90,6 +93,7 @@ class LiveVideo {
     }
     this.slot = c.slot;
     this.worker = c.worker;
+    this.tile = !!maxFps;
     delete canvas.dataset.frames;
     slotInfo.set(this.slot, { canvas, onInfo: onInfo || (() => {}) });
   }
@@ -97,7 +101,7 @@ class LiveVideo {
   want(on) {
     if (on === this.wanted) return;
     this.wanted = on;
-    if (on) this.worker.postMessage({ op: "play", slot: this.slot, session: this.session, track: this.track, url: liveURL(this.session, this.track) });
+    if (on) this.worker.postMessage({ op: "play", slot: this.slot, session: this.session, track: this.track, url: liveURL(this.session, this.track, this.tile) });
     else this.worker.postMessage({ op: "stop", slot: this.slot });
   }
 

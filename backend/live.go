@@ -99,9 +99,40 @@ type liveHub struct {
 	b      *Backend
 	mu     sync.Mutex
 	sess   map[string]*liveState
-	cached int64        // bytes of all cached GOPs
-	budget int64        // bound of cached: liveCacheBytes
-	asks   chan liveAsk // keyframe requests, written to the store by run
+	cached int64                // bytes of all cached GOPs
+	budget int64                // bound of cached: liveCacheBytes
+	asks   chan liveAsk         // keyframe requests, written to the store by run
+	views  map[string]time.Time // user|session|track → last audited view
+}
+
+// liveViewAudit is how often one user's views of one track are audited: a
+// proctor scrolling the grid opens and closes tiles all the time.
+const liveViewAudit = 10 * time.Minute
+
+// firstView reports whether a view of key must be audited: the first in
+// liveViewAudit. It forgets views older than that.
+func (h *liveHub) firstView(key string, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t, ok := h.views[key]; ok && now.Sub(t) < liveViewAudit && !now.Before(t) {
+		return false
+	}
+	if len(h.views) > 10000 {
+		for k, t := range h.views {
+			if now.Sub(t) >= liveViewAudit || now.Before(t) {
+				delete(h.views, k)
+			}
+		}
+	}
+	h.views[key] = now
+	return true
+}
+
+// forgetView undoes firstView when the audit failed.
+func (h *liveHub) forgetView(key string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.views, key)
 }
 
 type liveAsk struct {
@@ -110,7 +141,7 @@ type liveAsk struct {
 }
 
 func newLiveHub(b *Backend) *liveHub {
-	return &liveHub{b: b, sess: map[string]*liveState{}, budget: liveCacheBytes, asks: make(chan liveAsk, 256)}
+	return &liveHub{b: b, sess: map[string]*liveState{}, budget: liveCacheBytes, asks: make(chan liveAsk, 256), views: map[string]time.Time{}}
 }
 
 func (h *liveHub) state(id string) *liveState {

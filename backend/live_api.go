@@ -502,9 +502,12 @@ func (b *Backend) handleLiveVideo(w http.ResponseWriter, r *http.Request, s *acc
 	}
 	defer b.conns.Done()
 	u := accounts.UserFrom(ctx)
-	if err := s.Audit(ctx, accounts.ActorOf(u, s.ClientIP(r)), "session.view", session, name); err != nil {
-		b.internalError(w, "dashboard: audit", err)
-		return
+	if b.live.firstView(u.ID+"|"+session+"|"+name, b.cfg.Now()) {
+		if err := s.Audit(ctx, accounts.ActorOf(u, s.ClientIP(r)), "session.view", session, name); err != nil {
+			b.live.forgetView(u.ID + "|" + session + "|" + name)
+			b.internalError(w, "dashboard: audit", err)
+			return
+		}
 	}
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }} // liveOrigin checked it
 	conn, err := up.Upgrade(w, r, nil)

@@ -632,11 +632,13 @@ func TestLiveAccess(t *testing.T) {
 	}
 	var res struct{ ID string }
 	json.Unmarshal(body, &res)
-	conn, _, err := paul.dialLive(st.id, "screen", e.srv.URL)
-	if err != nil {
-		t.Fatal(err)
+	for range 3 { // audited once in 10 minutes
+		conn, _, err := paul.dialLive(st.id, "screen", e.srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
 	}
-	conn.Close()
 	var state struct {
 		Sessions []LiveSession `json:"sessions"`
 	}
@@ -660,6 +662,9 @@ func TestLiveAccess(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit log lacks %q:\n%s", want, all)
 		}
+	}
+	if n := strings.Count(all, "session.view "+st.id+" screen"); n != 1 {
+		t.Errorf("%d session.view entries for three opens within 10 minutes", n)
 	}
 	if strings.Contains(all, "command.keyframe") {
 		t.Error("keyframe requests in the audit log")

@@ -24,7 +24,7 @@
 // WebCodecs decodes openh264's Annex-B as it is when configured without a
 // description; typing into a field key by key with chromedp takes
 // seconds on a loaded machine under the race detector (the tests set the
-// value); and decoding plus drawing thirty frames a second for twenty
-// tiles on the page's own thread dropped it to 9 frames a second on the
-// 2-core VM, which is why the page decodes in workers.
+// value); and drawing fifteen tiles' frames on the page's own thread
+// dropped it to 9 animation frames a second on the loaded 2-core VM,
+// which is why the page decodes and draws in workers.
 package backend

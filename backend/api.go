@@ -393,7 +393,9 @@ func (b *Backend) handleWS(w http.ResponseWriter, r *http.Request) {
 	// The connection outlives the request's context: it ends when the
 	// client leaves, the session is replaced or the backend closes.
 	err = b.serveSession(b.ctx, id, func(ctx context.Context, live *liveSession) error {
-		return transport.ServeConn(ctx, conn, b.guard(live), transport.ServerOptions{Heartbeat: b.cfg.Heartbeat, Log: b.log.With("session", id)})
+		w := b.live.watch(id, live) // the dashboard's view of this connection (live.go)
+		defer w.done()
+		return transport.ServeConn(ctx, conn, w, transport.ServerOptions{Heartbeat: b.cfg.Heartbeat, Log: b.log.With("session", id)})
 	})
 	conn.Close()
 	if err != nil && !errors.Is(err, transport.ErrReplaced) && !errors.Is(err, context.Canceled) {

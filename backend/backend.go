@@ -65,6 +65,8 @@ type Backend struct {
 	closing bool
 	gates   map[string]*sessionGate // one live connection per session
 	cmdCh   map[string]chan struct{}
+
+	live *liveHub // the dashboard's live relay (live.go)
 }
 
 // enter counts a live connection in, unless the backend is closing.
@@ -119,11 +121,14 @@ func Open(cfg Config) (*Backend, error) {
 	}
 	tightenModes(cfg.DataDir, cfg.Log)
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Backend{
+	b := &Backend{
 		cfg: cfg, log: cfg.Log, db: db, tx: newCommitter(db), key: key, admin: admin,
 		ctx: ctx, cancel: cancel, limits: newLimiters(cfg.Limits, cfg.Now),
 		gates: map[string]*sessionGate{}, cmdCh: map[string]chan struct{}{},
-	}, nil
+	}
+	b.live = newLiveHub(b)
+	b.conns.Go(func() { b.live.run(ctx) }) // Close waits for it
+	return b, nil
 }
 
 // PublicKey is the key clients pin to verify policies, as `invigild key`

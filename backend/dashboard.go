@@ -55,6 +55,7 @@ func (b *Backend) mountDashboard(mux *http.ServeMux) {
 	mux.Handle("GET "+accounts.Prefix+"exams/{exam}/sessions", anyone(s.RequireExam("exam", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.handleDashboardSessions(w, r, s)
 	}))))
+	b.mountLive(mux, s) // live grid and commands (live_api.go)
 }
 
 // handleDashboardExams lists the exams the user may see.

@@ -16,4 +16,15 @@
 // (ulimit -v) kills a healthy backend, which reserves about 1.7 GiB of
 // address space at 85 MiB of RSS (Go heap arenas, glibc's 8 MiB thread
 // stacks): the hostile-input test limits data (RLIMIT_DATA) instead.
+//
+// The live relay (live.go, live_api.go; docs/dashboard.md "Live") hands
+// each stored camera and screen access unit to the dashboard's viewers
+// after the batch is durable, never waiting for a viewer, and keeps each
+// track's last GOP so a late viewer starts at once. Surprises: Chromium's
+// WebCodecs decodes openh264's Annex-B as it is when configured without a
+// description; typing into a field key by key with chromedp takes
+// seconds on a loaded machine under the race detector (the tests set the
+// value); and drawing fifteen tiles' frames on the page's own thread
+// dropped it to 9 animation frames a second on the loaded 2-core VM,
+// which is why the page decodes and draws in workers.
 package backend

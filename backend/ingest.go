@@ -302,6 +302,9 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 		t.touched = false
 	}
 	s.lastSeq, s.digest = last, digest
+	for t, fs := range perTrack {
+		s.b.live.publish(s.id, t.track, fs) // durable now: relay to live viewers (live.go)
+	}
 	return nil
 }
 

@@ -254,6 +254,11 @@ func (f *Flow) onCommand(c transport.Command) {
 	case transport.CommandEnd:
 		f.startFinish(true, c.Text)
 		return
+	case transport.CommandKeyframe: // a live viewer wants a picture now (keyframe.go)
+		if k, ok := f.exam.(interface{ ForceKeyframe(string) bool }); ok {
+			k.ForceKeyframe(c.Text)
+		}
+		return
 	case transport.CommandSnapshot:
 		ex := f.exam
 		f.goJob(func(ctx context.Context) func() {

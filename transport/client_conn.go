@@ -118,6 +118,7 @@ func (c *Client) connect() (*websocket.Conn, *Control, error) {
 	hello, _ := json.Marshal(Control{
 		Type: TypeHello, Protocol: ProtocolVersion, SessionID: c.cfg.SessionID,
 		ConfigKey: c.cfg.ConfigKey, NextSeq: c.cfg.Spool.Status().NextSeq, Client: &info,
+		Commands: []string{CommandKeyframe},
 	})
 	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	if err := conn.WriteMessage(websocket.TextMessage, hello); err != nil {

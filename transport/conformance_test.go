@@ -58,6 +58,7 @@ var conformanceRules = []struct {
 	{"R28", testJSONRequiredFields},
 	{"R29", testFrameVectors},
 	{"R30", testKeyVectors},
+	{"R38", testKeyframeCommandAnnounced},
 }
 
 // externalRules are checked against the reference backend itself, by tests
@@ -1041,5 +1042,65 @@ func testFrameVectors(t *testing.T) {
 		if _, _, err := DecodeFrame(f); err != nil {
 			t.Errorf("vector frame does not decode: %v", err)
 		}
+	}
+}
+
+// testKeyframeCommandAnnounced: the client's hello lists the keyframe
+// command; a keyframe command reaches the Handler with its track and is
+// acked like any other.
+func testKeyframeCommandAnnounced(t *testing.T) {
+	hellos := make(chan []byte, 4)
+	acks := make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, hello, err := conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		hellos <- hello
+		conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"welcome","session_id":"s_test","last_ack":0,"state":"active","heartbeat_ms":200}`))
+		conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"command","id":"c_k","command":"keyframe","text":"screen","at":"2026-11-26T10:12:03Z"}`))
+		for {
+			_, b, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			var m Control
+			if json.Unmarshal(b, &m) == nil && m.Type == TypeCommandAck {
+				acks <- m.ID
+			}
+		}
+	}))
+	defer srv.Close()
+	h := &recordingHandler{}
+	c := newTestClient(t, "ws"+strings.TrimPrefix(srv.URL, "http")+"/api/v1/ws", mustOpen(t, t.TempDir(), SpoolOptions{}), h)
+	defer c.Close()
+	var hello struct {
+		Commands []string `json:"commands"`
+	}
+	select {
+	case b := <-hellos:
+		if err := json.Unmarshal(b, &hello); err != nil || !slices.Contains(hello.Commands, CommandKeyframe) {
+			t.Fatalf("hello %s does not list the keyframe command", b)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no hello")
+	}
+	select {
+	case id := <-acks:
+		if id != "c_k" {
+			t.Fatalf("ack of %q", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the keyframe command was not acked")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.cmds) != 1 || h.cmds[0].Command != CommandKeyframe || h.cmds[0].Text != "screen" {
+		t.Errorf("handler got %+v", h.cmds)
 	}
 }

@@ -31,6 +31,9 @@ type Control struct {
 	ConfigKey string      `json:"config_key,omitempty"`
 	NextSeq   uint64      `json:"next_seq,omitempty"`
 	Client    *ClientInfo `json:"client,omitempty"`
+	// Commands lists the commands beyond protocol v1's first six that
+	// the client understands (CommandKeyframe); a backend sends only those.
+	Commands []string `json:"commands,omitempty"`
 
 	// welcome
 	LastAck     uint64 `json:"last_ack,omitempty"`
@@ -71,7 +74,8 @@ func (c Control) MarshalJSON() ([]byte, error) {
 			ConfigKey string      `json:"config_key"`
 			NextSeq   uint64      `json:"next_seq"`
 			Client    *ClientInfo `json:"client,omitempty"`
-		}{c.Type, c.Protocol, c.SessionID, c.ConfigKey, c.NextSeq, c.Client})
+			Commands  []string    `json:"commands,omitempty"`
+		}{c.Type, c.Protocol, c.SessionID, c.ConfigKey, c.NextSeq, c.Client, c.Commands})
 	case TypeWelcome:
 		return json.Marshal(struct {
 			Type        string `json:"type"`
@@ -117,12 +121,16 @@ const (
 	CommandResume   = "resume"
 	CommandEnd      = "end"
 	CommandSnapshot = "snapshot"
+	// CommandKeyframe asks for an IDR on the track its text names
+	// ("camera" or "screen"), for a live viewer who arrived late. A backend
+	// sends it only to a client whose hello lists it.
+	CommandKeyframe = "keyframe"
 )
 
 // ValidCommand reports whether c is a command of protocol v1.
 func ValidCommand(c string) bool {
 	switch c {
-	case CommandChat, CommandWarn, CommandPause, CommandResume, CommandEnd, CommandSnapshot:
+	case CommandChat, CommandWarn, CommandPause, CommandResume, CommandEnd, CommandSnapshot, CommandKeyframe:
 		return true
 	}
 	return false

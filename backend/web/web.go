@@ -21,6 +21,7 @@ var pages = map[string]string{
 	"/login":  "login.html",
 	"/review": "review.html",
 	"/exam":   "exam.html",
+	"/live":   "live.html",
 }
 
 // CSP is the Content-Security-Policy every dashboard response carries.

@@ -285,6 +285,10 @@ loop:
 			}
 			return exitJoinRefused
 		case cmd := <-sess.Commands():
+			if cmd.Command == transport.CommandKeyframe { // a live viewer wants a picture now
+				exam.Media().ForceKeyframe(cmd.Text)
+				continue
+			}
 			fmt.Fprintf(stderr, "invigil: proctor %s: %s\n", cmd.Command, cmd.Text)
 			switch cmd.Command {
 			case transport.CommandEnd:

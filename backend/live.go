@@ -1,0 +1,421 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/invigil/invigil/transport"
+)
+
+// The live relay (docs/dashboard.md "Live"): every stored camera and screen
+// access unit is handed to the dashboard's viewers of that session, after
+// it is durable (ingest.go calls publish after the commit). Ingest never
+// waits for a viewer: each viewer has a bounded queue, and a viewer whose
+// queue is full misses frames until the next keyframe. Each feed keeps the
+// last keyframe and the frames after it (one GOP), so a viewer who arrives
+// late starts at once; with nothing cached the backend asks the client for
+// a keyframe (the keyframe command, docs/protocol.md §2.5).
+
+const (
+	liveQueueFrames = 90       // per viewer: 6 s of camera at 15 fps
+	liveQueueBytes  = 16 << 20 // per viewer
+	liveGOPBytes    = 8 << 20  // a feed's cached GOP; beyond it the cache is dropped
+	liveGOPFrames   = 900
+	// liveCacheBytes bounds the GOPs of all sessions together: a feed
+	// whose frame would exceed it drops its cache (its next viewer asks
+	// for a keyframe).
+	liveCacheBytes = 256 << 20
+	// liveAskEvery bounds the keyframe requests per feed.
+	liveAskEvery = 2 * time.Second
+)
+
+// liveTracks are the tracks the relay carries, in feed order.
+var liveTracks = [2]uint8{transport.TrackCamera, transport.TrackScreen}
+
+func liveFeedIndex(track uint8) int {
+	for i, t := range liveTracks {
+		if t == track {
+			return i
+		}
+	}
+	return -1
+}
+
+// liveFrame is one relayed access unit (Annex-B, as the client sent it).
+type liveFrame struct {
+	key  bool
+	seq  uint64
+	time int64 // capture time, unix µs
+	data []byte
+}
+
+type liveViewer struct {
+	ch      chan liveFrame
+	bytes   atomic.Int64 // queued payload bytes; the writer takes off what it sent
+	waitKey bool         // dropping until the next keyframe
+	dropped int64
+}
+
+// offer queues f unless the viewer is behind.
+func (v *liveViewer) offer(f liveFrame) bool {
+	if v.bytes.Load()+int64(len(f.data)) > liveQueueBytes {
+		return false
+	}
+	select {
+	case v.ch <- f:
+		v.bytes.Add(int64(len(f.data)))
+		return true
+	default:
+		return false
+	}
+}
+
+// take is the writer's side of offer.
+func (v *liveViewer) taken(f liveFrame) { v.bytes.Add(-int64(len(f.data))) }
+
+type liveFeed struct {
+	gop      []liveFrame // from a keyframe on; empty: none cached
+	gopBytes int
+	viewers  map[*liveViewer]struct{}
+	lastAsk  time.Time
+}
+
+// liveState is what the hub knows of one session.
+type liveState struct {
+	conns      int  // client connections that passed hello
+	keyframeOK bool // the latest connection's hello lists the keyframe command
+	feeds      [2]liveFeed
+	// delivered: when a command was first handed to a live connection.
+	delivered map[string]time.Time
+}
+
+// liveHub is the backend's relay. Its methods are safe for concurrent use.
+type liveHub struct {
+	b      *Backend
+	mu     sync.Mutex
+	sess   map[string]*liveState
+	cached int64                // bytes of all cached GOPs
+	budget int64                // bound of cached: liveCacheBytes
+	asks   chan liveAsk         // keyframe requests, written to the store by run
+	views  map[string]time.Time // user|session|track → last audited view
+}
+
+// liveViewAudit is how often one user's views of one track are audited: a
+// proctor scrolling the grid opens and closes tiles all the time.
+const liveViewAudit = 10 * time.Minute
+
+// firstView reports whether a view of key must be audited: the first in
+// liveViewAudit. It forgets views older than that.
+func (h *liveHub) firstView(key string, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t, ok := h.views[key]; ok && now.Sub(t) < liveViewAudit && !now.Before(t) {
+		return false
+	}
+	if len(h.views) > 10000 {
+		for k, t := range h.views {
+			if now.Sub(t) >= liveViewAudit || now.Before(t) {
+				delete(h.views, k)
+			}
+		}
+	}
+	h.views[key] = now
+	return true
+}
+
+// forgetView undoes firstView when the audit failed.
+func (h *liveHub) forgetView(key string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.views, key)
+}
+
+type liveAsk struct {
+	session string
+	track   uint8
+}
+
+func newLiveHub(b *Backend) *liveHub {
+	return &liveHub{b: b, sess: map[string]*liveState{}, budget: liveCacheBytes, asks: make(chan liveAsk, 256), views: map[string]time.Time{}}
+}
+
+func (h *liveHub) state(id string) *liveState {
+	st, ok := h.sess[id]
+	if !ok {
+		st = &liveState{delivered: map[string]time.Time{}}
+		h.sess[id] = st
+	}
+	return st
+}
+
+// forget drops a session's state when nothing refers to it any more.
+func (h *liveHub) forget(id string, st *liveState) {
+	if st.conns > 0 {
+		return
+	}
+	for i := range st.feeds {
+		if len(st.feeds[i].viewers) > 0 {
+			return
+		}
+	}
+	for i := range st.feeds {
+		h.dropGOP(&st.feeds[i])
+	}
+	delete(h.sess, id)
+}
+
+// publish relays a stored batch of one track. Called by the ingest after
+// the batch is durable; it never blocks.
+func (h *liveHub) publish(session string, track uint8, frames []transport.Frame) {
+	i := liveFeedIndex(track)
+	if i < 0 || len(frames) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st, ok := h.sess[session]
+	if !ok {
+		return // no connection counted in (a test driving Store directly)
+	}
+	f := &st.feeds[i]
+	for _, fr := range frames {
+		lf := liveFrame{key: fr.Flags&transport.FlagKeyframe != 0, seq: fr.Seq, time: fr.Time.UnixMicro(), data: bytes.Clone(fr.Payload)}
+		if lf.key {
+			h.dropGOP(f)
+		}
+		if lf.key || len(f.gop) > 0 {
+			n := len(lf.data)
+			if f.gopBytes+n > liveGOPBytes || len(f.gop) >= liveGOPFrames || h.cached+int64(n) > h.budget {
+				h.dropGOP(f)
+			} else {
+				f.gop = append(f.gop, lf)
+				f.gopBytes += n
+				h.cached += int64(n)
+			}
+		}
+		for v := range f.viewers {
+			if v.waitKey && !lf.key {
+				v.dropped++
+				continue
+			}
+			if v.offer(lf) {
+				v.waitKey = false
+			} else {
+				v.dropped++
+				v.waitKey = true
+				h.askLocked(session, st, i)
+			}
+		}
+	}
+}
+
+// dropGOP empties a feed's cache.
+func (h *liveHub) dropGOP(f *liveFeed) {
+	h.cached -= int64(f.gopBytes)
+	f.gop, f.gopBytes = nil, 0
+}
+
+// askLocked queues a keyframe request for feed i, at most one per
+// liveAskEvery, and only to a connected client that understands it.
+func (h *liveHub) askLocked(session string, st *liveState, i int) {
+	f := &st.feeds[i]
+	now := time.Now()
+	if st.conns == 0 || !st.keyframeOK || now.Sub(f.lastAsk) < liveAskEvery {
+		return
+	}
+	f.lastAsk = now
+	select {
+	case h.asks <- liveAsk{session, liveTracks[i]}:
+	default:
+	}
+}
+
+// subscribe adds a viewer of a session's track. Its queue starts with the
+// cached GOP (keyOnly: only its keyframe, then nothing until the next
+// keyframe: a picture at once for a small tile, without decoding the whole
+// GOP); with none, the client is asked for a keyframe. cancel removes the
+// viewer.
+func (h *liveHub) subscribe(session string, track uint8, keyOnly bool) (v *liveViewer, cached int, cancel func()) {
+	i := liveFeedIndex(track)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.state(session)
+	f := &st.feeds[i]
+	v = &liveViewer{ch: make(chan liveFrame, liveQueueFrames+liveGOPFrames)}
+	if len(f.gop) > 0 && keyOnly {
+		v.ch <- f.gop[0]
+		v.bytes.Add(int64(len(f.gop[0].data)))
+		v.waitKey = true
+		cached = 1
+	} else if len(f.gop) > 0 {
+		// Only the GOP's tail fits: a viewer that cannot start from its
+		// keyframe waits for the next one.
+		if len(f.gop) <= cap(v.ch)-liveQueueFrames && f.gopBytes <= liveQueueBytes {
+			for _, lf := range f.gop {
+				v.ch <- lf
+				v.bytes.Add(int64(len(lf.data)))
+			}
+			cached = len(f.gop)
+		} else {
+			v.waitKey = true
+		}
+	} else {
+		v.waitKey = true
+	}
+	if cached == 0 {
+		h.askLocked(session, st, i)
+	}
+	if f.viewers == nil {
+		f.viewers = map[*liveViewer]struct{}{}
+	}
+	f.viewers[v] = struct{}{}
+	return v, cached, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(f.viewers, v)
+		h.forget(session, st)
+	}
+}
+
+// run writes keyframe requests to the command store until the backend
+// closes. The backend counts it in b.conns.
+func (h *liveHub) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case a := <-h.asks:
+			if err := h.b.requestKeyframe(ctx, a.session, transport.TrackName(a.track)); err != nil && ctx.Err() == nil {
+				h.b.log.Info("live: keyframe request", "session", a.session, "err", err)
+			}
+		}
+	}
+}
+
+// requestKeyframe queues a keyframe command unless one for the same track
+// is still unacknowledged.
+func (b *Backend) requestKeyframe(ctx context.Context, session, track string) error {
+	var one int
+	err := b.db.QueryRowContext(ctx, `SELECT 1 FROM commands WHERE session_id = ? AND command = ? AND text = ? AND acked_at IS NULL LIMIT 1`,
+		session, transport.CommandKeyframe, track).Scan(&one)
+	if err == nil {
+		b.signalCommands(session) // resend on the live connection now
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	_, err = b.SendCommand(ctx, session, transport.CommandKeyframe, track)
+	return err
+}
+
+// liveWatch is a client connection's session as the hub sees it: it counts
+// the connection, learns from the hello whether the client understands the
+// keyframe command, and notes when each command is handed to the
+// connection. Everything else is the guarded session's.
+type liveWatch struct {
+	*guardedSession
+	hub     *liveHub
+	id      string
+	helloed bool
+	ok      bool // keyframe understood
+}
+
+func (h *liveHub) watch(id string, live *liveSession) *liveWatch {
+	return &liveWatch{guardedSession: h.b.guard(live).(*guardedSession), hub: h, id: id}
+}
+
+// Hello implements transport.ServerSession.
+func (w *liveWatch) Hello(ctx context.Context, hello *transport.Control) (uint64, string, error) {
+	last, state, err := w.guardedSession.Hello(ctx, hello)
+	if err != nil {
+		return last, state, err
+	}
+	for _, c := range hello.Commands {
+		if c == transport.CommandKeyframe {
+			w.ok = true
+		}
+	}
+	h := w.hub
+	h.mu.Lock()
+	st := h.state(w.id)
+	st.conns++
+	st.keyframeOK = w.ok
+	w.helloed = true
+	// A feed with viewers and nothing cached asks the new connection.
+	for i := range st.feeds {
+		if len(st.feeds[i].viewers) > 0 && len(st.feeds[i].gop) == 0 {
+			st.feeds[i].lastAsk = time.Time{}
+			h.askLocked(w.id, st, i)
+		}
+	}
+	h.mu.Unlock()
+	return last, state, nil
+}
+
+// Commands implements transport.ServerSession: a client that did not
+// announce the keyframe command never gets one.
+func (w *liveWatch) Commands() ([]transport.Control, <-chan struct{}) {
+	cmds, ch := w.guardedSession.Commands()
+	out := cmds[:0]
+	now := w.hub.b.cfg.Now()
+	w.hub.mu.Lock()
+	st := w.hub.state(w.id)
+	for _, c := range cmds {
+		if c.Command == transport.CommandKeyframe && !w.ok {
+			continue
+		}
+		if _, ok := st.delivered[c.ID]; !ok {
+			st.delivered[c.ID] = now
+		}
+		out = append(out, c)
+	}
+	w.hub.mu.Unlock()
+	return out, ch
+}
+
+// done counts the connection out.
+func (w *liveWatch) done() {
+	if !w.helloed {
+		return
+	}
+	h := w.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.state(w.id)
+	st.conns--
+	if st.conns == 0 {
+		st.delivered = map[string]time.Time{}
+	}
+	h.forget(w.id, st)
+}
+
+// liveInfo is the hub's view of a session for the dashboard.
+type liveInfo struct {
+	connected  bool
+	keyframeOK bool
+	viewers    int
+	delivered  map[string]time.Time
+}
+
+func (h *liveHub) info(id string) liveInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st, ok := h.sess[id]
+	if !ok {
+		return liveInfo{}
+	}
+	li := liveInfo{connected: st.conns > 0, keyframeOK: st.keyframeOK, delivered: map[string]time.Time{}}
+	for i := range st.feeds {
+		li.viewers += len(st.feeds[i].viewers)
+	}
+	for k, v := range st.delivered {
+		li.delivered[k] = v
+	}
+	return li
+}

@@ -8,77 +8,20 @@ import (
 	"image/png"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-)
 
-// chromiumPath finds Debian's Chromium. On Linux it must be there
-// (scripts/setup.sh installs it): the test fails rather than skips.
-func chromiumPath(t testing.TB) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if runtime.GOOS == "linux" {
-		t.Fatal("chromium is not installed: the dashboard's browser tests need Debian's chromium (scripts/setup.sh installs it: apt-get install chromium)")
-	}
-	t.Skipf("no chromium on %s: the dashboard's browser tests run on Linux", runtime.GOOS)
-	return ""
-}
+	"github.com/invigil/invigil/internal/browsertest"
+)
 
 // newBrowser starts a headless Chromium for one test; it ends with the test.
 func newBrowser(t testing.TB, timeout time.Duration) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.WindowSize(1280, 900),
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, timeout)
-	t.Cleanup(func() {
-		cancelT()
-		cancelB()
-		cancelA()
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	err := chromedp.Listen(ctx, func(ev any) {
-		if ctx.Err() != nil {
-			return
-		}
-		switch ev := ev.(type) {
-		case *cdpruntime.EventExceptionThrown:
-			t.Logf("browser exception: %s %+v", ev.ExceptionDetails.Text, ev.ExceptionDetails.Exception)
-		case *cdpruntime.EventConsoleAPICalled:
-			if ev.Type == cdpruntime.ConsoleAPICalledTypeError || ev.Type == cdpruntime.ConsoleAPICalledTypeWarning {
-				var parts []string
-				for _, a := range ev.Args {
-					parts = append(parts, string(a.Value))
-				}
-				t.Logf("browser console %s: %s", ev.Type, strings.Join(parts, " "))
-			}
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ctx
+	return browsertest.New(t, timeout)
 }
 
 // waitJS evaluates a boolean expression until it is true.

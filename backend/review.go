@@ -409,37 +409,6 @@ func (b *Backend) still(ctx context.Context, sessionID string, i int) ([]byte, e
 
 // --- HTTP ---
 
-// requireSession lets a request through only if its user may access the
-// exam of the session named by the {session} path wildcard; 404 for an
-// unknown session, 403 (audited) otherwise.
-func (b *Backend) requireSession(s *accounts.Store, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		var exam string
-		err := b.db.QueryRowContext(ctx, `SELECT exam_id FROM sessions WHERE id = ?`, r.PathValue("session")).Scan(&exam)
-		if errors.Is(err, sql.ErrNoRows) {
-			dashboardError(w, http.StatusNotFound, "not_found", "no such attempt")
-			return
-		}
-		if err != nil {
-			b.internalError(w, "dashboard: session's exam", err)
-			return
-		}
-		u := accounts.UserFrom(ctx)
-		ok, err := s.CanAccessExam(ctx, u, exam)
-		if err != nil {
-			b.internalError(w, "dashboard: exam access", err)
-			return
-		}
-		if !ok {
-			s.Audit(ctx, accounts.ActorOf(u, s.ClientIP(r)), "exam.denied", exam, r.Method+" "+r.URL.Path)
-			dashboardError(w, http.StatusForbidden, "forbidden", "you are not assigned to this exam")
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
 func dashboardError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -470,7 +439,7 @@ func (b *Backend) mountReview(mux *http.ServeMux, s *accounts.Store) {
 	mux.Handle("GET "+p+"exams/{exam}/attempts", reviewers(s.RequireExam("exam", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.handleAttempts(w, r, s)
 	}))))
-	sess := func(h http.HandlerFunc) http.Handler { return reviewers(b.requireSession(s, h)) }
+	sess := func(h http.HandlerFunc) http.Handler { return reviewers(b.requireSessionExam(s, h)) }
 	mux.Handle("GET "+p+"sessions/{session}/review", sess(func(w http.ResponseWriter, r *http.Request) {
 		b.handleAttempt(w, r, s)
 	}))
@@ -479,13 +448,13 @@ func (b *Backend) mountReview(mux *http.ServeMux, s *accounts.Store) {
 	mux.Handle("GET "+p+"sessions/{session}/evidence.zip", sess(func(w http.ResponseWriter, r *http.Request) {
 		b.handleEvidence(w, r, s)
 	}))
-	mux.Handle("PUT "+p+"sessions/{session}/outcome", reviewers(s.RequireCSRF(b.requireSession(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("PUT "+p+"sessions/{session}/outcome", reviewers(s.RequireCSRF(b.requireSessionExam(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.handleSetReview(w, r, s, false)
 	})))))
-	mux.Handle("PUT "+p+"sessions/{session}/hold", holders(s.RequireCSRF(b.requireSession(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("PUT "+p+"sessions/{session}/hold", holders(s.RequireCSRF(b.requireSessionExam(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.handleSetReview(w, r, s, true)
 	})))))
-	mux.Handle("POST "+p+"sessions/{session}/notes", reviewers(s.RequireCSRF(b.requireSession(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST "+p+"sessions/{session}/notes", reviewers(s.RequireCSRF(b.requireSessionExam(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.handleAddNote(w, r, s)
 	})))))
 }

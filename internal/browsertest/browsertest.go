@@ -7,7 +7,10 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
+
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 
 	"github.com/chromedp/chromedp"
 )
@@ -77,6 +80,27 @@ func New(t TB, timeout time.Duration) context.Context {
 	// Start the browser now, so that a failure to start is reported as such.
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
+	}
+	// The page's exceptions and console errors go to the test's log.
+	err := chromedp.Listen(ctx, func(ev any) {
+		if ctx.Err() != nil {
+			return
+		}
+		switch ev := ev.(type) {
+		case *cdpruntime.EventExceptionThrown:
+			t.Logf("browser exception: %s %+v", ev.ExceptionDetails.Text, ev.ExceptionDetails.Exception)
+		case *cdpruntime.EventConsoleAPICalled:
+			if ev.Type == cdpruntime.ConsoleAPICalledTypeError || ev.Type == cdpruntime.ConsoleAPICalledTypeWarning {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, string(a.Value))
+				}
+				t.Logf("browser console %s: %s", ev.Type, strings.Join(parts, " "))
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("listen to chromium: %v", err)
 	}
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	t.Cleanup(cancel)

@@ -8,6 +8,8 @@
 # stripped. The Windows stage of CI (scripts/test-windows.sh) builds with
 # it; a Windows installer recipe should package its output.
 #   scripts/build-windows.sh [-o OUT.exe]     default: bin/invigil.exe
+# INVIGIL_BUILD_TAGS adds build tags: the Wine tests build with
+# invigil_uitest (the desktop app's test driver), which never ships.
 # Needs gcc-mingw-w64-x86-64 and g++-mingw-w64-x86-64 (scripts/setup.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,5 +45,5 @@ go tool go-winres simply --arch amd64 --out cmd/invigil/rsrc \
 mkdir -p "$(dirname "$out")"
 CGO_ENABLED=1 GOOS=windows GOARCH=amd64 \
   CC=x86_64-w64-mingw32-gcc CXX=x86_64-w64-mingw32-g++ \
-  go build -ldflags "-s -w -H windowsgui -extldflags=-static $(scripts/build-stamp.sh)" -o "$out" ./cmd/invigil
+  go build -tags "${INVIGIL_BUILD_TAGS:-}" -ldflags "-s -w -H windowsgui -extldflags=-static $(scripts/build-stamp.sh)" -o "$out" ./cmd/invigil
 echo "build-windows: $out (invigil $version, build $build)"

@@ -32,8 +32,13 @@ darwin=(./transport/... ./lockdown/... ./backend/... ./capture ./client)
 step "go vet GOOS=darwin CGO_ENABLED=0 ${darwin[*]}"
 GOOS=darwin GOARCH=amd64 CGO_ENABLED=0 go vet "${darwin[@]}"
 
-step "go test -race -count=1 ./... (never a cached result)"
-go test -race -count=1 -timeout 25m ./...
+# invigil_uitest builds the desktop app's test driver (client/ui), which
+# the UI tests drive; release builds never have it.
+step "go vet -tags invigil_uitest (the UI test driver)"
+go vet -tags invigil_uitest ./client/ui ./cmd/invigil
+
+step "go test -race -count=1 -tags invigil_uitest ./... (never a cached result)"
+go test -race -count=1 -tags invigil_uitest -timeout 25m ./...
 
 # The backend under a 1 GiB memory limit with hostile parameter sets: the
 # race build above cannot apply the limit (its shadow memory needs

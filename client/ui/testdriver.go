@@ -1,3 +1,5 @@
+//go:build invigil_uitest
+
 package ui
 
 import (
@@ -19,9 +21,15 @@ import (
 	"github.com/invigil/invigil/client"
 )
 
+// TestDriverBuilt reports whether this build has the UI test driver.
+const TestDriverBuilt = true
+
 // TestDriver lets an end-to-end test drive the real app the way a student
 // does, through a unix socket that exists only when `invigil run` is given
-// --ui-test-control: it waits for screens, taps buttons by their text,
+// --ui-test-control. It is built only with the build tag invigil_uitest,
+// which the tests use (go test -tags invigil_uitest; the e2e tests build
+// their invigil that way): what students install has neither the driver
+// nor the flag (testdriver_off.go). it waits for screens, taps buttons by their text,
 // types into entries and reports where a button is on screen (for a real
 // click with xdotool). It can do nothing a student cannot do with the
 // mouse and keyboard. One JSON request per line, one JSON answer per line:
@@ -49,31 +57,6 @@ type TestDriver struct {
 	conns   map[net.Conn]bool
 	closed  bool
 	done    chan struct{} // closed by Close: pending waits give up
-}
-
-// DriverRequest is one request of the test driver's protocol.
-type DriverRequest struct {
-	Op          string `json:"op"`
-	Screen      string `json:"screen,omitempty"`
-	Until       string `json:"until,omitempty"`
-	TimeoutMS   int    `json:"timeout_ms,omitempty"`
-	Label       string `json:"label,omitempty"`
-	Placeholder string `json:"placeholder,omitempty"`
-	Text        string `json:"text,omitempty"`
-}
-
-// DriverReply is the answer to a DriverRequest.
-type DriverReply struct {
-	OK      bool    `json:"ok"`
-	Error   string  `json:"error,omitempty"`
-	Screen  string  `json:"screen,omitempty"`
-	Version uint64  `json:"version,omitempty"`
-	Detail  string  `json:"detail,omitempty"`
-	X       float32 `json:"x,omitempty"`
-	Y       float32 `json:"y,omitempty"`
-	W       float32 `json:"w,omitempty"`
-	H       float32 `json:"h,omitempty"`
-	Scale   float32 `json:"scale,omitempty"`
 }
 
 // StartTestDriver listens on the unix socket path and serves the driver

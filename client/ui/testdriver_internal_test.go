@@ -1,3 +1,5 @@
+//go:build invigil_uitest
+
 package ui
 
 import (

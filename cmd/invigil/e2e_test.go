@@ -50,7 +50,8 @@ func binaries(t *testing.T) (client, serve string) {
 		bins.client = filepath.Join(bins.dir, "invigil")
 		bins.serve = filepath.Join(bins.dir, "invigild")
 		for _, b := range []struct{ out, pkg string }{{bins.client, "."}, {bins.serve, "../invigild"}} {
-			out, err := exec.Command("go", "build", "-o", b.out, b.pkg).CombinedOutput()
+			// invigil_uitest: the desktop app's test driver (--ui-test-control).
+			out, err := exec.Command("go", "build", "-tags", "invigil_uitest", "-o", b.out, b.pkg).CombinedOutput()
 			if err != nil {
 				bins.err = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
 				return

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/ui"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/transport"
 )
@@ -68,7 +69,9 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.StringVar(&f.screen, "screen", "", `screen: "" (as the policy says: every display), "all", a display number (0, 1...), "test" (synthetic), or "none"`)
 	fs.StringVar(&f.journal, "journal", "", "lockdown journal file (default: the user's; see 'invigil reset')")
 	fs.StringVar(&f.config, "config", "", "managed configuration file (default: the machine-wide one, see docs/client.md)")
-	fs.StringVar(&f.uiTestControl, "ui-test-control", "", "tests only: serve the desktop app's test driver on this unix socket (or tcp:127.0.0.1:PORT)")
+	if ui.TestDriverBuilt { // only in the tests' builds (-tags invigil_uitest)
+		fs.StringVar(&f.uiTestControl, "ui-test-control", "", "tests only: serve the desktop app's test driver on this unix socket (or tcp:127.0.0.1:PORT)")
+	}
 	fs.DurationVar(&f.roomScan, "room-scan", 12*time.Second, "how long the desktop app's room scan lasts (3s to 2m)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

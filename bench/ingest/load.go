@@ -26,11 +26,11 @@ import (
 
 // loadReport is what the load process hands to the coordinator (JSON).
 type loadReport struct {
-	Offered     int64            `json:"offered"`      // messages created while streaming
+	Offered     int64            `json:"offered"`       // messages created while streaming
 	AckedInTime int64            `json:"acked_in_time"` // of which acked before streaming ended
-	Bytes       int64            `json:"bytes"`        // payload bytes created
-	Seconds     float64          `json:"seconds"`      // streaming time
-	LatencyUS   []int64          `json:"latency_us"`   // p50, p95, p99, max of capture → ack
+	Bytes       int64            `json:"bytes"`         // payload bytes created
+	Seconds     float64          `json:"seconds"`       // streaming time
+	LatencyUS   []int64          `json:"latency_us"`    // p50, p95, p99, max of capture → ack
 	Reconnects  int64            `json:"reconnects"`
 	Sessions    []sessionOutcome `json:"sessions"`
 	Errors      []string         `json:"errors,omitempty"`

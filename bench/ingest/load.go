@@ -198,19 +198,22 @@ func (c *simClient) ack(seq uint64) {
 
 // produce creates the default policy's message mix until end: camera at
 // 15 fps, screen at 1 fps, a heartbeat a second, an event every ~10 s,
-// and stills (an ID photo and two room-scan shots at the start, a
+// and stills (an ID photo and two room-scan shots in the first 15 s, a
 // proctor's snapshot every ~2 min).
 func (c *simClient) produce(end time.Time) {
-	for range 3 {
-		c.add(transport.KindStill, 0, transport.TrackStills, c.m.still)
-	}
-	c.event("exam.started")
-	tick := time.NewTicker(time.Second / cameraFPS)
-	defer tick.Stop()
 	// Spread the clients' ticks over the frame interval.
 	time.Sleep(time.Duration(c.rng.Int64N(int64(time.Second / cameraFPS))))
+	tick := time.NewTicker(time.Second / cameraFPS)
+	defer tick.Stop()
+	c.event("exam.started")
+	// The ID photo and two room-scan shots, in the first seconds.
+	stillAt := []int{c.rng.IntN(5 * cameraFPS), c.rng.IntN(5*cameraFPS) + 5*cameraFPS, c.rng.IntN(5*cameraFPS) + 10*cameraFPS}
 	n := c.rng.IntN(cameraFPS)
-	for now := time.Now(); now.Before(end); now = <-tick.C {
+	for i, now := 0, time.Now(); now.Before(end); i, now = i+1, <-tick.C {
+		if len(stillAt) > 0 && i >= stillAt[0] {
+			stillAt = stillAt[1:]
+			c.add(transport.KindStill, 0, transport.TrackStills, c.m.still)
+		}
 		au := c.m.camera[c.camAt%len(c.m.camera)]
 		c.camAt++
 		c.add(transport.KindMedia, kf(au), transport.TrackCamera, au.data)
@@ -296,9 +299,11 @@ func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) 
 		return false, err
 	}
 	var w transport.Control
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	if err := conn.ReadJSON(&w); err != nil {
 		return false, err
 	}
+	conn.SetReadDeadline(time.Time{})
 	if w.Type != "welcome" {
 		if w.Type == "error" {
 			return false, fmt.Errorf("refused: %s", w.Code)

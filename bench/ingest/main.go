@@ -50,6 +50,7 @@ func main() {
 	sample := flag.Duration("sample", 0, "RSS sample interval (default: 10 s in a soak, none otherwise)")
 	pprofAddr := flag.String("pprof", "", "start invigild with --pprof ADDR (e.g. 127.0.0.1:6060) to profile it during a round")
 	keep := flag.Bool("keep", false, "keep the data directories (printed) for inspection")
+	prebuilt := flag.String("invigild", "", "use this invigild binary instead of building ./cmd/invigild (to compare builds)")
 	// -role load only:
 	server := flag.String("server", "", "load: backend URL")
 	code := flag.String("code", "", "load: join code")
@@ -85,16 +86,20 @@ func main() {
 		defer os.RemoveAll(work)
 	}
 	bin := filepath.Join(work, "invigild")
-	fmt.Fprintln(os.Stderr, "building invigild...")
-	if b, err := exec.Command("go", "build", "-o", bin, "./cmd/invigild").CombinedOutput(); err != nil {
-		log.Fatalf("go build ./cmd/invigild (run from the repository root): %v\n%s", err, b)
+	if *prebuilt != "" {
+		bin = *prebuilt
+	} else {
+		fmt.Fprintln(os.Stderr, "building invigild...")
+		if b, err := exec.Command("go", "build", "-o", bin, "./cmd/invigild").CombinedOutput(); err != nil {
+			log.Fatalf("go build ./cmd/invigild (run from the repository root): %v\n%s", err, b)
+		}
 	}
 	printHardware()
 	fmt.Printf("%s per round; per session: camera 15 fps (150 kbps), screen 1 fps (80 kbps), heartbeat 1/s, events, stills, checkpoints\n", *dur)
 	if *soak {
 		fmt.Println("soak: the backend is killed (SIGKILL) and restarted half-way through each round")
 	}
-	fmt.Printf("%8s %9s %9s %9s %9s %9s %9s %8s %9s %6s %s\n", "sessions", "offered/s", "stored/s", "ack p50", "ack p95", "ack p99", "ack max", "CPU", "peak RSS", "load", "verified")
+	fmt.Printf("%8s %9s %9s %9s %9s %9s %9s %6s %8s %9s %6s %s\n", "sessions", "offered/s", "stored/s", "ack p50", "ack p95", "ack p99", "ack max", "CPU", "CPU/kmsg", "peak RSS", "load", "verified")
 	var rows []row
 	for i, n := range counts {
 		r, err := round(bin, filepath.Join(work, fmt.Sprint("round", i)), n, *dur, *soak, *sample, *pprofAddr)
@@ -102,8 +107,8 @@ func main() {
 			log.Fatalf("%d sessions: %v", n, err)
 		}
 		rows = append(rows, *r)
-		fmt.Printf("%8d %9.0f %9.0f %9s %9s %9s %9s %7.0f%% %8.0fM %6s %s\n", n, r.offered, r.stored,
-			ms(r.lat[0]), ms(r.lat[1]), ms(r.lat[2]), ms(r.lat[3]), r.cpu*100, r.hwmMB, r.load, r.verified)
+		fmt.Printf("%8d %9.0f %9.0f %9s %9s %9s %9s %5.0f%% %6.0fms %8.0fM %6s %s\n", n, r.offered, r.stored,
+			ms(r.lat[0]), ms(r.lat[1]), ms(r.lat[2]), ms(r.lat[3]), r.cpu*100, r.cpuPerK, r.hwmMB, r.load, r.verified)
 		if *keep {
 			fmt.Println("  data:", r.dir)
 		}
@@ -123,6 +128,7 @@ type row struct {
 	offered, stored float64
 	lat             []int64
 	cpu             float64 // cores
+	cpuPerK         float64 // backend CPU ms per 1000 messages: the cost, whatever else runs
 	hwmMB           float64
 	load            string
 	verified        string
@@ -379,7 +385,8 @@ wait:
 	}
 	r := &row{n: n, offered: float64(rep.Offered) / rep.Seconds, stored: float64(rep.AckedInTime) / rep.Seconds,
 		lat: rep.LatencyUS, cpu: float64(cpuBefore+t1-ticks0) / userHZ / wall, hwmMB: hwm / 1024,
-		load: strings.Fields(la)[0], verified: verified, dir: data}
+		cpuPerK: float64(cpuBefore+t1-ticks0) * 1000 / userHZ / float64(rep.Offered) * 1000,
+		load:    strings.Fields(la)[0], verified: verified, dir: data}
 	if rep.Reconnects > 0 {
 		r.verified += fmt.Sprintf(" (%d reconnects)", rep.Reconnects)
 	}

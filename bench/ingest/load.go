@@ -287,8 +287,11 @@ func (c *simClient) run(end time.Time) {
 func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) {
 	h := http.Header{"Authorization": {"Bearer " + c.j.Token}}
 	d := websocket.Dialer{Subprotocols: []string{"invigil.v1"}, HandshakeTimeout: 30 * time.Second, WriteBufferSize: 64 << 10}
-	conn, _, err := d.Dial(c.j.WSURL, h)
+	conn, resp, err := d.Dial(c.j.WSURL, h)
 	if err != nil {
+		if resp != nil {
+			err = fmt.Errorf("%w: HTTP %d", err, resp.StatusCode)
+		}
 		return false, err
 	}
 	defer conn.Close()

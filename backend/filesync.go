@@ -27,10 +27,12 @@ type fileSyncer struct {
 // syncable is a file whose written data Sync makes durable.
 type syncable interface{ Sync() error }
 
-// sync makes everything the caller wrote to files under dir, the data
-// directory (the files of fs and their directory entries), durable.
+// sync makes everything the caller wrote to files under dir (the files of
+// fs and their directory entries) durable. dir is the sessions directory:
+// every session's files must be on its file system (a mount per session
+// directory is not supported).
 func (s *fileSyncer) sync(dir string, fs []syncable) error {
-	if !canSyncFS || len(fs) == 0 {
+	if !canSyncFS() || len(fs) == 0 {
 		for _, f := range fs {
 			if err := f.Sync(); err != nil {
 				return err

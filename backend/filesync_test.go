@@ -46,12 +46,12 @@ func TestFileSyncerGroups(t *testing.T) {
 		if err != nil {
 			t.Fatalf("sync %d: %v", i, err)
 		}
-		if got, want := files[i].n, map[bool]int{true: 0, false: 1}[canSyncFS]; got != want {
-			t.Errorf("file %d: Sync called %d times, want %d (group flush: %v)", i, got, want, canSyncFS)
+		if got, want := files[i].n, map[bool]int{true: 0, false: 1}[canSyncFS()]; got != want {
+			t.Errorf("file %d: Sync called %d times, want %d (group flush: %v)", i, got, want, canSyncFS())
 		}
 	}
 	s.close()
-	if err := s.sync(dir, []syncable{&countSync{}}); canSyncFS && !errors.Is(err, errStoreClosed) {
+	if err := s.sync(dir, []syncable{&countSync{}}); canSyncFS() && !errors.Is(err, errStoreClosed) {
 		t.Errorf("sync after close: %v, want errStoreClosed", err)
 	}
 	s.close() // idempotent

@@ -262,7 +262,7 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 	if len(refused) > 0 {
 		files = append(files, s.refused)
 	}
-	if err := s.b.tx.files.sync(s.b.cfg.DataDir, files); err != nil {
+	if err := s.b.tx.files.sync(filepath.Join(s.b.cfg.DataDir, "sessions"), files); err != nil {
 		return fmt.Errorf("sync track files: %w", err)
 	}
 	last := frames[len(frames)-1].Seq

@@ -264,10 +264,18 @@ func (c *simClient) run(end time.Time) {
 	}()
 	deadline := end.Add(5 * time.Minute)
 	for attempt := 0; ; attempt++ {
+		c.mu.Lock()
+		before := c.acked
+		c.mu.Unlock()
 		done, err := c.connection(produced)
 		if done {
 			return
 		}
+		c.mu.Lock()
+		if c.acked > before {
+			attempt = 0 // the protocol resets the backoff once a connection got an ack
+		}
+		c.mu.Unlock()
 		if time.Now().After(deadline) {
 			c.mu.Lock()
 			c.err = fmt.Errorf("gave up draining: %v", err)

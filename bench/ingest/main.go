@@ -85,13 +85,19 @@ func main() {
 	if !*keep {
 		defer os.RemoveAll(work)
 	}
+	fatalf := func(format string, args ...any) {
+		if !*keep {
+			os.RemoveAll(work) // log.Fatalf skips the deferred removal
+		}
+		log.Fatalf(format, args...)
+	}
 	bin := filepath.Join(work, "invigild")
 	if *prebuilt != "" {
 		bin = *prebuilt
 	} else {
 		fmt.Fprintln(os.Stderr, "building invigild...")
 		if b, err := exec.Command("go", "build", "-o", bin, "./cmd/invigild").CombinedOutput(); err != nil {
-			log.Fatalf("go build ./cmd/invigild (run from the repository root): %v\n%s", err, b)
+			fatalf("go build ./cmd/invigild (run from the repository root): %v\n%s", err, b)
 		}
 	}
 	printHardware()
@@ -104,7 +110,7 @@ func main() {
 	for i, n := range counts {
 		r, err := round(bin, filepath.Join(work, fmt.Sprint("round", i)), n, *dur, *soak, *sample, *pprofAddr)
 		if err != nil {
-			log.Fatalf("%d sessions: %v", n, err)
+			fatalf("%d sessions: %v", n, err)
 		}
 		rows = append(rows, *r)
 		fmt.Printf("%8d %9.0f %9.0f %9s %9s %9s %9s %5.0f%% %6.0fms %8.0fM %6s %s\n", n, r.offered, r.stored,
@@ -323,6 +329,13 @@ func round(bin, dir string, n int, dur time.Duration, soak bool, sample time.Dur
 	}
 	loadDone := make(chan error, 1)
 	go func() { loadDone <- load.Wait() }()
+	loadEnded := false
+	defer func() {
+		if !loadEnded { // a failed round: no orphaned load process
+			load.Process.Kill()
+			<-loadDone
+		}
+	}()
 
 	var cpuBefore int64 // CPU of backends killed during the round
 	var hwmBefore float64
@@ -342,6 +355,7 @@ wait:
 	for {
 		select {
 		case lerr = <-loadDone:
+			loadEnded = true
 			break wait
 		case <-sampleC:
 			pid := be.cmd.Process.Pid

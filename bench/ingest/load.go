@@ -150,7 +150,8 @@ type simClient struct {
 	bytes    int64
 	lat      []int64 // capture → ack, µs
 
-	finished   string
+	finished   string // the digest of the backend's finished answer ("" if it was lost)
+	sentFinish bool
 	reconnects int64
 	err        error
 }
@@ -297,6 +298,9 @@ func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) 
 	d := websocket.Dialer{Subprotocols: []string{"invigil.v1"}, HandshakeTimeout: 30 * time.Second, WriteBufferSize: 64 << 10}
 	conn, resp, err := d.Dial(c.j.WSURL, h)
 	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusGone && c.sentFinish {
+			return true, nil // finished; the finished answer was lost with the connection
+		}
 		if resp != nil {
 			err = fmt.Errorf("%w: HTTP %d", err, resp.StatusCode)
 		}
@@ -369,7 +373,7 @@ func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) 
 		return false, err
 	}
 	pos := w.LastAck + 1 // next seq to write
-	sentFinish := false
+	finishSent := false  // on this connection (c.sentFinish: on any)
 	for {
 		c.mu.Lock()
 		var f []byte
@@ -394,7 +398,7 @@ func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) 
 		}
 		select {
 		case <-produced:
-			if allAcked && !sentFinish {
+			if allAcked && !finishSent {
 				if err := checkpoint(true); err != nil {
 					return false, err
 				}
@@ -404,7 +408,7 @@ func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) 
 				if err := conn.WriteJSON(transport.Control{Type: "finish", LastSeq: last}); err != nil {
 					return false, err
 				}
-				sentFinish = true
+				finishSent, c.sentFinish = true, true
 			}
 		default:
 		}
@@ -416,7 +420,7 @@ func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) 
 			c.mu.Unlock()
 			return true, nil
 		case err := <-readErr:
-			if sentFinish {
+			if c.sentFinish {
 				var ce *websocket.CloseError
 				if errors.As(err, &ce) && ce.Code == 4410 {
 					return true, nil // finished; the answer was lost

@@ -63,11 +63,11 @@ func (s *liveSession) Checkpoint(ctx context.Context, seq uint64, digest [32]byt
 		mismatch = false
 		var last int64
 		var stored []byte
-		if err := tx.QueryRow(`SELECT last_seq, digest FROM sessions WHERE id = ?`, s.id).Scan(&last, &stored); err != nil {
+		if err := s.b.tx.queryRow(tx, `SELECT last_seq, digest FROM sessions WHERE id = ?`, s.id).Scan(&last, &stored); err != nil {
 			return err
 		}
 		var pending int
-		if err := tx.QueryRow(`SELECT count(*) FROM checkpoints WHERE session_id = ? AND status = 'pending'`, s.id).Scan(&pending); err != nil {
+		if err := s.b.tx.queryRow(tx, `SELECT count(*) FROM checkpoints WHERE session_id = ? AND status = 'pending'`, s.id).Scan(&pending); err != nil {
 			return err
 		}
 		if pending >= maxPendingCheckpoints && seq > uint64(last) {
@@ -88,7 +88,7 @@ func (s *liveSession) Checkpoint(ctx context.Context, seq uint64, digest [32]byt
 			// longer at hand. Kept, unverified.
 			status = "late"
 		}
-		_, err := tx.Exec(`INSERT INTO checkpoints(session_id, seq, digest, received_at, status, stored_digest, checked_at) VALUES (?,?,?,?,?,?,?)
+		_, err := s.b.tx.exec(tx, `INSERT INTO checkpoints(session_id, seq, digest, received_at, status, stored_digest, checked_at) VALUES (?,?,?,?,?,?,?)
 			ON CONFLICT(session_id, seq) DO UPDATE SET
 				status = CASE WHEN checkpoints.digest = excluded.digest THEN checkpoints.status ELSE 'mismatch' END`,
 			s.id, seq, digest[:], now, status, storedDigest, checked)
@@ -118,7 +118,7 @@ func (s *liveSession) verifyCheckpoints(tx *sql.Tx, first uint64, digests [][32]
 		checkpointTables.Store(s.b.db, struct{}{})
 	}
 	last := first + uint64(len(digests)) - 1
-	rows, err := tx.Query(`SELECT seq, digest FROM checkpoints WHERE session_id = ? AND status = 'pending' AND seq >= ? AND seq <= ?`, s.id, first, last)
+	rows, err := s.b.tx.query(tx, `SELECT seq, digest FROM checkpoints WHERE session_id = ? AND status = 'pending' AND seq >= ? AND seq <= ?`, s.id, first, last)
 	if err != nil {
 		return fmt.Errorf("load checkpoints: %w", err)
 	}
@@ -147,7 +147,7 @@ func (s *liveSession) verifyCheckpoints(tx *sql.Tx, first uint64, digests [][32]
 			status = "mismatch"
 			s.b.log.Warn("checkpoint mismatch: stored data differs from what the client captured", "session", s.id, "seq", c.seq)
 		}
-		if _, err := tx.Exec(`UPDATE checkpoints SET status = ?, stored_digest = ?, checked_at = ? WHERE session_id = ? AND seq = ?`,
+		if _, err := s.b.tx.exec(tx, `UPDATE checkpoints SET status = ?, stored_digest = ?, checked_at = ? WHERE session_id = ? AND seq = ?`,
 			status, stored[:], now, s.id, c.seq); err != nil {
 			return fmt.Errorf("check checkpoint: %w", err)
 		}

@@ -93,7 +93,12 @@ func (s *liveSession) Hello(ctx context.Context, h *transport.Control) (uint64, 
 	if err := s.loadRefused(ctx); err != nil {
 		return 0, "", err
 	}
-	if _, err := s.b.db.ExecContext(ctx, `UPDATE sessions SET connections = connections + 1 WHERE id = ?`, s.id); err != nil {
+	// Through the committer: a write of its own would wait for the
+	// committer's transaction, holding a pooled connection meanwhile.
+	if err := s.b.tx.do(ctx, func(tx *sql.Tx) error {
+		_, err := s.b.tx.exec(tx, `UPDATE sessions SET connections = connections + 1 WHERE id = ?`, s.id)
+		return err
+	}); err != nil {
 		return 0, "", err
 	}
 	if state != statePaused {
@@ -249,20 +254,21 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 		events = append(events, ev...)
 	}
 	s.budget.spend(time.Since(work), time.Now())
+	// One flush makes every session's files durable at once (filesync.go).
+	files := make([]syncable, 0, len(perTrack)+1)
 	for t := range perTrack {
-		if err := t.w.Sync(); err != nil {
-			return fmt.Errorf("sync %s: %w", t.file, err)
-		}
+		files = append(files, t.w)
 	}
 	if len(refused) > 0 {
-		if err := s.refused.Sync(); err != nil {
-			return fmt.Errorf("sync refused messages: %w", err)
-		}
+		files = append(files, s.refused)
+	}
+	if err := s.b.tx.files.sync(filepath.Join(s.b.cfg.DataDir, "sessions"), files); err != nil {
+		return fmt.Errorf("sync track files: %w", err)
 	}
 	last := frames[len(frames)-1].Seq
 	err := s.b.tx.do(ctx, func(tx *sql.Tx) error {
 		for _, e := range events {
-			if _, err := tx.Exec(`INSERT INTO events(session_id, seq, time, type, body) VALUES (?,?,?,?,?)`, s.id, e.seq, e.time, e.typ, e.body); err != nil {
+			if _, err := s.b.tx.exec(tx, `INSERT INTO events(session_id, seq, time, type, body) VALUES (?,?,?,?,?)`, s.id, e.seq, e.time, e.typ, e.body); err != nil {
 				return fmt.Errorf("insert event: %w", err)
 			}
 		}
@@ -278,7 +284,7 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 				}
 			}
 			st := t.stats
-			if _, err := tx.Exec(`INSERT INTO tracks(session_id, track, kind, file, messages, bytes, first_seq, last_seq, first_time, last_time, state)
+			if _, err := s.b.tx.exec(tx, `INSERT INTO tracks(session_id, track, kind, file, messages, bytes, first_seq, last_seq, first_time, last_time, state)
 				VALUES (?,?,?,?,?,?,?,?,?,?,?)
 				ON CONFLICT(session_id, track) DO UPDATE SET messages=excluded.messages, bytes=excluded.bytes,
 				last_seq=excluded.last_seq, last_time=excluded.last_time, state=excluded.state`,
@@ -286,7 +292,7 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 				return fmt.Errorf("update track: %w", err)
 			}
 		}
-		res, err := tx.Exec(`UPDATE sessions SET last_seq = ?, digest = ?, updated_at = ? WHERE id = ? AND last_seq = ?`, last, digest[:], micros(now), s.id, s.lastSeq)
+		res, err := s.b.tx.exec(tx, `UPDATE sessions SET last_seq = ?, digest = ?, updated_at = ? WHERE id = ? AND last_seq = ?`, last, digest[:], micros(now), s.id, s.lastSeq)
 		if err != nil {
 			return fmt.Errorf("update session: %w", err)
 		}

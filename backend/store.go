@@ -103,7 +103,11 @@ func openDB(dataDir string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	db.SetMaxOpenConns(4)
+	// Reads run beside the committer's write transaction (WAL); with
+	// a thousand sessions each checking its access once a second, a
+	// small pool makes them queue for a connection.
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := db.ExecContext(ctx, schema); err != nil {
@@ -152,13 +156,22 @@ func fromMicros(v sql.NullInt64) time.Time {
 // committer batches the transactions of all sessions into one SQLite
 // transaction (group commit): one fsync serves every waiting session.
 type committer struct {
-	db   *sql.DB
-	reqs chan commitReq
-	done chan struct{}
+	db    *sql.DB
+	reqs  chan commitReq
+	done  chan struct{}
+	files fileSyncer // the track files' group flush (filesync.go)
 
 	mu     sync.RWMutex // held for reading while queueing, for writing by close
 	closed bool
+
+	stmtMu   sync.Mutex
+	stmts    map[string]*sql.Stmt // prepared once: parsing SQL costs more than running it
+	newStmts map[string]bool      // seen, not yet in stmts (stmt)
 }
+
+// maxCommitBatch bounds the requests one transaction serves: about one
+// store of every session of a large exam, so one fsync covers them.
+const maxCommitBatch = 1024
 
 type commitReq struct {
 	fn  func(*sql.Tx) error
@@ -166,7 +179,7 @@ type commitReq struct {
 }
 
 func newCommitter(db *sql.DB) *committer {
-	c := &committer{db: db, reqs: make(chan commitReq, 256), done: make(chan struct{})}
+	c := &committer{db: db, reqs: make(chan commitReq, maxCommitBatch), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -197,7 +210,7 @@ func (c *committer) run() {
 	for req := range c.reqs {
 		batch := []commitReq{req}
 	more:
-		for len(batch) < 256 {
+		for len(batch) < maxCommitBatch {
 			select {
 			case r, ok := <-c.reqs:
 				if !ok {
@@ -219,6 +232,7 @@ func (c *committer) commit(batch []commitReq) {
 			r.err <- err
 		}
 	}
+	c.prepareNew()
 	tx, err := c.db.Begin()
 	if err != nil {
 		fail(fmt.Errorf("begin: %w", err))
@@ -230,14 +244,14 @@ func (c *committer) commit(batch []commitReq) {
 			errs[i] = r.fn(tx)
 			continue
 		}
-		if _, err := tx.Exec(`SAVEPOINT req`); err != nil {
+		if _, err := c.exec(tx, `SAVEPOINT req`); err != nil {
 			errs[i] = err
 			continue
 		}
 		if errs[i] = r.fn(tx); errs[i] != nil {
-			tx.Exec(`ROLLBACK TO req`)
+			c.exec(tx, `ROLLBACK TO req`)
 		}
-		tx.Exec(`RELEASE req`)
+		c.exec(tx, `RELEASE req`)
 	}
 	if len(batch) == 1 && errs[0] != nil {
 		tx.Rollback()
@@ -255,6 +269,73 @@ func (c *committer) commit(batch []commitReq) {
 
 var errStoreClosed = errors.New("store closed")
 
+// exec runs the statement q in tx, prepared once per database connection
+// (database/sql keeps the prepared statement per connection).
+func (c *committer) exec(tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	st, err := c.stmt(tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.Exec(args...)
+}
+
+// query is exec for a statement that returns rows.
+func (c *committer) query(tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	st, err := c.stmt(tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.Query(args...)
+}
+
+// queryRow is exec for a statement that returns one row.
+func (c *committer) queryRow(tx *sql.Tx, q string, args ...any) *sql.Row {
+	st, err := c.stmt(tx, q)
+	if err != nil {
+		return tx.QueryRow(q, args...) // reports the same error
+	}
+	return st.QueryRow(args...)
+}
+
+// stmt returns q prepared for tx. A statement seen for the first time is
+// prepared for this transaction only, and for good before the next one
+// (prepareNew): preparing it on the database here would wait for a pooled
+// connection while this transaction holds the write lock that the holders
+// of the other connections may be waiting for.
+func (c *committer) stmt(tx *sql.Tx, q string) (*sql.Stmt, error) {
+	c.stmtMu.Lock()
+	st, ok := c.stmts[q]
+	if !ok {
+		if c.newStmts == nil {
+			c.newStmts = map[string]bool{}
+		}
+		c.newStmts[q] = true
+	}
+	c.stmtMu.Unlock()
+	if ok {
+		return tx.Stmt(st), nil
+	}
+	return tx.Prepare(q)
+}
+
+// prepareNew prepares the statements first seen in earlier transactions.
+// The committer calls it between transactions.
+func (c *committer) prepareNew() {
+	c.stmtMu.Lock()
+	defer c.stmtMu.Unlock()
+	for q := range c.newStmts {
+		st, err := c.db.Prepare(q)
+		if err != nil {
+			continue // prepared per transaction until it works (a table created later)
+		}
+		if c.stmts == nil {
+			c.stmts = map[string]*sql.Stmt{}
+		}
+		c.stmts[q] = st
+		delete(c.newStmts, q)
+	}
+}
+
 func (c *committer) close() {
 	c.mu.Lock()
 	if !c.closed {
@@ -263,4 +344,11 @@ func (c *committer) close() {
 	}
 	c.mu.Unlock()
 	<-c.done
+	c.files.close()
+	c.stmtMu.Lock()
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	c.stmts = nil
+	c.stmtMu.Unlock()
 }

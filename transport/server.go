@@ -349,7 +349,7 @@ func (s *serverConn) readMessage(by time.Time, what string) (typ int, b []byte, 
 					return typ, b, s.readErr(err, "the rest of a message")
 				}
 			}
-			n := min(limit, max(16<<10, 2*cap(b)))
+			n := min(limit, max(2<<10, 2*cap(b))) // small first: most frames are a few KiB, and the budget counts capacity
 			if !s.opts.Budget.take(int64(n - cap(b))) {
 				s.log.Warn("memory budget exhausted", "used", s.opts.Budget.Used())
 				return typ, b, &RemoteError{Code: CodeUnavailable, Message: "the backend is busy (memory budget); reconnect later"}

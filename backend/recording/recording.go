@@ -295,7 +295,7 @@ func (w *Writer) Write(samples []Sample) error {
 		}
 		// Payload: length-prefixed NAL units, without access unit
 		// delimiters and filler.
-		var payload []byte
+		payload := make([]byte, 0, len(s.Data)+4*len(nalus))
 		for _, n := range nalus {
 			if len(n) == 0 {
 				continue
@@ -335,6 +335,12 @@ func (w *Writer) Write(samples []Sample) error {
 		if err != nil {
 			return fmt.Errorf("recording: create fragment: %w", err)
 		}
+		size := 0
+		for _, p := range out {
+			size += len(p.data)
+		}
+		frag.Mdat.Data = make([]byte, 0, size) // one allocation, not one per sample
+		buf.Grow(size + 256 + 16*len(out))
 		for i, p := range out {
 			var dur uint64
 			switch {

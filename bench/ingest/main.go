@@ -1,236 +1,493 @@
-// Command ingest benchmarks the backend's ingest: N simulated clients (real
-// transport clients with encrypted spools) stream to one in-process backend
-// over loopback websockets. It prints throughput and ack latency (time from
-// spooling a message to receiving the ack that covers it).
+// Command ingest benchmarks the backend as users run it: it builds
+// invigild, starts `invigild serve` in its own process (a temporary data
+// directory, a loopback port), creates an exam, and drives it from a
+// separate load process (this binary re-executed with -role load) of
+// protocol clients that keep their unacked messages in memory. The clients
+// send the default policy's message mix: camera H.264 at 640×480, 15 fps,
+// 150 kbps with a keyframe every 2 s; screen H.264 at 1 fps, 80 kbps, a
+// keyframe every 10 s; a heartbeat a second; an event every ~10 s; stills
+// (three at the start, one every ~2 min); checkpoints as the backend asks.
+// The payloads are real H.264 made once by ffmpeg (libx264), so the
+// backend's recording path does its real work.
 //
-//	go run ./bench/ingest                      # realistic load, 1/10/50/100 clients
-//	go run ./bench/ingest -saturate -clients 1,8,32
+// For each client count it prints offered and stored messages per second
+// (stored: acked before the streaming time was over), ack latency (capture
+// to ack) p50/p95/p99, the backend's CPU (from /proc/PID/stat) and peak RSS
+// (VmHWM), and then the knee. After each round it checks, through
+// `invigild sessions --json`, that every session's stored messages and
+// chain digest are exactly what its client sent: nothing lost, nothing
+// stored twice.
+//
+//	go run ./bench/ingest -clients 100,300,1000 -duration 15s
+//	go run ./bench/ingest -soak -clients 300 -duration 10m   # kill -9 of the backend half-way
+//
+// Run it from the repository root. It needs ffmpeg with libx264.
 package main
 
 import (
-	"context"
+	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
-	"log/slog"
-	"math/rand/v2"
-	"net/http/httptest"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
-
-	"github.com/invigil/invigil/backend"
-	"github.com/invigil/invigil/lockdown/policy"
-	"github.com/invigil/invigil/transport"
 )
 
 func main() {
-	clients := flag.String("clients", "1,10,50,100", "comma-separated client counts")
-	rate := flag.Float64("rate", 17, "messages per second per client (camera 15 fps + screen 1 fps + events)")
-	size := flag.Int("size", 1700, "mean payload bytes (about 230 kbps at 17/s)")
-	dur := flag.Duration("duration", 10*time.Second, "how long each round streams")
-	saturate := flag.Bool("saturate", false, "send as fast as the spool accepts instead of at -rate")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (clients and backend) to this file")
+	role := flag.String("role", "bench", "bench (coordinator) or load (the load process; started by the coordinator)")
+	clients := flag.String("clients", "100,300,1000", "comma-separated session counts")
+	dur := flag.Duration("duration", 15*time.Second, "how long each round streams")
+	soak := flag.Bool("soak", false, "one long round per client count with a kill -9 and restart of the backend half-way; prints RSS samples")
+	sample := flag.Duration("sample", 0, "RSS sample interval (default: 10 s in a soak, none otherwise)")
+	pprofAddr := flag.String("pprof", "", "start invigild with --pprof ADDR (e.g. 127.0.0.1:6060) to profile it during a round")
+	keep := flag.Bool("keep", false, "keep the data directories (printed) for inspection")
+	prebuilt := flag.String("invigild", "", "use this invigild binary instead of building ./cmd/invigild (to compare builds)")
+	// -role load only:
+	server := flag.String("server", "", "load: backend URL")
+	code := flag.String("code", "", "load: join code")
+	out := flag.String("out", "", "load: where to write the report (JSON)")
 	flag.Parse()
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
 
-	fmt.Printf("ingest benchmark: %s per round, payload ~%d B, ", *dur, *size)
-	if *saturate {
-		fmt.Println("clients send as fast as they can")
-	} else {
-		fmt.Printf("%.0f msg/s per client (%.0f kbps)\n", *rate, *rate*float64(*size)*8/1000)
+	if *role == "load" {
+		n, err := strconv.Atoi(*clients)
+		if err != nil {
+			log.Fatalf("load: -clients %q", *clients)
+		}
+		if err := loadMain(*server, *code, n, *dur, *out); err != nil {
+			log.Fatalf("load: %v", err)
+		}
+		return
 	}
-	fmt.Printf("%8s %10s %10s %9s %9s %9s %9s %8s\n", "clients", "msgs/s", "MB/s", "ack p50", "ack p95", "ack p99", "ack max", "stored")
+	var counts []int
 	for _, f := range strings.Split(*clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
 			log.Fatalf("bad -clients %q", f)
 		}
-		r, err := round(n, *rate, *size, *dur, *saturate)
-		if err != nil {
-			log.Fatal(err)
+		counts = append(counts, n)
+	}
+	if *sample == 0 && *soak {
+		*sample = 10 * time.Second
+	}
+	work, err := os.MkdirTemp("", "invigil-ingest-bench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if !*keep {
+		defer os.RemoveAll(work)
+	}
+	fatalf := func(format string, args ...any) {
+		if !*keep {
+			os.RemoveAll(work) // log.Fatalf skips the deferred removal
 		}
-		fmt.Printf("%8d %10.0f %10.2f %9s %9s %9s %9s %8d\n", n, r.msgs/r.secs, r.bytes/r.secs/1e6,
-			ms(r.pct(50)), ms(r.pct(95)), ms(r.pct(99)), ms(r.lat[len(r.lat)-1]), r.stored)
+		log.Fatalf(format, args...)
+	}
+	bin := filepath.Join(work, "invigild")
+	if *prebuilt != "" {
+		bin = *prebuilt
+	} else {
+		fmt.Fprintln(os.Stderr, "building invigild...")
+		if b, err := exec.Command("go", "build", "-o", bin, "./cmd/invigild").CombinedOutput(); err != nil {
+			fatalf("go build ./cmd/invigild (run from the repository root): %v\n%s", err, b)
+		}
+	}
+	printHardware()
+	fmt.Printf("%s per round; per session: camera 15 fps (150 kbps), screen 1 fps (80 kbps), heartbeat 1/s, events, stills, checkpoints\n", *dur)
+	if *soak {
+		fmt.Println("soak: the backend is killed (SIGKILL) and restarted half-way through each round")
+	}
+	fmt.Printf("%8s %9s %9s %9s %9s %9s %9s %6s %8s %9s %6s %s\n", "sessions", "offered/s", "stored/s", "ack p50", "ack p95", "ack p99", "ack max", "CPU", "CPU/kmsg", "peak RSS", "load", "verified")
+	var rows []row
+	for i, n := range counts {
+		r, err := round(bin, filepath.Join(work, fmt.Sprint("round", i)), n, *dur, *soak, *sample, *pprofAddr)
+		if err != nil {
+			fatalf("%d sessions: %v", n, err)
+		}
+		rows = append(rows, *r)
+		fmt.Printf("%8d %9.0f %9.0f %9s %9s %9s %9s %5.0f%% %6.0fms %8.0fM %6s %s\n", n, r.offered, r.stored,
+			ms(r.lat[0]), ms(r.lat[1]), ms(r.lat[2]), ms(r.lat[3]), r.cpu*100, r.cpuPerK, r.hwmMB, r.load, r.verified)
+		if *keep {
+			fmt.Println("  data:", r.dir)
+		}
+	}
+	printKnee(rows)
+}
+
+func ms(us int64) string {
+	if us >= 10e6 {
+		return fmt.Sprintf("%.1fs", float64(us)/1e6)
+	}
+	return fmt.Sprintf("%.1fms", float64(us)/1e3)
+}
+
+type row struct {
+	n               int
+	offered, stored float64
+	lat             []int64
+	cpu             float64 // cores
+	cpuPerK         float64 // backend CPU ms per 1000 messages: the cost, whatever else runs
+	hwmMB           float64
+	load            string
+	verified        string
+	dir             string
+}
+
+// The goals of issue 13: ack p95 ≤ 500 ms and p99 ≤ 1 s, and the backend
+// keeps up (stores ≥ 98 % of what is offered while it is offered).
+func (r row) ok() bool {
+	return r.lat[1] <= 500e3 && r.lat[2] <= 1e6 && r.stored >= 0.98*r.offered
+}
+
+func printKnee(rows []row) {
+	last := -1
+	for i, r := range rows {
+		if !r.ok() {
+			break
+		}
+		last = i
+	}
+	switch {
+	case last == len(rows)-1:
+		fmt.Printf("knee: above %d sessions (every round kept ack p95 ≤ 500 ms, p99 ≤ 1 s and stored ≥ 98%% of offered)\n", rows[last].n)
+	case last < 0:
+		fmt.Printf("knee: below %d sessions (no round met ack p95 ≤ 500 ms, p99 ≤ 1 s, stored ≥ 98%% of offered)\n", rows[0].n)
+	default:
+		fmt.Printf("knee: between %d and %d sessions (the last round meeting ack p95 ≤ 500 ms, p99 ≤ 1 s, stored ≥ 98%% of offered, and the first not)\n", rows[last].n, rows[last+1].n)
 	}
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/1e6) }
-
-type result struct {
-	msgs, bytes, secs float64
-	lat               []time.Duration
-	stored            int64
+func printHardware() {
+	model := "unknown"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				model = strings.TrimSpace(l[strings.Index(l, ":")+1:])
+				break
+			}
+		}
+	}
+	out, _ := exec.Command("nproc").Output()
+	fmt.Printf("hardware: %s cores, %s; load average at start %s\n", strings.TrimSpace(string(out)), model, loadAvg())
 }
 
-func (r *result) pct(p float64) time.Duration {
-	if len(r.lat) == 0 {
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// backendProc is a running `invigild serve`.
+type backendProc struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startBackend(bin, data, addr, pprofAddr string) (*backendProc, error) {
+	args := []string{"serve", "--data", data, "--addr", addr, "--no-rate-limit", "--log-level", "warn"}
+	if pprofAddr != "" {
+		args = append(args, "--pprof", pprofAddr)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &backendProc{cmd: cmd, done: make(chan error, 1)}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := sync.Once{}
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "listening on") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	go func() { p.done <- cmd.Wait() }()
+	select {
+	case <-ready:
+		return p, nil
+	case err := <-p.done:
+		return nil, fmt.Errorf("invigild serve exited: %v", err)
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		return nil, errors.New("invigild serve did not start within 60 s")
+	}
+}
+
+func (p *backendProc) stop() error {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+		return errors.New("invigild did not stop within 30 s of SIGTERM")
+	}
+}
+
+func (p *backendProc) kill() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+// cpuTicks is utime+stime of pid in clock ticks (USER_HZ, 100 on Linux).
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces: fields start after the last ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return ut + st, nil
+}
+
+const userHZ = 100
+
+// procStatusKB reads a "Vm...:  N kB" line of /proc/pid/status.
+func procStatusKB(pid int, key string) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
 		return 0
 	}
-	return r.lat[min(len(r.lat)-1, int(float64(len(r.lat))*p/100))]
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, key+":") {
+			v, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
+			return v
+		}
+	}
+	return 0
 }
 
-func round(n int, rate float64, size int, dur time.Duration, saturate bool) (*result, error) {
-	dir, err := os.MkdirTemp("", "invigil-ingest-bench")
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	b, err := backend.Open(backend.Config{DataDir: filepath.Join(dir, "backend"),
-		Limits: backend.RateLimits{Off: true}, // every client joins from 127.0.0.1 at once
-		Log:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		return nil, err
-	}
-	defer b.Close()
-	ctx := context.Background()
-	e, err := b.CreateExam(ctx, backend.ExamSpec{Name: "bench"})
-	if err != nil {
-		return nil, err
-	}
-	srv := httptest.NewServer(b.Handler())
-	defer srv.Close()
-
-	res := &result{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	start := time.Now()
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lat, msgs, bytes, err := runClient(ctx, srv.URL, e.Code, filepath.Join(dir, fmt.Sprint("spool", i)), rate, size, dur, saturate)
-			if err != nil {
-				errs <- err
-				return
-			}
-			mu.Lock()
-			res.lat = append(res.lat, lat...)
-			res.msgs += msgs
-			res.bytes += bytes
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	res.secs = time.Since(start).Seconds()
-	close(errs)
-	if err := <-errs; err != nil {
-		return nil, err
-	}
-	slices.Sort(res.lat)
-	ss, err := b.ListSessions(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range ss {
-		res.stored += int64(s.LastAck)
-	}
-	if res.stored != int64(res.msgs) {
-		return nil, fmt.Errorf("stored %d messages, sent %.0f", res.stored, res.msgs)
-	}
-	return res, nil
-}
-
-// runClient joins, streams for dur and finishes; it returns the ack latency
-// of every message.
-func runClient(ctx context.Context, server, code, spoolDir string, rate float64, size int, dur time.Duration, saturate bool) ([]time.Duration, float64, float64, error) {
-	j, err := transport.Join(ctx, nil, server, transport.JoinRequest{Code: code, Client: transport.ClientInfo{App: "bench"}})
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	sp, err := transport.OpenSpool(spoolDir, j.SpoolKey, transport.SpoolOptions{})
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	defer sp.Close()
-	var mu sync.Mutex
-	sent := map[uint64]time.Time{}
-	var lat []time.Duration
-	var acked uint64
-	onAck := func(seq uint64) {
-		now := time.Now()
-		mu.Lock()
-		for q := acked + 1; q <= seq; q++ {
-			if t, ok := sent[q]; ok {
-				lat = append(lat, now.Sub(t))
-				delete(sent, q)
-			}
-		}
-		acked = max(acked, seq)
-		mu.Unlock()
-	}
-	// The config key is the exam's: the policy is signed canonical JSON.
-	ck, err := configKeyOf(j)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	c, err := transport.NewClient(transport.ClientConfig{URL: j.WSURL, Token: j.Token, SessionID: j.SessionID, ConfigKey: ck, Spool: sp, OnAck: onAck})
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	c.Start()
-	defer c.Close()
-
-	payload := make([]byte, 2*size)
-	for i := range payload {
-		payload[i] = byte(rand.N(256))
-	}
-	var msgs, bytes float64
-	interval := time.Duration(float64(time.Second) / rate)
-	next := time.Now()
-	end := next.Add(dur)
-	for time.Now().Before(end) {
-		if !saturate {
-			time.Sleep(time.Until(next))
-			next = next.Add(interval)
-		} else if c.Backlog() > 8<<20 {
-			time.Sleep(time.Millisecond) // keep the backlog bounded, as adaptive bitrate would
-			continue
-		}
-		sz := size/2 + rand.N(size) // mean size, some spread
-		m := transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: payload[:sz]}
-		mu.Lock()
-		seq, err := c.Send(m)
-		if err == nil {
-			sent[seq] = time.Now()
-		}
-		mu.Unlock()
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		msgs++
-		bytes += float64(sz)
-	}
-	fctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if _, err := c.Finish(fctx); err != nil {
-		return nil, 0, 0, err
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	return lat, msgs, bytes, nil
-}
-
-func configKeyOf(j *transport.JoinResponse) (string, error) {
-	var s policy.Signed
-	if err := json.Unmarshal(j.Policy, &s); err != nil {
 		return "", err
 	}
-	return policy.ConfigKey(s.Policy)
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func round(bin, dir string, n int, dur time.Duration, soak bool, sample time.Duration, pprofAddr string) (*row, error) {
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	be, err := startBackend(bin, data, addr, pprofAddr)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if be != nil {
+			be.stop()
+		}
+	}()
+	out, err := exec.Command(bin, "exam", "create", "--data", data, "--name", fmt.Sprintf("bench %d", n)).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("exam create: %v: %s", err, out)
+	}
+	i := strings.LastIndex(string(out), "join code ")
+	if i < 0 {
+		return nil, fmt.Errorf("exam create said %q", out)
+	}
+	code := strings.TrimSpace(string(out[i+len("join code "):]))
+
+	report := filepath.Join(dir, "load.json")
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	load := exec.Command(self, "-role", "load", "-server", "http://"+addr, "-code", code,
+		"-clients", fmt.Sprint(n), "-duration", dur.String(), "-out", report)
+	load.Stdout, load.Stderr = os.Stderr, os.Stderr
+	ticks0, _ := cpuTicks(be.cmd.Process.Pid)
+	t0 := time.Now()
+	if err := load.Start(); err != nil {
+		return nil, err
+	}
+	loadDone := make(chan error, 1)
+	go func() { loadDone <- load.Wait() }()
+	loadEnded := false
+	defer func() {
+		if !loadEnded { // a failed round: no orphaned load process
+			load.Process.Kill()
+			<-loadDone
+		}
+	}()
+
+	var cpuBefore int64 // CPU of backends killed during the round
+	var hwmBefore float64
+	var sampleC <-chan time.Time
+	if sample > 0 {
+		t := time.NewTicker(sample)
+		defer t.Stop()
+		sampleC = t.C
+	}
+	var killC <-chan time.Time
+	if soak {
+		// Joining takes a while at the start; kill half-way through the streaming.
+		killC = time.After(dur / 2)
+	}
+	var lerr error
+wait:
+	for {
+		select {
+		case lerr = <-loadDone:
+			loadEnded = true
+			break wait
+		case <-sampleC:
+			pid := be.cmd.Process.Pid
+			fmt.Printf("  t=%-6s backend pid %d RSS %.0f MiB (peak %.0f MiB), load %s\n", time.Since(t0).Round(time.Second), pid,
+				procStatusKB(pid, "VmRSS")/1024, procStatusKB(pid, "VmHWM")/1024, loadAvg())
+		case <-killC:
+			killC = nil
+			pid := be.cmd.Process.Pid
+			t, _ := cpuTicks(pid)
+			cpuBefore += t - ticks0
+			hwmBefore = max(hwmBefore, procStatusKB(pid, "VmHWM"))
+			fmt.Printf("  t=%-6s kill -9 backend pid %d (RSS %.0f MiB)\n", time.Since(t0).Round(time.Second), pid, procStatusKB(pid, "VmRSS")/1024)
+			be.kill()
+			be = nil
+			if be, err = startBackend(bin, data, addr, pprofAddr); err != nil {
+				return nil, fmt.Errorf("restart after kill: %w", err)
+			}
+			ticks0, _ = cpuTicks(be.cmd.Process.Pid)
+			fmt.Printf("  t=%-6s restarted backend pid %d\n", time.Since(t0).Round(time.Second), be.cmd.Process.Pid)
+		}
+	}
+	wall := time.Since(t0).Seconds()
+	pid := be.cmd.Process.Pid
+	t1, _ := cpuTicks(pid)
+	hwm := max(hwmBefore, procStatusKB(pid, "VmHWM"))
+	la := loadAvg()
+	if lerr != nil {
+		return nil, fmt.Errorf("load process: %w", lerr)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		return nil, err
+	}
+	var rep loadReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, err
+	}
+	verified, err := verify(bin, data, &rep)
+	if err != nil {
+		return nil, err
+	}
+	r := &row{n: n, offered: float64(rep.Offered) / rep.Seconds, stored: float64(rep.AckedInTime) / rep.Seconds,
+		lat: rep.LatencyUS, cpu: float64(cpuBefore+t1-ticks0) / userHZ / wall, hwmMB: hwm / 1024,
+		cpuPerK: float64(cpuBefore+t1-ticks0) * 1000 / userHZ / float64(rep.Offered) * 1000,
+		load:    strings.Fields(la)[0], verified: verified, dir: data}
+	if rep.Reconnects > 0 {
+		r.verified += fmt.Sprintf(" (%d reconnects)", rep.Reconnects)
+	}
+	return r, nil
+}
+
+// verify compares what the clients sent with what the backend stored, as
+// `invigild sessions --json` lists it: the same last seq, the same chain
+// digest (a lost, duplicated, reordered or changed message changes it),
+// the same count per track, and checkpoints that all matched.
+func verify(bin, data string, rep *loadReport) (string, error) {
+	if len(rep.Errors) > 0 {
+		return "", fmt.Errorf("%d clients failed, first: %s", len(rep.Errors), rep.Errors[0])
+	}
+	out, err := exec.Command(bin, "sessions", "--data", data, "--json").Output()
+	if err != nil {
+		return "", fmt.Errorf("invigild sessions: %w", err)
+	}
+	var ss []struct {
+		ID      string `json:"session_id"`
+		State   string `json:"state"`
+		LastAck uint64 `json:"last_ack"`
+		Digest  string `json:"digest"`
+		Tracks  []struct {
+			Track    uint8 `json:"track"`
+			Messages int64 `json:"messages"`
+		} `json:"tracks"`
+		Integrity struct {
+			Status     string `json:"status"`
+			Mismatches []any  `json:"mismatches"`
+		} `json:"integrity"`
+	}
+	if err := json.Unmarshal(out, &ss); err != nil {
+		return "", fmt.Errorf("invigild sessions --json: %w", err)
+	}
+	byID := map[string]int{}
+	for i, s := range ss {
+		byID[s.ID] = i
+	}
+	var lost, dup, msgs int64
+	var problems []string
+	for _, c := range rep.Sessions {
+		i, ok := byID[c.ID]
+		if !ok {
+			return "", fmt.Errorf("session %s is not stored", c.ID)
+		}
+		s := ss[i]
+		msgs += int64(c.LastSeq)
+		if s.LastAck < c.LastSeq {
+			lost += int64(c.LastSeq - s.LastAck)
+		}
+		if s.LastAck > c.LastSeq {
+			dup += int64(s.LastAck - c.LastSeq)
+		}
+		stored := map[uint8]int64{}
+		var total int64
+		for _, t := range s.Tracks {
+			stored[t.Track] = t.Messages
+			total += t.Messages
+		}
+		for tr, sent := range c.Tracks {
+			switch got := stored[tr]; {
+			case got < int64(sent):
+				lost += int64(sent) - got
+			case got > int64(sent):
+				dup += got - int64(sent)
+			}
+		}
+		if s.Digest != c.Digest || (c.Finished != "" && s.Digest != c.Finished) {
+			problems = append(problems, fmt.Sprintf("%s: digest stored %.12s, sent %.12s, finished %.12s", c.ID, s.Digest, c.Digest, c.Finished))
+		}
+		if s.State != "finished" {
+			problems = append(problems, fmt.Sprintf("%s: state %s", c.ID, s.State))
+		}
+		if len(s.Integrity.Mismatches) > 0 {
+			problems = append(problems, fmt.Sprintf("%s: %d checkpoint mismatches", c.ID, len(s.Integrity.Mismatches)))
+		}
+	}
+	if lost > 0 || dup > 0 || len(problems) > 0 {
+		return "", fmt.Errorf("%d lost, %d duplicated; %d problems, first: %v", lost, dup, len(problems), first(problems))
+	}
+	return fmt.Sprintf("%d msgs: 0 lost, 0 dup", msgs), nil
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }

@@ -5,7 +5,7 @@
 //	invigild serve    --addr ADDR --data DIR [--demo] [--tls-cert C --tls-key K]
 //	                  [--upload-grace D] [--token-lifetime D] [--body-timeout D]
 //	                  [--join-rate N --join-burst N] [--trusted-proxy CIDRS] [--no-rate-limit]
-//	                  [--download-url URL]
+//	                  [--download-url URL] [--pprof 127.0.0.1:PORT]
 //	invigild key      --data DIR
 //	invigild exam     create|list --data DIR ...
 //	invigild sessions --data DIR [--json]
@@ -159,6 +159,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	proxies := fs.String("trusted-proxy", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client")
 	download := fs.String("download-url", "", "where students get the current client (named when a join is refused as client_outdated)")
 	retentionEvery := fs.Duration("retention-interval", time.Hour, "how often attempts past their exam's retention_days are deleted (0: never; run 'invigild retention' from cron instead)")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -212,6 +213,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer b.Close()
+	if *pprofAddr != "" {
+		a, stop, err := servePprof(*pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(stdout, "profiler on http://%s/debug/pprof/\n", a)
+	}
 	if *demo {
 		e, err := b.EnsureDemoExam(ctx)
 		if err != nil {

@@ -162,10 +162,17 @@ func TestLiveBrowser(t *testing.T) {
 
 	phase("tiles playing")
 	pageShot(t, ctx, "dashboard-live-grid.png")
-	shot1 := screenshot(t, ctx, tileA)
-	time.Sleep(time.Second)
-	shot2 := screenshot(t, ctx, tileA)
-	if share := changedShare(shot1, shot2); share < 0.005 {
+	// Two screenshots a second apart differ. Headless Chromium now and
+	// then hands out the same composited frame twice (about one run in
+	// three on a loaded machine): a few tries, each a fresh pair.
+	var share float64
+	for try := 0; try < 5 && share < 0.005; try++ {
+		shot1 := screenshot(t, ctx, tileA)
+		time.Sleep(time.Second)
+		shot2 := screenshot(t, ctx, tileA)
+		share = changedShare(shot1, shot2)
+	}
+	if share < 0.005 {
 		t.Errorf("the tile's canvas did not move: %.2f%% of its pixels changed in a second", share*100)
 	} else {
 		t.Logf("%.1f%% of the tile's pixels changed in a second", share*100)

@@ -53,20 +53,16 @@ func New(t TB, timeout time.Duration) context.Context {
 	if bin == "" {
 		t.Fatal("no chromium for the browser tests: scripts/setup.sh installs the Debian package chromium")
 	}
-	opts := []chromedp.ExecAllocatorOption{
+	// chromedp's defaults (Puppeteer's: headless, no background
+	// throttling of timers, renderers or occluded windows, which the live
+	// grid's workers need), then ours.
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
-		chromedp.Headless,
 		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("metrics-recording-only", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.WindowSize(1280, 900),
-	}
+	)
 	if os.Geteuid() == 0 {
 		// Chromium's sandbox refuses to run as root (CI runs as root).
 		opts = append(opts, chromedp.NoSandbox)

@@ -765,6 +765,14 @@ func TestLiveSessionState(t *testing.T) {
 	e := newGridEnv(t)
 	st := startStreamer(t, e.srv.URL, streamOpts{cameraOnly: true})
 	paul := e.login(t, "paul")
+	// The snapshot is of the camera's last picture: wait for the camera's
+	// first stored frames (the encoder's start took over 0.5 s on a loaded
+	// machine, and the snapshot then had no picture to send).
+	waitFor(t, "the camera's first frames", 10*time.Second, func() bool {
+		var n int
+		e.b.db.QueryRow(`SELECT COALESCE(SUM(messages), 0) FROM tracks WHERE session_id = ? AND track = ?`, st.id, transport.TrackCamera).Scan(&n)
+		return n > 0
+	})
 	code, body := paul.post(t, "sessions/"+st.id+"/commands", map[string]string{"command": "chat", "text": "Are you there?"}, true)
 	if code != 200 {
 		t.Fatalf("chat: %d %s", code, body)

@@ -1,10 +1,8 @@
 package backend
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -322,31 +320,7 @@ func readRawPrefix(path string, size int64) ([]transport.Frame, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := bufio.NewReader(io.LimitReader(f, size))
-	magic := make([]byte, len(rawMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != rawMagic {
-		return nil, fmt.Errorf("%s is not a raw track file", path)
-	}
-	var out []transport.Frame
-	var lb [4]byte
-	for {
-		if _, err := io.ReadFull(r, lb[:]); err != nil {
-			return out, nil
-		}
-		n := binary.BigEndian.Uint32(lb[:])
-		if n > transport.MaxFrameBytes {
-			return out, fmt.Errorf("%s: record of %d bytes", path, n)
-		}
-		raw := make([]byte, n)
-		if _, err := io.ReadFull(r, raw); err != nil {
-			return out, fmt.Errorf("%s: committed record cut short: %w", path, err)
-		}
-		h, p, err := transport.DecodeFrame(raw)
-		if err != nil {
-			return out, fmt.Errorf("%s: %w", path, err)
-		}
-		out = append(out, transport.Frame{Header: h, Payload: p, Raw: raw})
-	}
+	return readRawRecords(io.LimitReader(f, size), path, true)
 }
 
 func (b *Backend) commandsOf(ctx context.Context, sessionID string) ([]CommandInfo, error) {

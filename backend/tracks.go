@@ -128,7 +128,15 @@ func ReadRawTrack(path string) ([]transport.Frame, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := bufio.NewReader(f)
+	return readRawRecords(f, path, false)
+}
+
+// readRawRecords reads raw track records from r (named path in errors).
+// A record cut short ends the list: without an error unless committed (the
+// file's end may be a write in progress), as an error otherwise (a
+// committed prefix must be whole).
+func readRawRecords(rd io.Reader, path string, committed bool) ([]transport.Frame, error) {
+	r := bufio.NewReader(rd)
 	magic := make([]byte, len(rawMagic))
 	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != rawMagic {
 		return nil, fmt.Errorf("%s is not a raw track file", path)
@@ -145,10 +153,10 @@ func ReadRawTrack(path string) ([]transport.Frame, error) {
 		}
 		raw := make([]byte, n)
 		if _, err := io.ReadFull(r, raw); err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) {
+			if !committed && errors.Is(err, io.ErrUnexpectedEOF) {
 				return out, nil
 			}
-			return out, err
+			return out, fmt.Errorf("%s: record cut short: %w", path, err)
 		}
 		h, p, err := transport.DecodeFrame(raw)
 		if err != nil {

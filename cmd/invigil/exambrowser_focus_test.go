@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/backend"
-	"github.com/invigil/invigil/capture/xvfb/xvfbtest"
 	"github.com/invigil/invigil/client"
 	"github.com/invigil/invigil/client/ui"
 	"github.com/invigil/invigil/lockdown/lockdowntest"
@@ -30,7 +28,6 @@ func TestExamBrowserFocusXvfb(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/xmessage"); err != nil {
 		t.Fatal("xmessage not installed: run scripts/setup.sh (x11-utils)")
 	}
-	binaries(t)
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/exam/start" {
 			http.NotFound(w, r)
@@ -39,44 +36,11 @@ func TestExamBrowserFocusXvfb(t *testing.T) {
 		fmt.Fprint(w, `<!doctype html><title>Invigil exam page</title><h1>Question 1</h1><textarea></textarea>`)
 	}))
 	defer site.Close()
-	display := xvfbtest.Start(t, "1280x800x24")
-	dir := t.TempDir()
-	data := t.TempDir()
-
-	var pol map[string]any
-	b, err := os.ReadFile("testdata/ui-policy.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &pol); err != nil {
-		t.Fatal(err)
-	}
-	pol["exam_browser"] = map[string]any{"start_url": site.URL + "/exam/start", "allowed": []string{site.URL + "/exam/"}}
-	pol["focus_loss"] = map[string]any{"action": "flag", "grace_ms": 0}
-	b, _ = json.Marshal(pol)
-	polFile := filepath.Join(dir, "policy.json")
-	if err := os.WriteFile(polFile, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runOut(t, "exam", "create", "--data", data, "--name", "Web quiz", "--code", "QUIZ1", "--policy", polFile)
-	be := startBackend(t, data, "127.0.0.1:0")
-	adm := newAdmin(t, be)
-	key := strings.TrimSpace(runOut(t, "key", "--data", data))
-	cfgFile := filepath.Join(dir, "config.json")
-	cfg, _ := json.Marshal(client.ManagedConfig{ServerKey: key, SpoolDir: filepath.Join(dir, "spool"), JournalPath: filepath.Join(dir, "journal")})
-	if err := os.WriteFile(cfgFile, cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := uiEnv(t, display, dir)
+	d := startDesktopExam(t, func(pol map[string]any) {
+		pol["exam_browser"] = map[string]any{"start_url": site.URL + "/exam/start", "allowed": []string{site.URL + "/exam/"}}
+	})
+	app, adm, session, display, dir := d.app, d.adm, d.session, d.display, d.dir
 	profiles := filepath.Join(dir, "cache", "invigil", "exam-browser") // under uiEnv's XDG_CACHE_HOME
-	link := client.JoinLink{Server: be.url(), Code: "QUIZ1"}.String()
-	app := startApp(t, env, display, filepath.Join(dir, "shots"), dir, "--config", cfgFile, "--camera", "none", "--screen", "none", link)
-	app.wait(client.ScreenCheck, "check_ready")
-	app.tap("Continue")
-	app.wait(client.ScreenConsent, "")
-	app.tap("I agree")
-	app.wait(client.ScreenExam, "")
-	session := adm.waitSession(t)
 
 	// The exam browser opens on the exam page.
 	waitEvent(t, adm, session, "browser.started", func(map[string]any) bool { return true })

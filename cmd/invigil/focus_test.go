@@ -30,44 +30,10 @@ func TestFocusAllowedAppsXvfb(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/xmessage"); err != nil {
 		t.Fatal("xmessage not installed: run scripts/setup.sh (x11-utils)")
 	}
-	binaries(t)
-	display := xvfbtest.Start(t, "1280x800x24")
-	dir := t.TempDir()
-	data := t.TempDir()
-
-	var pol map[string]any
-	b, err := os.ReadFile("testdata/ui-policy.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &pol); err != nil {
-		t.Fatal(err)
-	}
-	pol["allowed_apps"] = []any{map[string]any{"name": "Calculator", "names": map[string]any{"all": []string{"calchelper"}}}}
-	pol["focus_loss"] = map[string]any{"action": "flag", "grace_ms": 0}
-	b, _ = json.Marshal(pol)
-	polFile := filepath.Join(dir, "policy.json")
-	if err := os.WriteFile(polFile, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runOut(t, "exam", "create", "--data", data, "--name", "Physics midterm", "--code", "PHYS1", "--policy", polFile)
-	be := startBackend(t, data, "127.0.0.1:0")
-	adm := newAdmin(t, be)
-	key := strings.TrimSpace(runOut(t, "key", "--data", data))
-	cfgFile := filepath.Join(dir, "config.json")
-	cfg, _ := json.Marshal(client.ManagedConfig{ServerKey: key, SpoolDir: filepath.Join(dir, "spool"), JournalPath: filepath.Join(dir, "journal")})
-	if err := os.WriteFile(cfgFile, cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := uiEnv(t, display, dir)
-	link := client.JoinLink{Server: be.url(), Code: "PHYS1"}.String()
-	app := startApp(t, env, display, filepath.Join(dir, "shots"), dir, "--config", cfgFile, "--camera", "none", "--screen", "none", link)
-	app.wait(client.ScreenCheck, "check_ready")
-	app.tap("Continue")
-	app.wait(client.ScreenConsent, "")
-	app.tap("I agree")
-	app.wait(client.ScreenExam, "")
-	session := adm.waitSession(t)
+	d := startDesktopExam(t, func(pol map[string]any) {
+		pol["allowed_apps"] = []any{map[string]any{"name": "Calculator", "names": map[string]any{"all": []string{"calchelper"}}}}
+	})
+	app, adm, session, display, dir := d.app, d.adm, d.session, d.display, d.dir
 
 	calc, err := lockdowntest.StartXWindow(display, dir, "calchelper", 0, 0)
 	if err != nil {
@@ -240,4 +206,59 @@ func stackedAbove(t *testing.T, app *uiApp, id string, other uint32) bool {
 		}
 	}
 	return at >= 0 && otherAt >= 0 && at > otherAt
+}
+
+// desktopExam is the desktop app under Xvfb (no window manager) in an
+// exam's running screen, against a real backend.
+type desktopExam struct {
+	app          *uiApp
+	adm          adminClient
+	session      string
+	display, dir string
+}
+
+// startDesktopExam creates an exam from testdata/ui-policy.json changed by
+// tweak (focus_loss is flag with grace 0), starts invigild and the desktop
+// app on its link (no camera, no screen capture), and goes through the
+// check and the consent to the exam screen.
+func startDesktopExam(t *testing.T, tweak func(pol map[string]any)) desktopExam {
+	t.Helper()
+	binaries(t)
+	display := xvfbtest.Start(t, "1280x800x24")
+	dir := t.TempDir()
+	data := t.TempDir()
+
+	var pol map[string]any
+	b, err := os.ReadFile("testdata/ui-policy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &pol); err != nil {
+		t.Fatal(err)
+	}
+	pol["focus_loss"] = map[string]any{"action": "flag", "grace_ms": 0}
+	tweak(pol)
+	b, _ = json.Marshal(pol)
+	polFile := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(polFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runOut(t, "exam", "create", "--data", data, "--name", "Physics midterm", "--code", "PHYS1", "--policy", polFile)
+	be := startBackend(t, data, "127.0.0.1:0")
+	adm := newAdmin(t, be)
+	key := strings.TrimSpace(runOut(t, "key", "--data", data))
+	cfgFile := filepath.Join(dir, "config.json")
+	cfg, _ := json.Marshal(client.ManagedConfig{ServerKey: key, SpoolDir: filepath.Join(dir, "spool"), JournalPath: filepath.Join(dir, "journal")})
+	if err := os.WriteFile(cfgFile, cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := uiEnv(t, display, dir)
+	link := client.JoinLink{Server: be.url(), Code: "PHYS1"}.String()
+	app := startApp(t, env, display, filepath.Join(dir, "shots"), dir, "--config", cfgFile, "--camera", "none", "--screen", "none", link)
+	app.wait(client.ScreenCheck, "check_ready")
+	app.tap("Continue")
+	app.wait(client.ScreenConsent, "")
+	app.tap("I agree")
+	app.wait(client.ScreenExam, "")
+	return desktopExam{app: app, adm: adm, session: adm.waitSession(t), display: display, dir: dir}
 }

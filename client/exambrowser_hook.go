@@ -156,6 +156,7 @@ func (f *Flow) openExamBrowser() {
 	if !ok {
 		return
 	}
+	f.examState.ExamBrowser = true
 	ex := f.exam
 	if h, ok := f.exam.(browserHolder); ok {
 		// The exam browser's windows are the exam's own: focus on them is

@@ -74,6 +74,10 @@ func TestFlowOpensExamBrowser(t *testing.T) {
 			if got := env.opened.Load(); got != tt.wantOpened {
 				t.Errorf("OpenBrowser called %d times, want %d", got, tt.wantOpened)
 			}
+			// The exam screen says where the exam is.
+			waitState(t, f, "the exam screen", func(s client.State) bool {
+				return s.Exam != nil && s.Exam.ExamBrowser == (tt.wantOpened > 0)
+			})
 		})
 	}
 }

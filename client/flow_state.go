@@ -238,6 +238,9 @@ type ExamState struct {
 	// Away is the allowed program that has the focus while the exam
 	// window does not (focus.go): the indicator shows then.
 	Away FocusAway
+	// ExamBrowser: the exam's page opens in the exam browser (policy
+	// exam_browser): the student works there, not in this window.
+	ExamBrowser bool
 }
 
 // Elapsed is the exam's running time at now, pauses left out.

@@ -47,6 +47,8 @@ type examScreen struct {
 	reply     *guardedEntry
 	send      *Button
 
+	introText  *widget.Label
+	introRule  *widget.Label
 	finish     *Button
 	noticeB    *Button
 	notice     *noticeOverlay
@@ -62,6 +64,17 @@ type examScreen struct {
 	askClose   *Button
 	askKeep    *Button
 }
+
+// The exam screen's introduction, without and with an exam browser.
+const (
+	introPlain = "Keep this window open until you finish. Work on your exam as your teacher told you; " +
+		"if you need anything, write to your proctor on the right."
+	rulePlain    = "Leaving this window, opening programs the exam does not allow, or connecting another display is reported to your proctor."
+	introBrowser = "Your exam's page opens in its own window, the exam browser: work there. " +
+		"Come back to this window to write to your proctor or to finish; the small panel in the corner brings you here."
+	ruleBrowser = "Moving between the exam page, this window and the programs your exam allows is fine. " +
+		"Other programs, leaving the exam's site or connecting another display is reported to your proctor."
+)
 
 func newExamScreen(act Actions, win fyne.Window) *examScreen {
 	m := more(act)
@@ -80,12 +93,9 @@ func newExamScreen(act Actions, win fyne.Window) *examScreen {
 	s.notes.Wrapping = fyne.TextWrapWord
 	s.notes.SetPlaceHolder(PlaceholderNotes)
 	s.notes.SetMinRowsVisible(10)
-	intro := container.NewVBox(
-		heading("Your exam is running"),
-		body("Keep this window open until you finish. Work on your exam as your teacher told you; "+
-			"if you need anything, write to your proctor on the right."),
-		muted("Leaving this window, opening programs the exam does not allow, or connecting another display is reported to your proctor."),
-	)
+	s.introText = body(introPlain)
+	s.introRule = muted(rulePlain)
+	intro := container.NewVBox(heading("Your exam is running"), s.introText, s.introRule)
 	main := surface(container.NewBorder(container.NewVBox(intro, subheading("Scratch paper")), nil, nil, nil, s.notes))
 
 	// The chat with the proctor.
@@ -164,6 +174,13 @@ func (s *examScreen) update(st client.State) {
 	e := st.Exam
 	if e == nil {
 		return
+	}
+	if e.ExamBrowser {
+		setText(s.introText, introBrowser)
+		setText(s.introRule, ruleBrowser)
+	} else {
+		setText(s.introText, introPlain)
+		setText(s.introRule, rulePlain)
 	}
 	if e.Paused {
 		s.clock.set(nil, "Paused at "+clock(e.Elapsed(st.Now)))

@@ -219,3 +219,19 @@ func TestRoomScanSingular(t *testing.T) {
 		t.Errorf("room scan says %q", labels(s.object()))
 	}
 }
+
+// With an exam browser the exam screen sends the student to the exam page
+// instead of "as your teacher told you".
+func TestExamScreenWithExamBrowser(t *testing.T) {
+	_, w := newTestApp(t)
+	s := newExamScreen(noActions{}, w)
+	w.SetContent(s.object())
+	s.update(examState(client.ExamState{ExamBrowser: true}))
+	if !hasLabel(s.object(), "the exam browser: work there") || hasLabel(s.object(), "as your teacher told you") {
+		t.Errorf("with an exam browser: %q", labels(s.object()))
+	}
+	s.update(examState(client.ExamState{}))
+	if hasLabel(s.object(), "exam browser") || !hasLabel(s.object(), "as your teacher told you") {
+		t.Errorf("without: %q", labels(s.object()))
+	}
+}

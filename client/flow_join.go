@@ -100,7 +100,11 @@ func (f *Flow) doJoinScreen(server, code string) {
 	}
 	s, err := ParseTypedServer(server)
 	if err != nil {
-		problem("The server address is not valid: " + strings.TrimPrefix(err.Error(), ErrBadLink.Error()+": the server address ") + ".")
+		detail := err.Error()
+		if ae, ok := errors.AsType[*ServerAddressError](err); ok {
+			detail = ae.Problem
+		}
+		problem("The server address is not valid: " + detail + ".")
 		return
 	}
 	if code == "" {

@@ -24,6 +24,17 @@ const MaxLinkLength = 2048
 // ErrBadLink is wrapped by every error of ParseJoinLink and ParseServerURL.
 var ErrBadLink = errors.New("not a valid exam link")
 
+// ServerAddressError is ParseServerURL's error: Problem says what is wrong
+// with the address ("has no host"), for a screen that names the address
+// already. It wraps ErrBadLink.
+type ServerAddressError struct{ Problem string }
+
+func (e *ServerAddressError) Error() string {
+	return ErrBadLink.Error() + ": the server address " + e.Problem
+}
+
+func (e *ServerAddressError) Unwrap() error { return ErrBadLink }
+
 // JoinLink is a parsed, validated invigil://join link.
 type JoinLink struct {
 	Server string // normalised backend base URL (ParseServerURL)
@@ -124,7 +135,7 @@ const MaxServerLength = 512
 // zeros and no trailing slash. Errors wrap ErrBadLink.
 func ParseServerURL(s string) (string, error) {
 	bad := func(format string, a ...any) (string, error) {
-		return "", fmt.Errorf("%w: the server address "+format, append([]any{ErrBadLink}, a...)...)
+		return "", &ServerAddressError{Problem: fmt.Sprintf(format, a...)}
 	}
 	if len(s) > MaxServerLength {
 		return bad("is too long (at most %d characters)", MaxServerLength)

@@ -189,3 +189,16 @@ func FuzzParseJoinLink(f *testing.F) {
 		}
 	})
 }
+
+// ParseServerURL's error is typed: the join screen shows its Problem
+// after "The server address is not valid:" without cutting text.
+func TestServerAddressError(t *testing.T) {
+	_, err := ParseServerURL("https://")
+	ae, ok := errors.AsType[*ServerAddressError](err)
+	if !ok || !errors.Is(err, ErrBadLink) || ae.Problem == "" || strings.HasPrefix(ae.Problem, "the server address") {
+		t.Fatalf("error %v (%T)", err, err)
+	}
+	if err.Error() != ErrBadLink.Error()+": the server address "+ae.Problem {
+		t.Errorf("message %q", err)
+	}
+}

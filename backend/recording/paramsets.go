@@ -231,6 +231,20 @@ func highProfile(p uint) bool {
 
 func knownProfile(p uint) bool { return p == 66 || p == 77 || p == 88 || highProfile(p) }
 
+// storableProfile: the profiles whose avcC mp4ff writes and reads back
+// alike (ISO/IEC 14496-15 5.3.3.1.2 lists the trailing chroma and bit-depth
+// fields for 100, 110, 122 and 144 only; for the other high profiles mp4ff
+// counts those 4 bytes in the box size but does not write them, and its
+// own reader then fails: found by FuzzWriter). Clients send Baseline,
+// Main or High (openh264).
+func storableProfile(p uint) bool {
+	switch p {
+	case 66, 77, 88, 100, 110, 122:
+		return true
+	}
+	return false
+}
+
 // knownLevel: level_idc values of H.264 table A-1 (11 with constraint_set3
 // is level 1b; 9 is 1b in the high profiles).
 func knownLevel(l uint) bool {
@@ -262,6 +276,9 @@ func ValidateSPS(nal []byte) error {
 	profile, level := uint(nal[1]), uint(nal[3])
 	if !knownProfile(profile) {
 		return invalid("SPS profile_idc %d", profile)
+	}
+	if !storableProfile(profile) {
+		return invalid("SPS profile_idc %d: the recorder stores Baseline, Main, Extended, High, High 10 and High 4:2:2", profile)
 	}
 	if !knownLevel(level) {
 		return invalid("SPS level_idc %d", level)

@@ -170,7 +170,11 @@ func TestValidateSPS(t *testing.T) {
 			s.profile, s.chroma, s.scaling = 100, 1, []int64{5, -3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 		}), ""},
 		{"high, scaling list ended by a zero", mod(func(s *spsFields) { s.profile, s.chroma, s.scaling = 100, 1, []int64{-8} }), ""},
-		{"4:4:4 cropped", mod(func(s *spsFields) { s.profile, s.chroma, s.cropping, s.crop = 244, 3, true, [4]uint64{1, 1, 1, 1} }), ""},
+		// chroma_format_idc 3 under profile 122 (the parser's crop
+		// arithmetic; High 4:4:4 itself, 244, is refused below).
+		{"4:4:4 cropped", mod(func(s *spsFields) { s.profile, s.chroma, s.cropping, s.crop = 122, 3, true, [4]uint64{1, 1, 1, 1} }), ""},
+		{"High 4:4:4 profile", mod(func(s *spsFields) { s.profile, s.chroma = 244, 3 }), "the recorder stores"},
+		{"CAVLC 4:4:4 profile", mod(func(s *spsFields) { s.profile = 44 }), "the recorder stores"},
 		{"interlaced", mod(func(s *spsFields) { s.frameMbsOnly = false; s.hMapUnits = 15 }), ""},
 		{"poc type 1, 255 offsets", mod(func(s *spsFields) { s.pocType, s.cycle = 1, make([]int64, 255) }), ""},
 		{"extended SAR", mod(func(s *spsFields) { s.vui, s.aspectIDC = true, 255 }), ""},

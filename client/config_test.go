@@ -161,4 +161,3 @@ func TestDefaultConfigPath(t *testing.T) {
 		t.Fatalf("DefaultConfigPath = %q, %v", p, err)
 	}
 }
-

@@ -18,20 +18,7 @@ import (
 // One session with a capture time in year 10000 used to make
 // `invigild sessions --json` fail for every session.
 func TestSessionsJSONSurvivesBadCaptureTime(t *testing.T) {
-	dir := t.TempDir()
-	b, err := backend.Open(backend.Config{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := b.EnsureDemoExam(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "invigil.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, e, db := demoDataDB(t)
 	now := time.Now().UnixMicro()
 	y10k := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 	for _, q := range []struct {
@@ -66,4 +53,25 @@ func TestSessionsJSONSurvivesBadCaptureTime(t *testing.T) {
 	if code := run(context.Background(), []string{"events", "--data", dir, "--session", "s_bad", "--json"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "out of range") {
 		t.Fatalf("events --json: exit %d: %s %s", code, out.String(), errb.String())
 	}
+}
+
+// demoDataDB makes a backend data directory with the demo exam and opens
+// its database directly, for tests that plant rows the API cannot make.
+func demoDataDB(t *testing.T) (dir string, e *backend.Exam, db *sql.DB) {
+	t.Helper()
+	dir = t.TempDir()
+	b, err := backend.Open(backend.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err = b.EnsureDemoExam(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	db, err = sql.Open("sqlite", "file:"+filepath.Join(dir, "invigil.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, e, db
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -16,20 +15,7 @@ import (
 // `invigild retention` deletes an attempt past its exam's retention days
 // (default 30) and reports it; a fresh one stays.
 func TestRetentionCommand(t *testing.T) {
-	dir := t.TempDir()
-	b, err := backend.Open(backend.Config{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := b.EnsureDemoExam(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "invigil.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, e, db := demoDataDB(t)
 	old := time.Now().Add(-40 * 24 * time.Hour).UnixMicro()
 	now := time.Now().UnixMicro()
 	for _, s := range []struct {

@@ -71,6 +71,10 @@ func TestDependencyRules(t *testing.T) {
 		{"backend", func(d string) bool { return under(d, "internal/browsertest") }, "internal/browsertest is for tests only"},
 		{"cmd", func(d string) bool { return under(d, "internal/browsertest") }, "internal/browsertest is for tests only"},
 		{"client", func(d string) bool { return under(d, "internal/browsertest") }, "internal/browsertest is for tests only"},
+		{"client/launch", func(d string) bool {
+			return strings.HasPrefix(d, "fyne.io/") || (under(d, "client") && !under(d, "client/launch")) ||
+				under(d, "capture") || under(d, "backend") || (under(d, "lockdown") && !under(d, "lockdown/policy"))
+		}, "launch setup is below the flow and the exam runtime: client imports it, not the other way; no UI, no capture"},
 	}
 	for path, p := range pkgs {
 		rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")

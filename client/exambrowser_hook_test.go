@@ -10,6 +10,7 @@ import (
 
 	"github.com/invigil/invigil/client"
 	"github.com/invigil/invigil/client/flowtest"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/lockdown/policy"
 )
 
@@ -56,7 +57,7 @@ func TestFlowOpensExamBrowser(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := &browserEnv{Env: &flowtest.Env{Policy: tt.policy}, err: tt.err}
-			f := client.NewFlow(client.FlowOptions{Env: env, Config: client.Config{SpoolDir: t.TempDir()},
+			f := client.NewFlow(client.FlowOptions{Env: env, Config: launch.Config{SpoolDir: t.TempDir()},
 				Link: "invigil://join?server=https://proctor.example.edu&code=PHYS1",
 				Tick: 5 * time.Millisecond, RoomScan: 30 * time.Millisecond, RoomScanShots: 2})
 			ctx, cancel := context.WithCancel(context.Background())

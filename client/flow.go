@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/assets"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/transport"
 )
@@ -22,7 +23,7 @@ import (
 type Flow struct {
 	opts FlowOptions
 	env  Env
-	cfg  Config
+	cfg  launch.Config
 	log  *slog.Logger
 	now  func() time.Time
 
@@ -46,7 +47,7 @@ type Flow struct {
 	version uint64
 	quit    bool
 
-	target      Target
+	target      launch.Target
 	joined      *Joined
 	retry       *time.Timer
 	retryDelay  time.Duration
@@ -91,7 +92,7 @@ type examVars struct {
 // FlowOptions configure a Flow.
 type FlowOptions struct {
 	Env    Env
-	Config Config
+	Config launch.Config
 	// Link is the invigil:// link the client was launched with ("": none).
 	Link string
 	// Code is a join code from the command line.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/capture"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
@@ -103,7 +104,7 @@ type ExamRun interface {
 
 // RealEnv is the Env of the real client.
 type RealEnv struct {
-	Config Config
+	Config launch.Config
 	Log    *slog.Logger
 	HTTP   *http.Client
 	// Monitor overrides lockdown's monitor intervals (tests).

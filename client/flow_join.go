@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
@@ -24,7 +25,7 @@ func (f *Flow) start() {
 	case f.opts.Link != "":
 		f.doOpenLink(f.opts.Link)
 	case f.opts.Code != "" && f.cfg.Server != "":
-		f.joinTarget(Target{Server: f.cfg.Server, Code: f.opts.Code})
+		f.joinTarget(launch.Target{Server: f.cfg.Server, Code: f.opts.Code})
 	default:
 		f.showJoin("", f.opts.Code)
 	}
@@ -44,9 +45,9 @@ func (f *Flow) doOpenLink(link string) {
 	if link == "" {
 		return // a second launch without a link: the UI raises the window
 	}
-	l, err := ParseJoinLink(link)
+	l, err := launch.ParseJoinLink(link)
 	if err == nil {
-		var t Target
+		var t launch.Target
 		if t, err = f.cfg.TargetForLink(l); err == nil {
 			f.resetSession()
 			f.joinTarget(t)
@@ -98,10 +99,10 @@ func (f *Flow) doJoinScreen(server, code string) {
 		problem("Type the address of your exam server (your teacher or the exam's instructions give it).")
 		return
 	}
-	s, err := ParseTypedServer(server)
+	s, err := launch.ParseTypedServer(server)
 	if err != nil {
 		detail := err.Error()
-		if ae, ok := errors.AsType[*ServerAddressError](err); ok {
+		if ae, ok := errors.AsType[*launch.ServerAddressError](err); ok {
 			detail = ae.Problem
 		}
 		problem("The server address is not valid: " + detail + ".")
@@ -115,7 +116,7 @@ func (f *Flow) doJoinScreen(server, code string) {
 		problem("A join code has only letters, digits, - and _ (at most 64). Check it and try again.")
 		return
 	}
-	f.joinTarget(Target{Server: s, Code: code})
+	f.joinTarget(launch.Target{Server: s, Code: code})
 }
 
 // resetSession forgets a joined session that has not started recording.
@@ -130,7 +131,7 @@ func (f *Flow) resetSession() {
 }
 
 // joinTarget joins t, showing a spinner.
-func (f *Flow) joinTarget(t Target) {
+func (f *Flow) joinTarget(t launch.Target) {
 	f.stopRetry()
 	f.target = t
 	f.st.Server = t.Server
@@ -146,7 +147,7 @@ func (f *Flow) joinTarget(t Target) {
 	})
 }
 
-func (f *Flow) joinDone(t Target, j *Joined, err error) {
+func (f *Flow) joinDone(t launch.Target, j *Joined, err error) {
 	if f.st.Screen != ScreenBusy || t != f.target {
 		return // the student moved on
 	}
@@ -164,7 +165,7 @@ func (f *Flow) joinDone(t Target, j *Joined, err error) {
 	f.startCheck()
 }
 
-func (f *Flow) joinFailed(t Target, err error) {
+func (f *Flow) joinFailed(t launch.Target, err error) {
 	f.log.Warn("join failed", "server", t.Server, "err", err)
 	retry := func() { f.joinTarget(t) }
 	var re *transport.RemoteError

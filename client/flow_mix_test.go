@@ -8,6 +8,7 @@ import (
 
 	"github.com/invigil/invigil/client"
 	"github.com/invigil/invigil/client/flowtest"
+	"github.com/invigil/invigil/client/launch"
 )
 
 // keptEnv is flowtest's environment whose join reports a kept session.
@@ -29,7 +30,7 @@ func (e keptEnv) Join(ctx context.Context, opts client.JoinOptions) (*client.Joi
 // student back.
 func TestCheckTellsOfKeptSession(t *testing.T) {
 	env := keptEnv{Env: &flowtest.Env{}, kept: []client.KeptSession{{SessionID: "s_A", Exam: "Demo exam", SameServer: true, Segments: 2}}}
-	f := client.NewFlow(client.FlowOptions{Env: env, Config: client.Config{SpoolDir: t.TempDir()},
+	f := client.NewFlow(client.FlowOptions{Env: env, Config: launch.Config{SpoolDir: t.TempDir()},
 		Link: "invigil://join?server=https://proctor.example.edu&code=PHYS1", Tick: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/invigil/invigil/client"
 	"github.com/invigil/invigil/client/flowtest"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/transport"
 )
 
@@ -51,7 +52,7 @@ func checkToExam(t *testing.T, f *client.Flow, env *flowtest.Env) *flowtest.Exam
 func TestFlowWithoutUI(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	env := &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: refused", client.ErrUnreachable)}}
-	f := client.NewFlow(client.FlowOptions{Env: env, Config: client.Config{SpoolDir: t.TempDir()},
+	f := client.NewFlow(client.FlowOptions{Env: env, Config: launch.Config{SpoolDir: t.TempDir()},
 		Link: "invigil://join?server=https://proctor.example.edu&code=PHYS1",
 		Tick: 5 * time.Millisecond, RetryMin: 10 * time.Millisecond, RoomScan: 30 * time.Millisecond, RoomScanShots: 2})
 	done := make(chan struct{})
@@ -110,7 +111,7 @@ func TestFlowQuitWhileRecordingStarts(t *testing.T) {
 	for i := range 20 {
 		gate := make(chan struct{})
 		env := &flowtest.Env{StartGate: gate}
-		f := client.NewFlow(client.FlowOptions{Env: env, Config: client.Config{SpoolDir: t.TempDir(), Server: "https://e.example"},
+		f := client.NewFlow(client.FlowOptions{Env: env, Config: launch.Config{SpoolDir: t.TempDir(), Server: "https://e.example"},
 			Code: "PHYS1", Tick: 5 * time.Millisecond})
 		done := make(chan struct{})
 		go func() { f.Run(context.Background()); close(done) }()
@@ -139,7 +140,7 @@ func TestFlowQuitWhileRecordingStarts(t *testing.T) {
 func TestFlowSecondExamStartsClean(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	env := &flowtest.Env{}
-	f := client.NewFlow(client.FlowOptions{Env: env, Config: client.Config{SpoolDir: t.TempDir(), Server: "https://e.example"},
+	f := client.NewFlow(client.FlowOptions{Env: env, Config: launch.Config{SpoolDir: t.TempDir(), Server: "https://e.example"},
 		Code: "PHYS1", Tick: 5 * time.Millisecond, RoomScan: 30 * time.Millisecond, RoomScanShots: 2})
 	done := make(chan struct{})
 	go func() { f.Run(context.Background()); close(done) }()
@@ -171,7 +172,7 @@ func TestFlowSecondExamStartsClean(t *testing.T) {
 func TestFlowCancelStopsExam(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	env := &flowtest.Env{}
-	f := client.NewFlow(client.FlowOptions{Env: env, Config: client.Config{SpoolDir: t.TempDir(), Server: "https://e.example"},
+	f := client.NewFlow(client.FlowOptions{Env: env, Config: launch.Config{SpoolDir: t.TempDir(), Server: "https://e.example"},
 		Code: "PHYS1", Tick: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

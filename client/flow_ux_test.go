@@ -19,6 +19,7 @@ import (
 
 	"github.com/invigil/invigil/client"
 	"github.com/invigil/invigil/client/flowtest"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
@@ -176,7 +177,7 @@ func TestUnreachableEditServer(t *testing.T) {
 
 	env = &flowtest.Env{JoinErrs: []error{refused}}
 	f = startFlow(t, env, client.FlowOptions{RetryMin: time.Hour, Code: "PHYS1",
-		Config: client.Config{Server: "https://exam.example.org", OnlyServer: true}})
+		Config: launch.Config{Server: "https://exam.example.org", OnlyServer: true}})
 	s = waitState(t, f, "error", on(client.ScreenError))
 	if hasAction(s.Error.Actions, client.ActionEditServer) {
 		t.Fatalf("actions %v: the machine configuration fixes the server", s.Error.Actions)
@@ -211,7 +212,7 @@ func (e saverEnv) SaveReceipt(r client.ReceiptRecord) (client.ReceiptFiles, erro
 // toExamFromCode joins with a code and goes through the check to the exam.
 func toExamFromCode(t *testing.T, env client.Env, fe *flowtest.Env) (*client.Flow, *flowtest.Exam) {
 	t.Helper()
-	f := startFlow(t, env, client.FlowOptions{Code: "PHYS1", Config: client.Config{Server: "https://e.example"}})
+	f := startFlow(t, env, client.FlowOptions{Code: "PHYS1", Config: launch.Config{Server: "https://e.example"}})
 	waitState(t, f, "check ready", func(s client.State) bool { return s.Screen == client.ScreenCheck && s.Check.CanContinue })
 	return f, checkToExam(t, f, fe)
 }
@@ -272,7 +273,7 @@ func TestNoticeWording(t *testing.T) {
 		p.Privacy.RetentionDays = 1
 		p.Privacy.Contact = contact
 		env := &flowtest.Env{Policy: p}
-		f := startFlow(t, env, client.FlowOptions{Code: "PHYS1", Config: client.Config{Server: "https://e.example"}})
+		f := startFlow(t, env, client.FlowOptions{Code: "PHYS1", Config: launch.Config{Server: "https://e.example"}})
 		waitState(t, f, "check ready", func(s client.State) bool { return s.Screen == client.ScreenCheck && s.Check.CanContinue })
 		f.Continue()
 		s := waitState(t, f, "consent", on(client.ScreenConsent))
@@ -318,7 +319,7 @@ func examNoCamera(t *testing.T, opts client.FlowOptions) (*client.Flow, *flowtes
 	p := policy.Default()
 	p.Capture.Camera.Enabled = false
 	env := &flowtest.Env{Policy: p}
-	opts.Code, opts.Config = "PHYS1", client.Config{Server: "https://e.example"}
+	opts.Code, opts.Config = "PHYS1", launch.Config{Server: "https://e.example"}
 	f := startFlow(t, env, opts)
 	waitState(t, f, "check ready", func(s client.State) bool { return s.Screen == client.ScreenCheck && s.Check.CanContinue })
 	f.Continue()

@@ -12,6 +12,7 @@ import (
 	"github.com/invigil/invigil/capture/xvfb/xvfbtest"
 	"github.com/invigil/invigil/client"
 	"github.com/invigil/invigil/client/flowtest"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/lockdowntest"
 	"github.com/invigil/invigil/lockdown/policy"
@@ -51,7 +52,7 @@ func allowedAppsPolicy(t *testing.T, names ...string) *policy.Policy {
 // startExamFlow runs a flow with env to the exam screen.
 func startExamFlow(t *testing.T, env client.Env, fenv *flowtest.Env) (*client.Flow, *flowtest.Exam) {
 	t.Helper()
-	f := client.NewFlow(client.FlowOptions{Env: env, Config: client.Config{SpoolDir: t.TempDir()}, Code: "PHYS1",
+	f := client.NewFlow(client.FlowOptions{Env: env, Config: launch.Config{SpoolDir: t.TempDir()}, Code: "PHYS1",
 		Link: "invigil://join?server=https://proctor.example.edu&code=PHYS1",
 		Tick: 20 * time.Millisecond, RoomScan: 30 * time.Millisecond, RoomScanShots: 2})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -18,6 +18,7 @@ import (
 	"github.com/invigil/invigil/capture"
 	"github.com/invigil/invigil/client"
 	"github.com/invigil/invigil/client/flowtest"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/client/ui"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/policy"
@@ -219,7 +220,7 @@ const link = "invigil://join?server=https%3A%2F%2Fproctor.example.edu&code=PHYS1
 // and clipboard reports, the finish with its upload, and the receipt.
 func TestWalkthrough(t *testing.T) {
 	env := &flowtest.Env{Reports: []lockdown.Report{flowtest.FailingReport(), flowtest.PassingReport()}}
-	h := newHarness(t, env, client.FlowOptions{Config: client.Config{Server: "https://proctor.example.edu"}})
+	h := newHarness(t, env, client.FlowOptions{Config: launch.Config{Server: "https://proctor.example.edu"}})
 
 	// Join: the server comes from the configuration, the code is typed.
 	h.wait(client.ScreenJoin, nil)
@@ -545,7 +546,7 @@ func TestErrorScreens(t *testing.T) {
 				h.wait(client.ScreenJoin, nil)
 			}},
 		{name: "link to another server", env: &flowtest.Env{},
-			opts: client.FlowOptions{Link: link, Config: client.Config{Server: "https://other.example", OnlyServer: true}},
+			opts: client.FlowOptions{Link: link, Config: launch.Config{Server: "https://other.example", OnlyServer: true}},
 			kind: client.ErrorBadLink, then: func(h *harness) {
 				h.tap("Enter a join code")
 				s := h.wait(client.ScreenJoin, nil)
@@ -565,7 +566,7 @@ func TestErrorScreens(t *testing.T) {
 				}
 			}},
 		{name: "unreachable, try now", env: &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: refused", client.ErrUnreachable)}},
-			opts: client.FlowOptions{Link: link, RetryMin: 20 * time.Second, Config: client.Config{SpoolDir: spoolWithSession(t)}},
+			opts: client.FlowOptions{Link: link, RetryMin: 20 * time.Second, Config: launch.Config{SpoolDir: spoolWithSession(t)}},
 			kind: client.ErrorUnreachable, shot: "21-error-unreachable", then: func(h *harness) {
 				if !h.flow.Current().Error.SpoolSafe {
 					h.t.Fatal("a spool with a session is not reported safe")

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/launch"
 )
 
 func init() {
@@ -19,7 +20,7 @@ func init() {
 }
 
 // configMachinePath is the machine configuration `config show` reads; ""
-// is the OS path (client.DefaultConfigPath). Tests point it elsewhere.
+// is the OS path (launch.DefaultConfigPath). Tests point it elsewhere.
 var configMachinePath = ""
 
 // configKeyShow is one key of `invigil config show --json`.
@@ -60,7 +61,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("config show", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	var f client.Config
+	var f launch.Config
 	path := fs.String("config", "", "a configuration file, as for 'invigil run'")
 	fs.StringVar(&f.Server, "server", "", "as for 'invigil run'")
 	fs.StringVar(&f.ServerKey, "server-key", "", "as for 'invigil run'")
@@ -74,13 +75,13 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	machine := configMachinePath
 	if machine == "" {
 		var err error
-		if machine, err = client.DefaultConfigPath(); err != nil {
+		if machine, err = launch.DefaultConfigPath(); err != nil {
 			fmt.Fprintf(stderr, "invigil config show: %v\n", err)
 			return exitFailure
 		}
 	}
 	_, statErr := os.Stat(machine)
-	cfg, src, err := client.LoadConfigSources(client.ConfigInputs{Path: *path, Flags: f, MachinePath: machine})
+	cfg, src, err := launch.LoadSources(launch.Inputs{Path: *path, Flags: f, MachinePath: machine})
 	if err != nil {
 		fmt.Fprintf(stderr, "invigil config show: configuration: %v\n", err)
 		return exitConfig
@@ -92,7 +93,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	values := map[string]any{"server": cfg.Server, "server_key": cfg.ServerKey, "only_server": cfg.OnlyServer,
 		"spool_dir": cfg.SpoolDir, "journal_path": cfg.JournalPath, "camera": cfg.Camera, "screen": cfg.Screen}
-	for _, k := range client.ConfigKeys {
+	for _, k := range launch.Keys {
 		o := src[k]
 		kind := o.Kind
 		if kind == "" {
@@ -152,15 +153,15 @@ func showValue(k configKeyShow) string {
 func showSource(k configKeyShow) string {
 	var s string
 	switch k.Source {
-	case client.OriginMachine:
+	case launch.OriginMachine:
 		s = "machine file " + k.Name
-	case client.OriginFile:
+	case launch.OriginFile:
 		s = "file " + k.Name
-	case client.OriginEnv:
+	case launch.OriginEnv:
 		s = "environment " + k.Name
-	case client.OriginFlag:
+	case launch.OriginFlag:
 		s = "flag " + k.Name
-	case client.OriginDefault:
+	case launch.OriginDefault:
 		s = "default"
 	default:
 		s = "not set"
@@ -212,7 +213,7 @@ func describeAside(a client.AsideFolder) string {
 // that does not load is reported and the default is used: a reset must
 // still be possible.
 func configJournalPath(stderr io.Writer) string {
-	cfg, err := client.LoadConfig(client.ConfigInputs{MachinePath: configMachinePath})
+	cfg, err := launch.Load(launch.Inputs{MachinePath: configMachinePath})
 	if err != nil {
 		fmt.Fprintf(stderr, "invigil reset: configuration: %v; using the default journal\n", err)
 		return ""

@@ -14,6 +14,7 @@ import (
 	"github.com/invigil/invigil/backend"
 	"github.com/invigil/invigil/capture/xvfb/xvfbtest"
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/client/ui"
 	"github.com/invigil/invigil/lockdown/lockdowntest"
 )
@@ -248,12 +249,12 @@ func startDesktopExam(t *testing.T, tweak func(pol map[string]any)) desktopExam 
 	adm := newAdmin(t, be)
 	key := strings.TrimSpace(runOut(t, "key", "--data", data))
 	cfgFile := filepath.Join(dir, "config.json")
-	cfg, _ := json.Marshal(client.ManagedConfig{ServerKey: key, SpoolDir: filepath.Join(dir, "spool"), JournalPath: filepath.Join(dir, "journal")})
+	cfg, _ := json.Marshal(launch.ManagedConfig{ServerKey: key, SpoolDir: filepath.Join(dir, "spool"), JournalPath: filepath.Join(dir, "journal")})
 	if err := os.WriteFile(cfgFile, cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	env := uiEnv(t, display, dir)
-	link := client.JoinLink{Server: be.url(), Code: "PHYS1"}.String()
+	link := launch.JoinLink{Server: be.url(), Code: "PHYS1"}.String()
 	app := startApp(t, env, display, filepath.Join(dir, "shots"), dir, "--config", cfgFile, "--camera", "none", "--screen", "none", link)
 	app.wait(client.ScreenCheck, "check_ready")
 	app.tap("Continue")

@@ -25,8 +25,8 @@ type launched struct {
 	stdout, stderr string
 }
 
-// launch runs the client with env until it exits (30 s at most).
-func launch(t *testing.T, env []string, args ...string) launched {
+// launchClient runs the client with env until it exits (30 s at most).
+func launchClient(t *testing.T, env []string, args ...string) launched {
 	t.Helper()
 	bin, _ := binaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -75,16 +75,16 @@ func TestLaunchWithoutDisplay(t *testing.T) {
 			if display == "" {
 				env = withoutEnv(env, "DISPLAY")
 			}
-			r := launch(t, env, "ui-available")
+			r := launchClient(t, env, "ui-available")
 			if r.exit != exitNoDisplay || r.stdout != "" || !strings.Contains(r.stderr, "cannot open a window") {
 				t.Errorf("ui-available: exit %d, stdout %q, stderr %q; want exit %d and the reason", r.exit, r.stdout, r.stderr, exitNoDisplay)
 			}
-			r = launch(t, env, "run", "--spool", filepath.Join(dir, "spool"))
+			r = launchClient(t, env, "run", "--spool", filepath.Join(dir, "spool"))
 			if r.exit != exitNoDisplay || !strings.Contains(r.stderr, "use --headless") {
 				t.Errorf("run: exit %d, stderr %q; want exit %d and what to do", r.exit, r.stderr, exitNoDisplay)
 			}
 			noTrace(t, "run", r)
-			r = launch(t, env)
+			r = launchClient(t, env)
 			if r.exit != exitNoDisplay || !strings.Contains(r.stderr, "cannot open the app") || !strings.Contains(r.stderr, "usage: invigil") {
 				t.Errorf("invigil alone: exit %d, stderr %q; want exit %d, the reason and the commands", r.exit, r.stderr, exitNoDisplay)
 			}
@@ -162,7 +162,7 @@ func TestLaunchWithDisplay(t *testing.T) {
 		return cmd, errb, exited
 	}
 
-	if r := launch(t, env, "ui-available"); r.exit != exitOK || strings.TrimSpace(r.stdout) != "yes" {
+	if r := launchClient(t, env, "ui-available"); r.exit != exitOK || strings.TrimSpace(r.stdout) != "yes" {
 		t.Errorf("ui-available under Xvfb: exit %d, stdout %q, stderr %q", r.exit, r.stdout, r.stderr)
 	}
 
@@ -182,7 +182,7 @@ func TestLaunchWithDisplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("broken configuration, headless", func(t *testing.T) {
-		r := launch(t, env, "run", "--headless", "--config", broken, "--code", "X", "--accept-consent", "--duration", "1s")
+		r := launchClient(t, env, "run", "--headless", "--config", broken, "--code", "X", "--accept-consent", "--duration", "1s")
 		if r.exit != exitConfig || !strings.Contains(r.stderr, broken) || !strings.Contains(r.stderr, "not a valid configuration") {
 			t.Errorf("exit %d, stderr %q; want exit %d naming the file and the problem", r.exit, r.stderr, exitConfig)
 		}

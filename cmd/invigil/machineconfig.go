@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/lockdown/policy"
 )
 
@@ -44,7 +44,7 @@ func runRemoveMachineConfig(_ context.Context, args []string, stdout, stderr io.
 	p := *path
 	if p == "" {
 		var err error
-		if p, err = client.DefaultConfigPath(); err != nil {
+		if p, err = launch.DefaultConfigPath(); err != nil {
 			fmt.Fprintf(stderr, "invigil remove-machine-config: %v\n", err)
 			return exitFailure
 		}
@@ -79,7 +79,7 @@ func runWriteMachineConfig(_ context.Context, args []string, stdout, stderr io.W
 	}
 	p := *path
 	if p == "" {
-		if p, err = client.DefaultConfigPath(); err != nil {
+		if p, err = launch.DefaultConfigPath(); err != nil {
 			fmt.Fprintf(stderr, "invigil write-machine-config: %v\n", err)
 			return exitFailure
 		}
@@ -94,10 +94,10 @@ func runWriteMachineConfig(_ context.Context, args []string, stdout, stderr io.W
 
 // machineConfig validates the installer's values. Empty values are unset
 // (msiexec passes every property, set or not).
-func machineConfig(server, key, only string) (client.ManagedConfig, error) {
-	var m client.ManagedConfig
+func machineConfig(server, key, only string) (launch.ManagedConfig, error) {
+	var m launch.ManagedConfig
 	if server = strings.TrimSpace(server); server != "" {
-		s, err := client.ParseServerURL(server)
+		s, err := launch.ParseServerURL(server)
 		if err != nil {
 			return m, fmt.Errorf("--server: %w", err)
 		}
@@ -129,7 +129,7 @@ func machineConfig(server, key, only string) (client.ManagedConfig, error) {
 // writeMachineConfig replaces path with m: a temporary file in the same
 // folder, synced, then renamed over the old one, so a reader never sees half
 // a file. The folder is created if missing.
-func writeMachineConfig(path string, m client.ManagedConfig) error {
+func writeMachineConfig(path string, m launch.ManagedConfig) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/launch"
 )
 
 const testKey = "ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
@@ -32,11 +32,11 @@ func TestWriteMachineConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := client.ParseManagedConfig(b)
+	m, err := launch.ParseManagedConfig(b)
 	if err != nil {
 		t.Fatalf("the client cannot read what was written: %v\n%s", err, b)
 	}
-	want := client.ManagedConfig{Server: "https://proctor.example.edu", ServerKey: testKey, OnlyServer: true}
+	want := launch.ManagedConfig{Server: "https://proctor.example.edu", ServerKey: testKey, OnlyServer: true}
 	if m != want {
 		t.Errorf("got %+v, want %+v", m, want)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/client/ui"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/transport"
@@ -37,7 +38,7 @@ type runFlags struct {
 	drainTimeout  time.Duration
 	logLevel      string
 	level         slog.Level    // logLevel parsed
-	cfg           client.Config // the managed configuration with the flags over it
+	cfg           launch.Config // the managed configuration with the flags over it
 	camera        string
 	screen        string
 	journal       string
@@ -81,15 +82,15 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	}
 	// Both runs honour the managed configuration: a lab machine's server,
 	// pinned key, spool and journal apply whether or not a window opens.
-	// Flags win, except against the keys the machine file sets (client.LoadConfigSources).
-	cfg, err := client.LoadConfig(client.ConfigInputs{Path: f.config, Flags: client.Config{
+	// Flags win, except against the keys the machine file sets (launch.LoadSources).
+	cfg, err := launch.Load(launch.Inputs{Path: f.config, Flags: launch.Config{
 		Server: f.server, ServerKey: f.serverKey, SpoolDir: f.spool, JournalPath: f.journal,
 		Camera: f.camera, Screen: f.screen,
 	}})
 	if err == nil {
-		// The machine file's spool and journal folders are per user (client.Config.PrepareDirs).
+		// The machine file's spool and journal folders are per user (launch.Config.PrepareDirs).
 		if err = cfg.PrepareDirs(); err != nil && cfg.Machine != "" {
-			err = &client.ConfigFileError{Path: cfg.Machine, Err: err}
+			err = &launch.ConfigFileError{Path: cfg.Machine, Err: err}
 		}
 	}
 	if err != nil {
@@ -98,7 +99,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	f.cfg = cfg
 	if !f.headless {
 		// The desktop app: flags and the managed configuration are
-		// merged and validated by client.LoadConfig (ui.go).
+		// merged and validated by launch.Load (ui.go).
 		switch {
 		case fs.NArg() > 1:
 			return nil, fmt.Errorf("unexpected argument %q", fs.Arg(1))

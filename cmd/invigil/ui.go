@@ -20,6 +20,7 @@ import (
 	"github.com/jezek/xgb"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/client/ui"
 )
 
@@ -134,7 +135,7 @@ func configFailed(f *runFlags, err error, stderr io.Writer) int {
 		return exitConfig
 	}
 	file, problem := "", err.Error()
-	var fe *client.ConfigFileError
+	var fe *launch.ConfigFileError
 	if errors.As(err, &fe) {
 		file, problem = fe.Path, fe.Err.Error()
 	}
@@ -159,10 +160,10 @@ func runDesktop(ctx context.Context, f *runFlags, stderr io.Writer) int {
 
 	// One window at a time: a second launch hands its link over and
 	// exits.
-	var inst *client.Instance
-	if sock, err := client.InstanceSocketPath(); err != nil {
+	var inst *launch.Instance
+	if sock, err := launch.InstanceSocketPath(); err != nil {
 		log.Warn("no single-instance socket", "err", err)
-	} else if inst, err = client.ClaimInstance(sock, f.link, log); errors.Is(err, client.ErrOtherInstance) {
+	} else if inst, err = launch.ClaimInstance(sock, f.link, log); errors.Is(err, launch.ErrOtherInstance) {
 		fmt.Fprintln(stderr, "invigil: Invigil is already open; it got the link")
 		return exitOK
 	} else if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/invigil/invigil/capture/xvfb/xvfbtest"
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/client/ui"
 )
 
@@ -47,7 +48,7 @@ func newUIWorld(t *testing.T, width, height int, extraEnv ...string) *uiWorld {
 	w.server = be.url()
 	key := strings.TrimSpace(runOut(t, "key", "--data", data))
 	w.cfgFile = filepath.Join(w.dir, "config.json")
-	cfg, _ := json.Marshal(client.ManagedConfig{ServerKey: key, SpoolDir: filepath.Join(w.dir, "spool"), JournalPath: filepath.Join(w.dir, "journal")})
+	cfg, _ := json.Marshal(launch.ManagedConfig{ServerKey: key, SpoolDir: filepath.Join(w.dir, "spool"), JournalPath: filepath.Join(w.dir, "journal")})
 	if err := os.WriteFile(w.cfgFile, cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func (w *uiWorld) start(t *testing.T, args ...string) *uiApp {
 	return startApp(t, w.env, w.display, shots, w.dir, append([]string{"--config", w.cfgFile, "--camera", "scene", "--room-scan", "3s"}, args...)...)
 }
 
-func (w *uiWorld) link() string { return client.JoinLink{Server: w.server, Code: "PHYS1"}.String() }
+func (w *uiWorld) link() string { return launch.JoinLink{Server: w.server, Code: "PHYS1"}.String() }
 
 // geometry is the app window's place and size on the screen, in pixels.
 func (a *uiApp) geometry() (x, y, width, height int) {

@@ -30,6 +30,7 @@ import (
 	"github.com/invigil/invigil/backend"
 	"github.com/invigil/invigil/capture/xvfb/xvfbtest"
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/client/ui"
 )
 
@@ -270,12 +271,12 @@ func TestUIXvfb(t *testing.T) {
 	// in the test's directory.
 	spool := filepath.Join(dir, "spool")
 	cfgFile := filepath.Join(dir, "config.json")
-	cfg, _ := json.Marshal(client.ManagedConfig{ServerKey: key, SpoolDir: spool, JournalPath: filepath.Join(dir, "journal")})
+	cfg, _ := json.Marshal(launch.ManagedConfig{ServerKey: key, SpoolDir: spool, JournalPath: filepath.Join(dir, "journal")})
 	if err := os.WriteFile(cfgFile, cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	env := uiEnv(t, display, dir)
-	link := client.JoinLink{Server: be.url(), Code: "PHYS1"}.String()
+	link := launch.JoinLink{Server: be.url(), Code: "PHYS1"}.String()
 	app := startApp(t, env, display, shots, dir, "--config", cfgFile, "--camera", "scene", "--room-scan", "3s", link)
 
 	// Check: everything passes with the quiet policy; the camera preview runs.
@@ -388,7 +389,7 @@ func TestUIXvfb(t *testing.T) {
 	}
 
 	// An exam that opens later says when, and waits.
-	later := startApp(t, env, display, shots, dir, "--config", cfgFile, client.JoinLink{Server: be.url(), Code: "CHEM2"}.String())
+	later := startApp(t, env, display, shots, dir, "--config", cfgFile, launch.JoinLink{Server: be.url(), Code: "CHEM2"}.String())
 	later.wait(client.ScreenError, "retry_pending")
 	later.shot("13-error-not-open")
 	later.tap("Quit")

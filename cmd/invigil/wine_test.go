@@ -34,6 +34,7 @@ import (
 	"github.com/invigil/invigil/backend"
 	"github.com/invigil/invigil/capture/xvfb"
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/client/ui"
 	"github.com/invigil/invigil/lockdown/lockdowntest"
 )
@@ -847,7 +848,7 @@ func TestWineDesktopApp(t *testing.T) {
 	// go on the prefix's C: drive.
 	dir := w.drive(t, "app")
 	cfgFile := filepath.Join(dir, "config.json")
-	cfg, _ := json.Marshal(client.ManagedConfig{ServerKey: key, SpoolDir: w.winPath(filepath.Join(dir, "spool")),
+	cfg, _ := json.Marshal(launch.ManagedConfig{ServerKey: key, SpoolDir: w.winPath(filepath.Join(dir, "spool")),
 		JournalPath: w.winPath(filepath.Join(dir, "journal"))})
 	if err := os.WriteFile(cfgFile, cfg, 0o644); err != nil {
 		t.Fatal(err)

@@ -1,5 +1,5 @@
 //go:build !unix && !windows
 
-package client
+package launch
 
 func isWindows() bool { return false }

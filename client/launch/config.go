@@ -1,4 +1,4 @@
-package client
+package launch
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 // (lowest to highest precedence) defaults, a configuration file the user
 // names, environment variables and command-line flags, under the managed
 // configuration file IT staff install, which locks every key it sets
-// (LoadConfigSources). docs/client.md lists every key in one table.
+// (LoadSources). docs/client.md lists every key in one table.
 type Config struct {
 	// Server is the backend base URL; empty means the student (or a link)
 	// names it.
@@ -65,8 +65,8 @@ type ManagedConfig struct {
 	JournalPath string `json:"journal_path,omitempty"`
 }
 
-// ConfigInputs are the sources LoadConfig merges.
-type ConfigInputs struct {
+// Inputs are the sources Load merges.
+type Inputs struct {
 	// Path is the managed configuration file (--config). Empty means the
 	// environment's INVIGIL_CONFIG, then the OS default; a missing default
 	// file is fine, a missing named one is an error.
@@ -80,7 +80,7 @@ type ConfigInputs struct {
 	MachinePath string
 }
 
-// Environment variables LoadConfig reads (docs/client.md).
+// Environment variables Load reads (docs/client.md).
 const (
 	EnvConfig    = "INVIGIL_CONFIG"
 	EnvServer    = "INVIGIL_SERVER"
@@ -117,28 +117,28 @@ const (
 	OriginDefault = "default"
 )
 
-// ConfigKeys are the configuration's keys, in the order `invigil config
+// Keys are the configuration's keys, in the order `invigil config
 // show` lists them.
-var ConfigKeys = []string{"server", "server_key", "only_server", "spool_dir", "journal_path", "camera", "screen"}
+var Keys = []string{"server", "server_key", "only_server", "spool_dir", "journal_path", "camera", "screen"}
 
-// ConfigSources maps each key of ConfigKeys to where its value came from.
-type ConfigSources map[string]Origin
+// Origins maps each key of Keys to where its value came from.
+type Origins map[string]Origin
 
-// LoadConfig reads the managed configuration, applies the environment and
+// Load reads the managed configuration, applies the environment and
 // the flags, fills in defaults and validates the result.
-func LoadConfig(in ConfigInputs) (Config, error) {
-	cfg, _, err := LoadConfigSources(in)
+func Load(in Inputs) (Config, error) {
+	cfg, _, err := LoadSources(in)
 	return cfg, err
 }
 
-// LoadConfigSources is LoadConfig, and says where each value came from.
+// LoadSources is Load, and says where each value came from.
 //
 // The layers, lowest first: defaults, a file named by --config or
 // INVIGIL_CONFIG, the environment, the flags. This computer's managed
 // configuration (MachinePath) is authoritative for every key it sets: a
 // layer that gives such a key another value is an error naming the key and
 // the machine file (the same value is fine).
-func LoadConfigSources(in ConfigInputs) (Config, ConfigSources, error) {
+func LoadSources(in Inputs) (Config, Origins, error) {
 	getenv := in.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -154,7 +154,7 @@ func LoadConfigSources(in ConfigInputs) (Config, ConfigSources, error) {
 		}
 	}
 	var cfg Config
-	src := ConfigSources{}
+	src := Origins{}
 	set := func(key, kind, name string) { src[key] = Origin{Kind: kind, Name: name} }
 	// The machine file.
 	var mc ManagedConfig

@@ -1,6 +1,6 @@
 //go:build unix
 
-package client
+package launch
 
 import (
 	"os"
@@ -25,11 +25,11 @@ func TestConfigFileChecks(t *testing.T) {
 	}
 	getenv := func(string) string { return "" }
 	none := filepath.Join(dir, "none.json")
-	if _, err := LoadConfig(ConfigInputs{Path: p, MachinePath: none, Getenv: getenv}); err == nil || !strings.Contains(err.Error(), "writable by every user") {
+	if _, err := Load(Inputs{Path: p, MachinePath: none, Getenv: getenv}); err == nil || !strings.Contains(err.Error(), "writable by every user") {
 		t.Errorf("world-writable --config: %v", err)
 	}
 	os.Chmod(p, 0o644)
-	if _, err := LoadConfig(ConfigInputs{Path: p, MachinePath: none, Getenv: getenv, Flags: Config{SpoolDir: "/s"}}); err != nil {
+	if _, err := Load(Inputs{Path: p, MachinePath: none, Getenv: getenv, Flags: Config{SpoolDir: "/s"}}); err != nil {
 		t.Errorf("a user's own --config: %v", err)
 	}
 	// As the machine configuration: not owned by root (as root, give it
@@ -39,7 +39,7 @@ func TestConfigFileChecks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err := LoadConfig(ConfigInputs{MachinePath: p, Getenv: getenv})
+	_, err := Load(Inputs{MachinePath: p, Getenv: getenv})
 	if err == nil || !(strings.Contains(err.Error(), "not root") || strings.Contains(err.Error(), "writable by every user")) {
 		t.Errorf("machine configuration not owned by root: %v", err)
 	}

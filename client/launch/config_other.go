@@ -1,6 +1,6 @@
 //go:build !linux && !windows && !darwin
 
-package client
+package launch
 
 import "errors"
 

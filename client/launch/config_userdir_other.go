@@ -1,6 +1,6 @@
 //go:build !unix && !windows
 
-package client
+package launch
 
 import (
 	"errors"

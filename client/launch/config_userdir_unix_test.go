@@ -1,6 +1,6 @@
 //go:build unix
 
-package client
+package launch
 
 import (
 	"os"
@@ -27,7 +27,7 @@ func TestMachineSpoolTwoRealUsers(t *testing.T) {
 	if m := os.Getenv(userdirHelperEnv); m != "" {
 		// The second user: what `invigil run` does before it joins.
 		configFileCheck = func(f *os.File, path string, machine bool) error { return checkConfigFile(f, path, false) }
-		cfg, err := LoadConfig(ConfigInputs{MachinePath: m, Getenv: func(string) string { return "" }})
+		cfg, err := Load(Inputs{MachinePath: m, Getenv: func(string) string { return "" }})
 		if err == nil {
 			err = cfg.PrepareDirs()
 		}
@@ -71,7 +71,7 @@ func TestMachineSpoolTwoRealUsers(t *testing.T) {
 	t.Cleanup(func() { configFileCheck = checkConfigFile })
 
 	// The first user (root, this process).
-	cfg, err := LoadConfig(ConfigInputs{MachinePath: machine, Getenv: func(string) string { return "" }})
+	cfg, err := Load(Inputs{MachinePath: machine, Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}

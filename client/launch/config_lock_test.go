@@ -1,4 +1,4 @@
-package client
+package launch
 
 import (
 	"os"
@@ -71,7 +71,7 @@ func TestMachineConfigLocksEveryKey(t *testing.T) {
 						for k, v := range a.env {
 							env[k] = v
 						}
-						in := ConfigInputs{MachinePath: machine, Flags: a.flags, Getenv: func(k string) string { return env[k] }}
+						in := Inputs{MachinePath: machine, Flags: a.flags, Getenv: func(k string) string { return env[k] }}
 						if a.file != "" {
 							p := write(mname+key+".json", a.file)
 							if via == EnvConfig {
@@ -80,7 +80,7 @@ func TestMachineConfigLocksEveryKey(t *testing.T) {
 								in.Path = p
 							}
 						}
-						_, err := LoadConfig(in)
+						_, err := Load(in)
 						if err == nil {
 							t.Fatalf("%s changed the machine file's %s", a.name, key)
 						}
@@ -95,7 +95,7 @@ func TestMachineConfigLocksEveryKey(t *testing.T) {
 	// The machine's own values, given again, are fine.
 	same := write("same.json", `{"server": "HTTPS://proctor.example.edu/", "server_key": "`+testKey+`", "spool_dir": "/var/lib/invigil/spool/"}`)
 	env := map[string]string{EnvServer: "https://proctor.example.edu", EnvServerKey: testKey, EnvSpoolDir: "/var/lib/invigil/spool"}
-	cfg, err := LoadConfig(ConfigInputs{MachinePath: machines["only"], Path: same, Getenv: func(k string) string { return env[k] },
+	cfg, err := Load(Inputs{MachinePath: machines["only"], Path: same, Getenv: func(k string) string { return env[k] },
 		Flags: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", JournalPath: "/var/lib/invigil/journal.json"}})
 	if err != nil {
 		t.Fatalf("the machine's own values refused: %v", err)
@@ -104,19 +104,19 @@ func TestMachineConfigLocksEveryKey(t *testing.T) {
 		t.Fatalf("config %+v", cfg)
 	}
 	// So is this user's folder in them, which `invigil config show` prints.
-	cfg, err = LoadConfig(ConfigInputs{MachinePath: machines["only"], Getenv: func(string) string { return "" },
+	cfg, err = Load(Inputs{MachinePath: machines["only"], Getenv: func(string) string { return "" },
 		Flags: Config{SpoolDir: "/var/lib/invigil/spool/alice", JournalPath: "/var/lib/invigil/alice/journal.json"}})
 	if err != nil || cfg.SpoolDir != "/var/lib/invigil/spool/alice" {
 		t.Fatalf("this user's own folder refused: %v (%+v)", err, cfg)
 	}
 	// Another user's folder is not.
-	if _, err := LoadConfig(ConfigInputs{MachinePath: machines["only"], Getenv: func(string) string { return "" },
+	if _, err := Load(Inputs{MachinePath: machines["only"], Getenv: func(string) string { return "" },
 		Flags: Config{SpoolDir: "/var/lib/invigil/spool/bob"}}); err == nil || !strings.Contains(err.Error(), "sets spool_dir") {
 		t.Fatalf("another user's folder: %v", err)
 	}
 }
 
-// fakeUser makes LoadConfig see the user u for the rest of the test.
+// fakeUser makes Load see the user u for the rest of the test.
 func fakeUser(t *testing.T, u userIdentity) {
 	t.Helper()
 	prev := currentUser
@@ -136,12 +136,12 @@ func TestConfigSources(t *testing.T) {
 	os.WriteFile(machine, []byte(`{"server": "https://proctor.example.edu"}`), 0o644)
 	os.WriteFile(user, []byte(`{"server_key": "`+testKey+`", "journal_path": "/j/journal.json"}`), 0o644)
 	env := map[string]string{EnvSpoolDir: "/env/spool"}
-	cfg, src, err := LoadConfigSources(ConfigInputs{MachinePath: machine, Path: user, Getenv: func(k string) string { return env[k] },
+	cfg, src, err := LoadSources(Inputs{MachinePath: machine, Path: user, Getenv: func(k string) string { return env[k] },
 		Flags: Config{Camera: "test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ConfigSources{
+	want := Origins{
 		"server":       {Kind: OriginMachine, Name: machine, Locked: true},
 		"server_key":   {Kind: OriginFile, Name: user},
 		"spool_dir":    {Kind: OriginEnv, Name: EnvSpoolDir},
@@ -161,7 +161,7 @@ func TestConfigSources(t *testing.T) {
 		t.Errorf("config %+v", cfg)
 	}
 	// Without any file, defaults.
-	_, src, err = LoadConfigSources(ConfigInputs{MachinePath: filepath.Join(dir, "none.json"), Getenv: func(string) string { return "" }})
+	_, src, err = LoadSources(Inputs{MachinePath: filepath.Join(dir, "none.json"), Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package client
+package launch
 
 import (
 	"os"
@@ -48,7 +48,7 @@ func TestMachineSpoolPerUser(t *testing.T) {
 	load := func(u userIdentity) Config {
 		t.Helper()
 		fakeUser(t, u)
-		cfg, src, err := LoadConfigSources(ConfigInputs{MachinePath: machine, Getenv: func(string) string { return "" }})
+		cfg, src, err := LoadSources(Inputs{MachinePath: machine, Getenv: func(string) string { return "" }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +108,7 @@ func TestMachineSpoolPerUser(t *testing.T) {
 		// Something that is not a folder is refused.
 		fakeUser(t, userIdentity{Name: "carol", ID: "1003"})
 		os.WriteFile(filepath.Join(base, "carol"), nil, 0o600)
-		carol, err := LoadConfig(ConfigInputs{MachinePath: machine, Getenv: func(string) string { return "" }})
+		carol, err := Load(Inputs{MachinePath: machine, Getenv: func(string) string { return "" }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +126,7 @@ func TestMachineJournalOutsideSpool(t *testing.T) {
 	for _, j := range []string{"/var/lib/invigil/spool/journal.json", "/var/lib/invigil/spool/j/journal.json"} {
 		machine := filepath.Join(dir, "m.json")
 		os.WriteFile(machine, []byte(`{"spool_dir": "/var/lib/invigil/spool", "journal_path": "`+j+`"}`), 0o644)
-		_, err := LoadConfig(ConfigInputs{MachinePath: machine, Getenv: func(string) string { return "" }})
+		_, err := Load(Inputs{MachinePath: machine, Getenv: func(string) string { return "" }})
 		if err == nil || !strings.Contains(err.Error(), "must not be in spool_dir") {
 			t.Errorf("journal %s: %v", j, err)
 		}

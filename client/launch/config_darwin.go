@@ -1,4 +1,4 @@
-package client
+package launch
 
 // managedConfigPath is where IT staff put the managed configuration on macOS.
 func managedConfigPath() (string, error) {

@@ -1,6 +1,6 @@
 //go:build !windows
 
-package client
+package launch
 
 // isStaleSocket: on Unix a stale socket gives ECONNREFUSED, which
 // ClaimInstance checks itself.

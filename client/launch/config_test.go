@@ -1,4 +1,4 @@
-package client
+package launch
 
 import (
 	"os"
@@ -30,57 +30,57 @@ func TestLoadConfig(t *testing.T) {
 	fakeUser(t, userIdentity{Name: "alice", ID: "1001"})
 	tests := []struct {
 		name    string
-		in      ConfigInputs
+		in      Inputs
 		env     map[string]string
 		want    Config
 		wantErr string
 	}{
-		{name: "managed file", in: ConfigInputs{Path: good},
+		{name: "managed file", in: Inputs{Path: good},
 			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", Source: good}},
-		{name: "env over file", in: ConfigInputs{Path: good}, env: map[string]string{EnvServer: "http://127.0.0.1:9", EnvSpoolDir: "/tmp/s"},
+		{name: "env over file", in: Inputs{Path: good}, env: map[string]string{EnvServer: "http://127.0.0.1:9", EnvSpoolDir: "/tmp/s"},
 			want: Config{Server: "http://127.0.0.1:9", ServerKey: testKey, SpoolDir: "/tmp/s", Source: good}},
-		{name: "flags over env", in: ConfigInputs{Path: good, Flags: Config{Server: "http://h:1", SpoolDir: "/x", Camera: "test"}}, env: map[string]string{EnvServer: "http://127.0.0.1:9"},
+		{name: "flags over env", in: Inputs{Path: good, Flags: Config{Server: "http://h:1", SpoolDir: "/x", Camera: "test"}}, env: map[string]string{EnvServer: "http://127.0.0.1:9"},
 			want: Config{Server: "http://h:1", ServerKey: testKey, SpoolDir: "/x", Camera: "test", Source: good}},
-		{name: "config from env", in: ConfigInputs{Flags: Config{SpoolDir: "/s"}}, env: map[string]string{EnvConfig: only},
+		{name: "config from env", in: Inputs{Flags: Config{SpoolDir: "/s"}}, env: map[string]string{EnvConfig: only},
 			want: Config{Server: "https://proctor.example.edu", OnlyServer: true, SpoolDir: "/s", Source: only}},
-		{name: "named file missing", in: ConfigInputs{Path: filepath.Join(dir, "nope.json")}, wantErr: "no such file"},
-		{name: "unknown key", in: ConfigInputs{Path: write("typo.json", `{"server_kee": "x"}`)}, wantErr: `unknown field "server_kee"`},
-		{name: "trailing data", in: ConfigInputs{Path: write("two.json", `{} {}`)}, wantErr: "data after"},
-		{name: "not json", in: ConfigInputs{Path: write("bad.json", `server=x`)}, wantErr: "not a valid configuration"},
-		{name: "bad server", in: ConfigInputs{Path: write("badserver.json", `{"server": "ftp://x"}`)}, wantErr: "server:"},
-		{name: "bad key", in: ConfigInputs{Path: write("badkey.json", `{"server_key": "ed25519:abc"}`)}, wantErr: "server_key:"},
-		{name: "relative spool", in: ConfigInputs{Path: write("rel.json", `{"spool_dir": "spool"}`)}, wantErr: "not an absolute path"},
-		{name: "relative flag", in: ConfigInputs{Path: good, Flags: Config{SpoolDir: "rel/spool"}},
+		{name: "named file missing", in: Inputs{Path: filepath.Join(dir, "nope.json")}, wantErr: "no such file"},
+		{name: "unknown key", in: Inputs{Path: write("typo.json", `{"server_kee": "x"}`)}, wantErr: `unknown field "server_kee"`},
+		{name: "trailing data", in: Inputs{Path: write("two.json", `{} {}`)}, wantErr: "data after"},
+		{name: "not json", in: Inputs{Path: write("bad.json", `server=x`)}, wantErr: "not a valid configuration"},
+		{name: "bad server", in: Inputs{Path: write("badserver.json", `{"server": "ftp://x"}`)}, wantErr: "server:"},
+		{name: "bad key", in: Inputs{Path: write("badkey.json", `{"server_key": "ed25519:abc"}`)}, wantErr: "server_key:"},
+		{name: "relative spool", in: Inputs{Path: write("rel.json", `{"spool_dir": "spool"}`)}, wantErr: "not an absolute path"},
+		{name: "relative flag", in: Inputs{Path: good, Flags: Config{SpoolDir: "rel/spool"}},
 			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: mustAbs("rel/spool"), Source: good}},
-		{name: "only without server", in: ConfigInputs{Path: write("only2.json", `{"only_server": true}`)}, wantErr: "no server"},
-		{name: "only server refuses flag", in: ConfigInputs{Path: only, Flags: Config{Server: "https://other.example"}}, wantErr: "set up for exams on https://proctor.example.edu only"},
-		{name: "only server refuses env", in: ConfigInputs{Path: only}, env: map[string]string{EnvServer: "https://other.example"},
+		{name: "only without server", in: Inputs{Path: write("only2.json", `{"only_server": true}`)}, wantErr: "no server"},
+		{name: "only server refuses flag", in: Inputs{Path: only, Flags: Config{Server: "https://other.example"}}, wantErr: "set up for exams on https://proctor.example.edu only"},
+		{name: "only server refuses env", in: Inputs{Path: only}, env: map[string]string{EnvServer: "https://other.example"},
 			wantErr: "INVIGIL_SERVER https://other.example: this computer is set up for exams on https://proctor.example.edu only"},
-		{name: "only server refuses env under same flag", in: ConfigInputs{Path: only, Flags: Config{Server: "https://other.example"}},
+		{name: "only server refuses env under same flag", in: Inputs{Path: only, Flags: Config{Server: "https://other.example"}},
 			env: map[string]string{EnvServer: "https://proctor.example.edu"}, wantErr: "--server https://other.example: this computer"},
-		{name: "only without server, flag", in: ConfigInputs{Path: write("only3.json", `{"only_server": true}`), Flags: Config{Server: "https://x.example"}}, wantErr: "no server"},
-		{name: "only server, same env", in: ConfigInputs{Path: only, Flags: Config{SpoolDir: "/s"}}, env: map[string]string{EnvServer: "HTTPS://proctor.example.edu"},
+		{name: "only without server, flag", in: Inputs{Path: write("only3.json", `{"only_server": true}`), Flags: Config{Server: "https://x.example"}}, wantErr: "no server"},
+		{name: "only server, same env", in: Inputs{Path: only, Flags: Config{SpoolDir: "/s"}}, env: map[string]string{EnvServer: "HTTPS://proctor.example.edu"},
 			want: Config{Server: "https://proctor.example.edu", OnlyServer: true, SpoolDir: "/s", Source: only}},
-		{name: "managed key refuses flag", in: ConfigInputs{Path: good, Flags: Config{ServerKey: otherKey}}, wantErr: "--server-key: this computer pins the backend key"},
-		{name: "managed key refuses env", in: ConfigInputs{Path: good}, env: map[string]string{EnvServerKey: otherKey}, wantErr: "INVIGIL_SERVER_KEY: this computer pins"},
-		{name: "managed key, same flag", in: ConfigInputs{Path: good, Flags: Config{ServerKey: testKey}},
+		{name: "managed key refuses flag", in: Inputs{Path: good, Flags: Config{ServerKey: otherKey}}, wantErr: "--server-key: this computer pins the backend key"},
+		{name: "managed key refuses env", in: Inputs{Path: good}, env: map[string]string{EnvServerKey: otherKey}, wantErr: "INVIGIL_SERVER_KEY: this computer pins"},
+		{name: "managed key, same flag", in: Inputs{Path: good, Flags: Config{ServerKey: testKey}},
 			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", Source: good}},
-		{name: "no managed key, flag key", in: ConfigInputs{Path: noKey, Flags: Config{ServerKey: otherKey, SpoolDir: "/s"}},
+		{name: "no managed key, flag key", in: Inputs{Path: noKey, Flags: Config{ServerKey: otherKey, SpoolDir: "/s"}},
 			want: Config{Server: "https://proctor.example.edu", ServerKey: otherKey, SpoolDir: "/s", Source: noKey}},
 		// A named file is one more layer under the machine file: it may
 		// repeat the machine's values, never change them (config_lock_test.go).
-		{name: "machine pins, --config elsewhere", in: ConfigInputs{MachinePath: good, Path: noKey},
+		{name: "machine pins, --config elsewhere", in: Inputs{MachinePath: good, Path: noKey},
 			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool/alice", SpoolBase: "/var/lib/invigil/spool", Source: noKey}},
-		{name: "machine pins, --config with another server", in: ConfigInputs{MachinePath: good, Path: write("other.json", `{"server": "https://other.example"}`)},
+		{name: "machine pins, --config with another server", in: Inputs{MachinePath: good, Path: write("other.json", `{"server": "https://other.example"}`)},
 			wantErr: "this computer's managed configuration " + good + " sets server"},
-		{name: "machine only_server, INVIGIL_CONFIG elsewhere", in: ConfigInputs{MachinePath: only, Flags: Config{SpoolDir: "/s"}}, env: map[string]string{EnvConfig: noKey},
+		{name: "machine only_server, INVIGIL_CONFIG elsewhere", in: Inputs{MachinePath: only, Flags: Config{SpoolDir: "/s"}}, env: map[string]string{EnvConfig: noKey},
 			want: Config{Server: "https://proctor.example.edu", OnlyServer: true, SpoolDir: "/s", Source: noKey}},
-		{name: "machine pins nothing, --config elsewhere", in: ConfigInputs{MachinePath: noKey, Path: good},
+		{name: "machine pins nothing, --config elsewhere", in: Inputs{MachinePath: noKey, Path: good},
 			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool", Source: good}},
-		{name: "--config names the machine file", in: ConfigInputs{MachinePath: good, Path: good},
+		{name: "--config names the machine file", in: Inputs{MachinePath: good, Path: good},
 			want: Config{Server: "https://proctor.example.edu", ServerKey: testKey, SpoolDir: "/var/lib/invigil/spool/alice", SpoolBase: "/var/lib/invigil/spool", Source: good}},
-		{name: "machine file by default", in: ConfigInputs{MachinePath: good, Flags: Config{ServerKey: otherKey}}, wantErr: "cannot be replaced"},
-		{name: "only server, same flag", in: ConfigInputs{Path: only, Flags: Config{Server: "https://proctor.example.edu/", SpoolDir: "/s"}},
+		{name: "machine file by default", in: Inputs{MachinePath: good, Flags: Config{ServerKey: otherKey}}, wantErr: "cannot be replaced"},
+		{name: "only server, same flag", in: Inputs{Path: only, Flags: Config{Server: "https://proctor.example.edu/", SpoolDir: "/s"}},
 			want: Config{Server: "https://proctor.example.edu", OnlyServer: true, SpoolDir: "/s", Source: only}},
 	}
 	for _, tt := range tests {
@@ -90,10 +90,10 @@ func TestLoadConfig(t *testing.T) {
 			if in.MachinePath == "" {
 				in.MachinePath = filepath.Join(dir, "no-machine-config.json")
 			}
-			got, err := LoadConfig(in)
+			got, err := Load(in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("LoadConfig error %v, want %q", err, tt.wantErr)
+					t.Fatalf("Load error %v, want %q", err, tt.wantErr)
 				}
 				return
 			}
@@ -102,7 +102,7 @@ func TestLoadConfig(t *testing.T) {
 			}
 			got.Machine = "" // TestMachineSpoolPerUser checks it
 			if got != tt.want {
-				t.Fatalf("LoadConfig = %+v\nwant %+v", got, tt.want)
+				t.Fatalf("Load = %+v\nwant %+v", got, tt.want)
 			}
 		})
 	}
@@ -138,7 +138,7 @@ func TestConfigLinkAndKey(t *testing.T) {
 
 // TestConfigExample keeps the template IT staff start from valid.
 func TestConfigExample(t *testing.T) {
-	b, err := os.ReadFile("../packaging/config.example.json")
+	b, err := os.ReadFile("../../packaging/config.example.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,8 +27,8 @@ if [ -z "${WINE_TESTS:-}" ]; then
   step "client/credstore under Wine (scripts/wine-gotest.sh ./client/credstore)"
   scripts/wine-gotest.sh ./client/credstore || status=$?
   # A machine config whose access list lets Everyone write it is refused.
-  step "client's Windows config checks under Wine (scripts/wine-gotest.sh ./client)"
-  scripts/wine-gotest.sh ./client -test.run '^(TestConfigFileEveryoneWritable|TestWindowsUserDirPrivate|TestWindowsUserOnlySD)$' -test.v || status=$?
+  step "client/launch's Windows config checks under Wine (scripts/wine-gotest.sh ./client/launch)"
+  scripts/wine-gotest.sh ./client/launch -test.run '^(TestConfigFileEveryoneWritable|TestWindowsUserDirPrivate|TestWindowsUserOnlySD)$' -test.v || status=$?
 fi
 step "Windows stage took $(( $(date +%s) - start )) s"
 exit "$status"

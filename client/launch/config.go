@@ -434,17 +434,12 @@ func samePath(a, b string) bool {
 	return absPath(filepath.Clean(a)) == absPath(filepath.Clean(b))
 }
 
-// ReadManagedConfig reads and strictly decodes a managed configuration file.
-// A missing file gives an error wrapping fs.ErrNotExist. A file every user
-// may write is refused: it configures nothing anyone can trust.
-func ReadManagedConfig(path string) (ManagedConfig, error) {
-	return readConfig(path, false)
-}
-
-// readConfig is ReadManagedConfig; machine adds the checks of the
-// machine-wide file: owned by an administrator (root; on Windows
-// Administrators, SYSTEM or TrustedInstaller), in a directory only
-// administrators can change (checkConfigFile).
+// readConfig reads and strictly decodes a managed configuration file. A
+// missing file gives an error wrapping fs.ErrNotExist. A file every user
+// may write is refused: it configures nothing anyone can trust. machine
+// adds the checks of the machine-wide file: owned by an administrator
+// (root; on Windows Administrators, SYSTEM or TrustedInstaller), in a
+// directory only administrators can change (checkConfigFile).
 func readConfig(path string, machine bool) (ManagedConfig, error) {
 	fail := func(err error) (ManagedConfig, error) { return ManagedConfig{}, &ConfigFileError{Path: path, Err: err} }
 	f, err := os.Open(path)

@@ -17,7 +17,7 @@ func TestConfigFileEveryoneWritable(t *testing.T) {
 	if err := os.WriteFile(p, []byte(`{"server": "https://proctor.example.edu"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadManagedConfig(p); err != nil {
+	if _, err := readConfig(p, false); err != nil {
 		t.Fatalf("a file with the default access list: %v", err)
 	}
 	everyone, err := windows.CreateWellKnownSid(windows.WinWorldSid)
@@ -36,7 +36,7 @@ func TestConfigFileEveryoneWritable(t *testing.T) {
 	if err := windows.SetNamedSecurityInfo(p, windows.SE_FILE_OBJECT, windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, acl, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadManagedConfig(p); err == nil || !strings.Contains(err.Error(), "every user may write it") {
+	if _, err := readConfig(p, false); err == nil || !strings.Contains(err.Error(), "every user may write it") {
 		t.Errorf("Everyone may write: %v", err)
 	}
 }

@@ -218,15 +218,20 @@ func (w *Writer) Write(samples []Sample) error {
 	if err := w.usable(); err != nil {
 		return err
 	}
-	st := w.st.clone() // applied only when the bytes are on disk
-	var buf bytes.Buffer
+	st := w.st.clone()    // applied only when the bytes are on disk
+	var head bytes.Buffer // the init segment (first time), then the moof
 
+	// A sample to place: its NAL units to write (length-prefixed, as
+	// in MP4), straight from the input; data is copied once, into the
+	// write buffer.
 	type placed struct {
-		data  []byte
+		nalus [][]byte
+		size  int // bytes in mdat
 		sync  bool
 		ticks uint64
 	}
 	var out []placed
+	dataSize := 0
 	for _, s := range samples {
 		nalus, err := splitNALUs(s.Data, MaxNALUnits)
 		if err == nil {
@@ -257,7 +262,7 @@ func (w *Writer) Write(samples []Sample) error {
 			st.Dropped++
 			continue
 		}
-		if !st.initialised() && buf.Len() == 0 {
+		if !st.initialised() && head.Len() == 0 {
 			if !idr || len(spss) == 0 || len(ppss) == 0 {
 				st.Dropped++
 				continue
@@ -271,7 +276,7 @@ func (w *Writer) Write(samples []Sample) error {
 			if err != nil {
 				return err
 			}
-			if err := init.Encode(&buf); err != nil {
+			if err := init.Encode(&head); err != nil {
 				return fmt.Errorf("recording: encode init segment: %w", err)
 			}
 			st.SPS, st.PPS = bytes.Clone(spss[0]), bytes.Clone(ppss[0])
@@ -279,10 +284,9 @@ func (w *Writer) Write(samples []Sample) error {
 			st.Codec = avc.CodecString("avc1", parsed)
 			st.Start = s.Time
 		}
-		// Parameter sets equal to the sample entry's are dropped. If any
-		// differs, all of them stay: a decoder that sees a new SPS under
-		// the same id discards the PPSs that refer to it, so an unchanged
-		// PPS must be repeated after it.
+		// Parameter sets equal to the init segment's are left out of the
+		// samples; different ones (a resolution change) stay in band, where
+		// decoders pick them up.
 		inband := false
 		for _, n := range spss {
 			inband = inband || !bytes.Equal(n, st.SPS)
@@ -293,9 +297,10 @@ func (w *Writer) Write(samples []Sample) error {
 		if inband {
 			st.InbandParams++
 		}
-		// Payload: length-prefixed NAL units, without access unit
-		// delimiters and filler.
-		payload := make([]byte, 0, len(s.Data)+4*len(nalus))
+		// AVCC: 4-byte lengths instead of start codes; delimiters and
+		// filler go.
+		kept := nalus[:0]
+		size := 0
 		for _, n := range nalus {
 			if len(n) == 0 {
 				continue
@@ -308,8 +313,8 @@ func (w *Writer) Write(samples []Sample) error {
 					continue
 				}
 			}
-			payload = append(payload, byte(len(n)>>24), byte(len(n)>>16), byte(len(n)>>8), byte(len(n)))
-			payload = append(payload, n...)
+			kept = append(kept, n)
+			size += 4 + len(n)
 		}
 		ticks := durationToTicks(s.Time.Sub(st.Start)) // 0 for the first sample
 		if len(out) > 0 || st.Frames > 0 {
@@ -322,25 +327,22 @@ func (w *Writer) Write(samples []Sample) error {
 				st.ClampedTimes++
 			}
 		}
-		out = append(out, placed{data: payload, sync: idr, ticks: ticks})
+		out = append(out, placed{nalus: kept, size: size, sync: idr, ticks: ticks})
+		dataSize += size
 	}
-	if len(out) == 0 && buf.Len() == 0 {
+	if len(out) == 0 && head.Len() == 0 {
 		w.st.Dropped, w.st.Invalid = st.Dropped, st.Invalid
 		return nil
 	}
 	prevLast, prevLastAt := st.LastDecode, st.LastDurationAt
 	fragAt := -1
+	bufp := writeBufs.Get().(*[]byte)
+	defer putWriteBuf(bufp)
 	if len(out) > 0 {
 		frag, err := mp4.CreateFragment(st.NextSeq, trackID)
 		if err != nil {
 			return fmt.Errorf("recording: create fragment: %w", err)
 		}
-		size := 0
-		for _, p := range out {
-			size += len(p.data)
-		}
-		frag.Mdat.Data = make([]byte, 0, size) // one allocation, not one per sample
-		buf.Grow(size + 256 + 16*len(out))
 		for i, p := range out {
 			var dur uint64
 			switch {
@@ -359,26 +361,40 @@ func (w *Writer) Write(samples []Sample) error {
 				flags = mp4.SyncSampleFlags
 				st.Keyframes++
 			}
-			frag.AddFullSample(mp4.FullSample{
-				Sample:     mp4.NewSample(flags, uint32(dur), uint32(len(p.data)), 0),
-				DecodeTime: p.ticks,
-				Data:       p.data,
-			})
+			// The trun entry only: the data goes into the write buffer
+			// below, not through mp4ff's mdat.
+			frag.AddSample(mp4.NewSample(flags, uint32(dur), uint32(p.size), 0), p.ticks)
 			st.LastDecode, st.LastDuration = p.ticks, uint32(dur)
 			st.Frames++
 		}
-		fragAt = buf.Len()
-		if err := frag.Encode(&buf); err != nil {
+		if dataSize+8 > math.MaxUint32 {
+			return errors.New("recording: fragment over 4 GiB")
+		}
+		frag.SetTrunDataOffsets() // mdat's 8-byte header follows the moof
+		fragAt = head.Len()
+		if err := frag.Moof.Encode(&head); err != nil {
 			return fmt.Errorf("recording: encode fragment: %w", err)
 		}
-		off, ok := lastDurationOffset(buf.Bytes()[fragAt:])
+		off, ok := lastDurationOffset(head.Bytes()[fragAt:])
 		if !ok {
 			return errors.New("recording: encoded fragment has no per-sample durations")
 		}
 		st.LastDurationAt = w.st.Committed + int64(fragAt+off)
 		st.NextSeq++
 	}
-	if _, err := w.f.WriteAt(buf.Bytes(), w.st.Committed); err != nil {
+	buf := append((*bufp)[:0], head.Bytes()...)
+	if fragAt >= 0 {
+		buf = binary.BigEndian.AppendUint32(buf, uint32(8+dataSize))
+		buf = append(buf, "mdat"...)
+		for _, p := range out {
+			for _, n := range p.nalus {
+				buf = binary.BigEndian.AppendUint32(buf, uint32(len(n)))
+				buf = append(buf, n...)
+			}
+		}
+	}
+	*bufp = buf
+	if _, err := w.f.WriteAt(buf, w.st.Committed); err != nil {
 		return w.rollback(fmt.Errorf("recording: write fragment: %w", err))
 	}
 	// Stretch the previous fragment's last sample to this fragment's
@@ -394,9 +410,22 @@ func (w *Writer) Write(samples []Sample) error {
 			return w.rollback(fmt.Errorf("recording: stretch previous sample: %w", err))
 		}
 	}
-	st.Committed = w.st.Committed + int64(buf.Len())
+	st.Committed = w.st.Committed + int64(len(buf))
 	w.st = st
 	return nil
+}
+
+// writeBufs holds the buffers Write lays a fragment out in, shared by
+// every Writer of the process: a thousand sessions' video tracks need a
+// few at a time, not one each.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// putWriteBuf returns a buffer to writeBufs unless a rare huge batch made
+// it too large to keep.
+func putWriteBuf(b *[]byte) {
+	if cap(*b) <= 1<<20 {
+		writeBufs.Put(b)
+	}
 }
 
 // rollback truncates the file to the committed size after a failed write.

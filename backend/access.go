@@ -50,15 +50,17 @@ func (b *Backend) authSession(ctx context.Context, tok string) (string, error) {
 	return id, nil
 }
 
+const accessQuery = `SELECT s.state, s.created_at, e.closes_at,
+	(SELECT MIN(c.created_at) FROM commands c WHERE c.session_id = s.id AND c.command = 'end')
+	FROM sessions s JOIN exams e ON e.id = s.exam_id WHERE s.id = ?`
+
 // sessionAccess checks the rules above for session id at the backend's now
 // and returns until when the session stays writable (zero: no end yet).
 func (b *Backend) sessionAccess(ctx context.Context, id string) (time.Time, error) {
 	var state string
 	var created int64
 	var closes, ended sql.NullInt64
-	err := b.db.QueryRowContext(ctx, `SELECT s.state, s.created_at, e.closes_at,
-		(SELECT MIN(c.created_at) FROM commands c WHERE c.session_id = s.id AND c.command = 'end')
-		FROM sessions s JOIN exams e ON e.id = s.exam_id WHERE s.id = ?`, id).Scan(&state, &created, &closes, &ended)
+	err := b.accessStmt.QueryRowContext(ctx, id).Scan(&state, &created, &closes, &ended)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, ErrNoSession
 	}

@@ -19,8 +19,14 @@ type Config struct {
 	// Heartbeat is the ping interval clients are told to use; a connection
 	// silent for three of them is dead. Default 10 s.
 	Heartbeat time.Duration
-	Log       *slog.Logger
-	Now       func() time.Time
+	// StoreEvery is how often one connection stores at most
+	// (transport.ServerOptions.StoreEvery): what arrives in between joins
+	// the next batch. Larger batches cost less per message; the price is
+	// up to this much more ack and live-view latency. Default 0: store as
+	// soon as anything arrives.
+	StoreEvery time.Duration
+	Log        *slog.Logger
+	Now        func() time.Time
 	// BodyTimeout bounds the time to read a request body, from the end of
 	// its headers (default 20 s). The network test's upload gets six times
 	// as long. Websocket connections are not affected.
@@ -67,6 +73,8 @@ type Backend struct {
 	cmdCh   map[string]chan struct{}
 
 	live *liveHub // the dashboard's live relay (live.go)
+
+	accessStmt *sql.Stmt // sessionAccess's query, prepared once (access.go)
 }
 
 // enter counts a live connection in, unless the backend is closing.
@@ -120,11 +128,19 @@ func Open(cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	tightenModes(cfg.DataDir, cfg.Log)
+	// Every live connection runs it once a second: parsing it each time
+	// cost more than running it.
+	accessStmt, err := db.Prepare(accessQuery)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("backend: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Backend{
 		cfg: cfg, log: cfg.Log, db: db, tx: newCommitter(db), key: key, admin: admin,
 		ctx: ctx, cancel: cancel, limits: newLimiters(cfg.Limits, cfg.Now),
 		gates: map[string]*sessionGate{}, cmdCh: map[string]chan struct{}{},
+		accessStmt: accessStmt,
 	}
 	b.live = newLiveHub(b)
 	b.conns.Go(func() { b.live.run(ctx) }) // Close waits for it
@@ -151,6 +167,7 @@ func (b *Backend) Close() error {
 		b.cancel()
 		b.conns.Wait()
 		b.tx.close()
+		b.accessStmt.Close()
 		b.closeErr = b.db.Close()
 	})
 	return b.closeErr

@@ -179,3 +179,54 @@ func TestCheckpointsVerifyAnHonestSession(t *testing.T) {
 		t.Fatalf("integrity of an honest session: %+v, %v", in, err)
 	}
 }
+
+// TestCheckpointRowsSettleInOrder drives the storer's side of checkpoints:
+// one that arrives while its data's batch is being stored is checked
+// against that batch (it is not left pending), one ahead of the data waits
+// as pending and is checked by the batch that stores its seq, one for data
+// stored two batches ago is late.
+func TestCheckpointRowsSettleInOrder(t *testing.T) {
+	e := newEnv(t)
+	s := e.b.newLiveSession("s_test")
+	s.pendingCps = map[uint64]receivedCheckpoint{}
+	ctx := context.Background()
+	var chain [][32]byte // chain[i]: digest through seq i
+	chain = append(chain, [32]byte{})
+	for i := 1; i <= 40; i++ {
+		chain = append(chain, transport.Chain(chain[i-1], fmt.Append(nil, "m", i)))
+	}
+	batch := func(first, last uint64) storedChain {
+		return storedChain{base: first - 1, baseD: chain[first-1], digests: chain[first : last+1]}
+	}
+	status := func(rows []checkpointWrite) map[uint64]string {
+		m := map[uint64]string{}
+		for _, w := range rows {
+			if w.resolve {
+				m[w.cp.seq] = "resolved " + w.status
+			} else {
+				m[w.cp.seq] = w.status
+			}
+		}
+		return m
+	}
+	if rows := s.checkpointRows(batch(1, 10)); len(rows) != 0 { // batch 1..10 starts storing
+		t.Fatalf("rows without checkpoints: %v", rows)
+	}
+	s.Checkpoint(ctx, 5, chain[5])       // arrives while 1..10 is stored
+	s.Checkpoint(ctx, 25, chain[25])     // ahead of its data
+	s.Checkpoint(ctx, 12, [32]byte{'x'}) // data changed after capture
+	got := status(s.checkpointRows(batch(11, 20)))
+	want := map[uint64]string{5: "ok", 25: "pending", 12: "mismatch"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after batch 11..20: %v, want %v", got, want)
+	}
+	s.Checkpoint(ctx, 3, chain[3]) // for data stored two batches ago
+	got = status(s.checkpointRows(batch(21, 30)))
+	want = map[uint64]string{3: "late", 25: "resolved ok"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after batch 21..30: %v, want %v", got, want)
+	}
+	if len(s.pendingCps) != 0 || s.cpPending != 0 {
+		t.Fatalf("still pending: %v", s.pendingCps)
+	}
+}

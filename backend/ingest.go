@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/invigil/invigil/transport"
@@ -40,6 +41,14 @@ type liveSession struct {
 	refusedEnd int64     // its committed size at hello (0: none yet)
 	budget     *timeBudget
 	broken     error // a failed Store: this connection must end
+
+	// Checkpoints (checkpoint.go). The reader queues them in cpIn; the
+	// storer settles them against what it stores.
+	cpMu       sync.Mutex
+	cpIn       []receivedCheckpoint          // queued by the reader, not yet written
+	cpPending  int                           // len(pendingCps), for the reader's bound
+	pendingCps map[uint64]receivedCheckpoint // written as pending: waiting for their data (storer only)
+	prevChain  storedChain                   // the digests of the last stored batch (storer only)
 }
 
 type liveTrack struct {
@@ -93,6 +102,10 @@ func (s *liveSession) Hello(ctx context.Context, h *transport.Control) (uint64, 
 	if err := s.loadRefused(ctx); err != nil {
 		return 0, "", err
 	}
+	if err := s.loadPendingCheckpoints(ctx); err != nil {
+		return 0, "", err
+	}
+	s.prevChain = storedChain{base: s.lastSeq, baseD: s.digest}
 	// Through the committer: a write of its own would wait for the
 	// committer's transaction, holding a pooled connection meanwhile.
 	if err := s.b.tx.do(ctx, func(tx *sql.Tx) error {
@@ -200,6 +213,7 @@ func (s *liveSession) Store(ctx context.Context, frames []transport.Frame) error
 	err := s.store(ctx, frames)
 	if err != nil {
 		s.broken = err
+		s.prevChain = storedChain{} // its digests were never committed
 		s.closeTracks()
 	}
 	return err
@@ -266,6 +280,7 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 		return fmt.Errorf("sync track files: %w", err)
 	}
 	last := frames[len(frames)-1].Seq
+	cps := s.checkpointRows(storedChain{base: s.lastSeq, baseD: s.digest, digests: digests})
 	err := s.b.tx.do(ctx, func(tx *sql.Tx) error {
 		for _, e := range events {
 			if _, err := s.b.tx.exec(tx, `INSERT INTO events(session_id, seq, time, type, body) VALUES (?,?,?,?,?)`, s.id, e.seq, e.time, e.typ, e.body); err != nil {
@@ -299,11 +314,12 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errors.New("update session: another connection stored concurrently")
 		}
-		return s.verifyCheckpoints(tx, frames[0].Seq, digests)
+		return s.writeCheckpoints(tx, cps, micros(now))
 	})
 	if err != nil {
 		return err
 	}
+	s.logMismatches(cps)
 	for _, t := range s.tracks {
 		t.touched = false
 	}
@@ -361,19 +377,33 @@ func (s *liveSession) AckCommand(id string) error {
 // Finish implements transport.ServerSession.
 func (s *liveSession) Finish(ctx context.Context, lastSeq uint64) (string, error) {
 	now := micros(s.b.cfg.Now())
+	var cps []checkpointWrite
+	if s.pendingCps != nil {
+		cps = s.checkpointRows(storedChain{base: s.lastSeq, baseD: s.digest})
+	}
 	err := s.b.tx.do(ctx, func(tx *sql.Tx) error {
+		if err := s.writeCheckpoints(tx, cps, now); err != nil {
+			return err
+		}
 		_, err := tx.Exec(`UPDATE sessions SET state = CASE WHEN end_requested = 1 THEN 'ended' ELSE 'finished' END, finished_at = ?, updated_at = ? WHERE id = ?`, now, now, s.id)
 		return err
 	})
 	if err != nil {
 		return "", err
 	}
+	s.logMismatches(cps)
 	s.closeTracks()
 	return hex.EncodeToString(s.digest[:]), nil
 }
 
-// close releases the session's files when its connection ends.
-func (s *liveSession) close() { s.closeTracks() }
+// close records the checkpoints still queued and releases the session's
+// files when its connection ends.
+func (s *liveSession) close() {
+	if s.broken == nil {
+		s.flushCheckpoints()
+	}
+	s.closeTracks()
+}
 
 // sessionGate lets one connection per session store at a time; a newer
 // connection replaces an older one.

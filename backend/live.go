@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -184,7 +183,7 @@ func (h *liveHub) publish(session string, track uint8, frames []transport.Frame)
 	}
 	f := &st.feeds[i]
 	for _, fr := range frames {
-		lf := liveFrame{key: fr.Flags&transport.FlagKeyframe != 0, seq: fr.Seq, time: fr.Time.UnixMicro(), data: bytes.Clone(fr.Payload)}
+		lf := liveFrame{key: fr.Flags&transport.FlagKeyframe != 0, seq: fr.Seq, time: fr.Time.UnixMicro(), data: fr.Payload} // transport never reuses a stored frame's bytes
 		if lf.key {
 			h.dropGOP(f)
 		}

@@ -30,8 +30,11 @@ const DefaultCheckpointInterval = 2 * time.Second
 // stored.
 type CheckpointRecorder interface {
 	// Checkpoint records that the client's chain digest through seq is
-	// digest. It must be durable when it returns. A mismatch with what is
-	// (or will be) stored is the backend's to record, not an error.
+	// digest. It must be durable before any message read after it is
+	// acknowledged: at the latest when the next Store or Finish returns.
+	// It runs on the connection's reader, which it should not keep
+	// waiting. A mismatch with what is (or will be) stored is the
+	// backend's to record, not an error.
 	Checkpoint(ctx context.Context, seq uint64, digest [32]byte) error
 }
 

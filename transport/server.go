@@ -37,6 +37,7 @@ type ServerSession interface {
 	// Store makes frames durable, in order. They are contiguous and start
 	// right after the last stored one. Store returns only once they would
 	// survive a crash of the backend; ServeConn acks them after that.
+	// Store may keep the frames' bytes: ServeConn never reuses them.
 	Store(ctx context.Context, frames []Frame) error
 	// Commands returns the commands not yet acknowledged by the client, and a
 	// channel that is closed when that list changes.
@@ -61,15 +62,26 @@ type ServerOptions struct {
 	MessageTimeout time.Duration
 	MaxBatch       int // frames per Store call; default 512
 	MaxBatchSize   int // bytes per Store call; default 8 MiB
+	// StoreEvery makes a connection call Store at most once per interval:
+	// what arrives meanwhile waits for the next call, so that a busy
+	// backend stores fewer, larger batches (each Store costs a
+	// transaction, file writes and an ack). A message arriving after a
+	// quiet interval is stored at once. Default 0: store as soon as
+	// anything arrives.
+	StoreEvery time.Duration
 	// MaxConnBytes is how many bytes one connection may hold read but not
 	// yet stored before its reader waits for the store (backpressure).
 	// Default 16 MiB; never less than one frame.
 	MaxConnBytes int64
 	// Budget bounds the bytes all connections sharing it hold in memory
 	// between reading and storing (half-received messages included). A
-	// connection that would exceed it is closed with 4503. Default: one
-	// budget of DefaultBudgetBytes shared by every ServeConn of the process.
+	// connection that would exceed it waits up to BudgetWait for bytes to
+	// be given back, then is closed with 4503. Default: one budget of
+	// DefaultBudgetBytes shared by every ServeConn of the process.
 	Budget *Budget
+	// BudgetWait is how long a reader waits for the Budget; default
+	// Heartbeat, and never past the message's own deadline.
+	BudgetWait time.Duration
 	// Linger is how long the server waits for the client's close frame
 	// after sending its own, discarding what still arrives, so that a
 	// client in the middle of a large frame sees the close code rather
@@ -91,10 +103,21 @@ var defaultBudget = NewBudget(DefaultBudgetBytes)
 // Budget bounds the bytes that the connections sharing it hold in memory
 // between reading a message and storing it, so that clients sending half
 // a message (or sending faster than the backend stores) cannot pin the
-// backend's memory. It is safe for concurrent use.
+// backend's memory. A reader that finds it exhausted waits, in turn, for
+// bytes to be given back (its client then waits on TCP), for at most
+// BudgetWait. It is safe for concurrent use.
 type Budget struct {
 	max  int64
 	used atomic.Int64
+
+	waiting atomic.Int32 // len(queue), read without mu by give
+	mu      sync.Mutex
+	queue   []*budgetWaiter // first come, first served
+}
+
+type budgetWaiter struct {
+	n     int64
+	ready chan struct{} // closed when its n bytes are taken for it
 }
 
 // NewBudget returns a budget of max bytes.
@@ -115,7 +138,62 @@ func (b *Budget) take(n int64) bool {
 	}
 }
 
-func (b *Budget) give(n int64) { b.used.Add(-n) }
+// takeWait takes n bytes, waiting until deadline for them behind the
+// readers that waited first. It reports whether it got them.
+func (b *Budget) takeWait(n int64, deadline time.Time) bool {
+	if b.waiting.Load() == 0 && b.take(n) {
+		return true
+	}
+	w := &budgetWaiter{n: n, ready: make(chan struct{})}
+	b.mu.Lock()
+	b.queue = append(b.queue, w)
+	b.waiting.Add(1)
+	b.grantLocked() // bytes given back before the lock was taken
+	b.mu.Unlock()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-w.ready:
+		return true
+	case <-t.C:
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-w.ready: // granted meanwhile
+		return true
+	default:
+	}
+	for i, q := range b.queue {
+		if q == w {
+			b.queue = append(b.queue[:i], b.queue[i+1:]...)
+			b.waiting.Add(-1)
+			break
+		}
+	}
+	b.grantLocked() // a large head leaving may let smaller ones in
+	return false
+}
+
+// grantLocked hands bytes to the waiters at the head of the queue while
+// they fit.
+func (b *Budget) grantLocked() {
+	for len(b.queue) > 0 && b.take(b.queue[0].n) {
+		close(b.queue[0].ready)
+		b.queue[0] = nil
+		b.queue = b.queue[1:]
+		b.waiting.Add(-1)
+	}
+}
+
+func (b *Budget) give(n int64) {
+	b.used.Add(-n)
+	if b.waiting.Load() > 0 {
+		b.mu.Lock()
+		b.grantLocked()
+		b.mu.Unlock()
+	}
+}
 
 // Command re-sending on one connection (docs/protocol.md section 2.5): a
 // command not acknowledged 3 heartbeats after it was sent is sent again,
@@ -179,6 +257,9 @@ func ServeConn(ctx context.Context, conn *websocket.Conn, sess ServerSession, op
 	}
 	if opts.Budget == nil {
 		opts.Budget = defaultBudget
+	}
+	if opts.BudgetWait <= 0 {
+		opts.BudgetWait = opts.Heartbeat
 	}
 	if opts.Linger <= 0 {
 		opts.Linger = 2 * time.Second
@@ -350,7 +431,7 @@ func (s *serverConn) readMessage(by time.Time, what string) (typ int, b []byte, 
 				}
 			}
 			n := min(limit, max(2<<10, 2*cap(b))) // small first: most frames are a few KiB, and the budget counts capacity
-			if !s.opts.Budget.take(int64(n - cap(b))) {
+			if !s.opts.Budget.takeWait(int64(n-cap(b)), s.budgetDeadline()) {
 				s.log.Warn("memory budget exhausted", "used", s.opts.Budget.Used())
 				return typ, b, &RemoteError{Code: CodeUnavailable, Message: "the backend is busy (memory budget); reconnect later"}
 			}
@@ -368,6 +449,16 @@ func (s *serverConn) readMessage(by time.Time, what string) (typ int, b []byte, 
 			return typ, b, s.readErr(err, "the rest of a message")
 		}
 	}
+}
+
+// budgetDeadline is how long the message being read may wait for the
+// memory budget: BudgetWait, and not past its own deadline.
+func (s *serverConn) budgetDeadline() time.Time {
+	d := time.Now().Add(s.opts.BudgetWait)
+	if !s.msgDeadline.IsZero() && s.msgDeadline.Before(d) {
+		d = s.msgDeadline
+	}
+	return d
 }
 
 func frameTypeName(typ int) string {
@@ -495,6 +586,7 @@ func (s *serverConn) read(ctx context.Context) error {
 // store batches frames, drops duplicates, stores and publishes acks.
 func (s *serverConn) store(ctx context.Context, last uint64) error {
 	var batch []Frame
+	var lastStore time.Time
 	for {
 		var first item
 		select {
@@ -526,20 +618,43 @@ func (s *serverConn) store(ctx context.Context, last uint64) error {
 			return nil
 		}
 		err := add(first)
+		var window <-chan time.Time // open until this connection may store again
+		var timer *time.Timer
+		if wait := time.Until(lastStore.Add(s.opts.StoreEvery)); wait > 0 {
+			timer = time.NewTimer(wait)
+			window = timer.C
+		}
 	fill:
 		for err == nil && fin == nil && len(batch) < s.opts.MaxBatch && size < s.opts.MaxBatchSize {
+			if window == nil {
+				select {
+				case it := <-s.items:
+					err = add(it)
+				default:
+					break fill
+				}
+				continue
+			}
 			select {
 			case it := <-s.items:
 				err = add(it)
-			default:
-				break fill
+			case <-window:
+				window = nil
+			case <-ctx.Done():
+				timer.Stop()
+				s.release(cost)
+				return nil
 			}
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 		if err != nil {
 			s.release(cost)
 			return err
 		}
 		if len(batch) > 0 {
+			lastStore = time.Now()
 			err := s.sess.Store(ctx, batch)
 			s.release(cost)
 			if err != nil {

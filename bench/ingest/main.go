@@ -42,6 +42,14 @@ import (
 	"time"
 )
 
+// serveFlags are the -serve-flag values.
+var serveFlags stringList
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, " ") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
 func main() {
 	role := flag.String("role", "bench", "bench (coordinator) or load (the load process; started by the coordinator)")
 	clients := flag.String("clients", "100,300,1000", "comma-separated session counts")
@@ -50,6 +58,7 @@ func main() {
 	sample := flag.Duration("sample", 0, "RSS sample interval (default: 10 s in a soak, none otherwise)")
 	pprofAddr := flag.String("pprof", "", "start invigild with --pprof ADDR (e.g. 127.0.0.1:6060) to profile it during a round")
 	keep := flag.Bool("keep", false, "keep the data directories (printed) for inspection")
+	flag.Var(&serveFlags, "serve-flag", "an extra flag for invigild serve, e.g. -serve-flag=--store-every=0 (repeatable)")
 	prebuilt := flag.String("invigild", "", "use this invigild binary instead of building ./cmd/invigild (to compare builds)")
 	// -role load only:
 	server := flag.String("server", "", "load: backend URL")
@@ -195,6 +204,7 @@ type backendProc struct {
 
 func startBackend(bin, data, addr, pprofAddr string) (*backendProc, error) {
 	args := []string{"serve", "--data", data, "--addr", addr, "--no-rate-limit", "--log-level", "warn"}
+	args = append(args, serveFlags...)
 	if pprofAddr != "" {
 		args = append(args, "--pprof", pprofAddr)
 	}

@@ -1,0 +1,98 @@
+package backend
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"testing"
+)
+
+// TestCommitterIsolatesAFailingRequest: a batch of requests shares one
+// transaction; one request's error must roll back only its own changes,
+// whether it fails alone or among others (the batch then runs again with
+// savepoints).
+func TestCommitterIsolatesAFailingRequest(t *testing.T) {
+	db, err := openDB(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE t (x INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	c := newCommitter(db)
+	defer c.close()
+	ctx := context.Background()
+	insert := func(x int, fail bool) func(*sql.Tx) error {
+		return func(tx *sql.Tx) error {
+			if _, err := c.exec(tx, `INSERT INTO t(x) VALUES (?)`, x); err != nil {
+				return err
+			}
+			if fail {
+				return fmt.Errorf("request %d fails after its insert", x)
+			}
+			return nil
+		}
+	}
+	// Hold the committer in a first request so that the next ones queue
+	// up and run as one batch.
+	hold, held := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- c.do(ctx, func(tx *sql.Tx) error { close(held); <-hold; return insert(0, false)(tx) })
+	}()
+	<-held
+	const n = 20
+	errs := make(chan error, n)
+	for i := 1; i <= n; i++ {
+		go func() { errs <- c.do(ctx, insert(i, i%7 == 0)) }()
+	}
+	for len(c.reqs) < n { // all queued behind the held request
+		runtime.Gosched()
+	}
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for range n {
+		if err := <-errs; err != nil {
+			failed++
+		}
+	}
+	if failed != n/7 {
+		t.Fatalf("%d requests failed, want %d", failed, n/7)
+	}
+	for i := 0; i <= n; i++ {
+		var got int
+		err := db.QueryRow(`SELECT count(*) FROM t WHERE x = ?`, i).Scan(&got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 1
+		if i > 0 && i%7 == 0 {
+			want = 0
+		}
+		if got != want {
+			t.Errorf("row %d: %d stored, want %d", i, got, want)
+		}
+	}
+	// A request failing alone rolls back its own changes.
+	if err := c.do(ctx, insert(100, true)); err == nil {
+		t.Fatal("a failing request reported success")
+	}
+	var got int
+	db.QueryRow(`SELECT count(*) FROM t WHERE x = 100`).Scan(&got)
+	if got != 0 {
+		t.Fatal("a failed request's insert was committed")
+	}
+	if err := c.do(ctx, func(*sql.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	c.close()
+	if err := c.do(ctx, insert(101, false)); !errors.Is(err, errStoreClosed) {
+		t.Fatalf("do after close: %v", err)
+	}
+}

@@ -29,7 +29,10 @@ type detector interface {
 	// it starts the family's goroutines with m.wg.Go (they return once
 	// m.ctx is done) and turns what they see into conditions with
 	// m.reconcileLocked. It returns what the family does when the Monitor
-	// closes.
+	// closes. NewMonitor walks the list in order, so a family's goroutines
+	// may run while later families start. The Monitor's helpers for it:
+	// poll (a ticker loop), detectorErr (a detector that cannot tell,
+	// logged once), reconcileLocked, onTick (the heartbeat).
 	watch(m *Monitor) closeHooks
 }
 

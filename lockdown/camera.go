@@ -1,6 +1,7 @@
 package lockdown
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -72,4 +73,42 @@ func CheckCameras(p *policy.Policy, cams []Camera) CheckResult {
 		r.Fixes = []string{"Close the program that provides " + strings.Join(virtual, ", ") + " (OBS, ManyCam, Snap Camera...) and use a real webcam"}
 	}
 	return r
+}
+
+// cameraDetector is the virtual-camera family: a camera that capture
+// reports as virtual, or whose label the policy lists (OBS, ManyCam...), is
+// a camera.virtual violation and a check that warns or fails per
+// virtual_camera.action. It does not poll: the client tells the check
+// (CheckOptions.Cameras) and the Monitor (SetCameras) which cameras capture
+// found.
+type cameraDetector struct{}
+
+func (cameraDetector) name() string { return "camera" }
+
+func (cameraDetector) check(_ context.Context, in *checkInput) []CheckResult {
+	return []CheckResult{CheckCameras(in.p, in.cameras)}
+}
+
+func (cameraDetector) watch(m *Monitor) closeHooks {
+	if m.opts.Cameras != nil {
+		m.SetCameras(m.opts.Cameras)
+	}
+	return closeHooks{}
+}
+
+// SetCameras gives the Monitor the current camera devices (from capture);
+// virtual ones open camera.virtual violations.
+func (m *Monitor) SetCameras(cams []Camera) {
+	var conds []cond
+	if m.p.VirtualCamera.Action != policy.Allow {
+		for _, c := range cams {
+			if why := virtualReason(m.p, c); why != "" {
+				conds = append(conds, cond{key: "camera:" + c.Label, code: CodeCameraVirtual, sev: severityFor(m.p.VirtualCamera.Action),
+					summary: "Virtual camera: " + c.Label, evidence: map[string]string{"label": c.Label, "reason": why}})
+			}
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reconcileLocked("camera", conds, m.opts.Clock.Now())
 }

@@ -1,10 +1,13 @@
 package lockdown
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/invigil/invigil/lockdown/policy"
 )
@@ -87,4 +90,59 @@ func statusFor(a policy.Action) Status {
 		return StatusWarn
 	}
 	return StatusPass
+}
+
+// displayDetector is the display family: more displays than the policy's
+// displays.max is a display.count violation (and a check that warns or
+// fails, per displays.action). The Monitor also tells a DisplaySink of
+// every change in the displays' count or geometry.
+type displayDetector struct{}
+
+func (displayDetector) name() string { return "displays" }
+
+func (displayDetector) check(_ context.Context, in *checkInput) []CheckResult {
+	ds, err := readDisplays()
+	return []CheckResult{displayResult(in.p, ds, err)}
+}
+
+func (displayDetector) watch(m *Monitor) closeHooks {
+	m.wg.Go(func() {
+		r := newDisplayReader()
+		defer r.close()
+		var last []Display // guarded by m.mu
+		m.poll(m.opts.DisplayInterval, func(now time.Time) {
+			ds, err := r.read()
+			m.detectorErr("displays", err)
+			if err != nil {
+				return
+			}
+			conds := displayConds(m.p, ds)
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if !slices.Equal(ds, last) {
+				last = ds
+				if !m.stopped {
+					m.notify.displaysChanged(now, slices.Clone(ds))
+				}
+			}
+			m.reconcileLocked("display", conds, now)
+		})
+	})
+	return closeHooks{}
+}
+
+// displayConds is the condition of too many displays, if they are.
+func displayConds(p *policy.Policy, ds []Display) []cond {
+	if len(ds) <= p.Displays.Max || p.Displays.Action == policy.Allow {
+		return nil
+	}
+	geo := make([]string, len(ds))
+	for i, d := range ds {
+		geo[i] = d.String()
+	}
+	return []cond{{
+		key: "display.count:" + strconv.Itoa(len(ds)), code: CodeDisplayCount, sev: severityFor(p.Displays.Action),
+		summary:  fmt.Sprintf("%s connected, the exam allows %d", plural(len(ds), "display", "displays"), p.Displays.Max),
+		evidence: map[string]string{"count": strconv.Itoa(len(ds)), "max": strconv.Itoa(p.Displays.Max), "geometry": strings.Join(geo, " ")},
+	}}
 }

@@ -1,9 +1,9 @@
 // Package lockdown enforces an exam policy on the student's machine: the
 // detectors (processes, remote-access listeners, displays, virtual
-// machines, remote sessions, virtual cameras, clipboard), the system check
-// report, the Monitor that emits violations during the exam, closing
-// prohibited programs. Every change it makes goes through the undo journal
-// (package lockdown/journal) first.
+// machines, remote sessions, virtual cameras, clipboard, hidden windows,
+// focus, keys), the system check report, the Monitor that emits violations
+// during the exam, closing prohibited programs. Every change it makes goes
+// through the undo journal (package lockdown/journal) first.
 // It never imports Fyne or transport: the client carries violations to the
 // backend through the Sink it implements.
 //
@@ -19,6 +19,33 @@
 //	j.Close(ctx)        // undoes every change, removes the journal
 //
 // `invigil reset` calls journal.Reset on the same journal path.
+//
+// # Detector families
+//
+// Each family of what lockdown looks for implements one interface,
+// detector (detector.go): check, for the system check, and watch, which
+// starts the family inside a Monitor. Check and NewMonitor walk the same
+// list, detectors, so a family's rules (what counts, how severe it is, what
+// the check tells the student, what the Monitor does about it) sit next to
+// its detector, and a new family needs no change to either:
+//
+//   - prohibited.go: prohibited programs, by name or executable hash
+//     (process.go) and by a listening remote-access port (ports.go); two
+//     checks, one poll; closing blocked programs, or asking first.
+//   - display.go: the display count (and DisplaySink changes).
+//   - vm.go, remote.go: virtual machine; remote session (over the process
+//     list the prohibited-programs family publishes).
+//   - camera.go: virtual cameras, told by the client (SetCameras).
+//   - clipboard.go: clearing at the exam's start and end; ClipboardUsed.
+//   - hidden.go: windows hidden from screen capture.
+//   - focus.go: focus loss (FocusLost, FocusGained; FocusLostTo in
+//     foreground.go), its grace timed by the Monitor's heartbeat (the
+//     process poll).
+//   - kiosk.go: the desktop lockdown's key reports.
+//
+// monitor.go is what the families share: the lifecycle, reconciling a
+// family's conditions into open and end events, and monitor_notify.go
+// delivering them to the Sink in order, outside the Monitor's lock.
 //
 // # Design notes and surprises
 //

@@ -16,6 +16,7 @@ func TestMonitorFocusLostTo(t *testing.T) {
 	p.FocusLoss = policy.FocusLoss{Action: policy.Block, GraceMS: 1000}
 	p.Processes.Prohibited = nil
 	p.RemotePorts = nil
+	p.VirtualMachine, p.RemoteSession = policy.Allow, policy.Allow // focus events only, whatever machine this is
 	t0 := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 	clock := &fakeClock{now: t0}
 	rec := newRecorder()

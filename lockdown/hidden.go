@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/invigil/invigil/lockdown/policy"
 )
@@ -183,3 +184,39 @@ func hiddenConds(p *policy.Policy, ws []HiddenWindow) []cond {
 }
 
 func selfPID() int32 { return int32(os.Getpid()) }
+
+// hiddenWindowDetector is the family of windows hidden from screen
+// capture: another program's window that asks to be left out of
+// screenshots is a window.hidden violation and a check that warns or fails
+// per the policy's hidden_windows. Where no window can hide (X11) the check
+// passes with evidence "not_applicable" and the Monitor does not poll.
+type hiddenWindowDetector struct{}
+
+func (hiddenWindowDetector) name() string { return "hidden_windows" }
+
+func (hiddenWindowDetector) check(ctx context.Context, in *checkInput) []CheckResult {
+	s, err := in.listHidden(ctx, selfPID())
+	return []CheckResult{hiddenResult(in.p, s, err)}
+}
+
+func (hiddenWindowDetector) watch(m *Monitor) closeHooks {
+	m.wg.Go(func() {
+		if _, err := m.opts.listHidden(m.ctx, selfPID()); errors.Is(err, errNotApplicable) {
+			return // nothing to watch on this system
+		}
+		m.poll(m.opts.HiddenWindowInterval, func(now time.Time) {
+			s, err := m.opts.listHidden(m.ctx, selfPID())
+			if m.ctx.Err() != nil {
+				return
+			}
+			m.detectorErr("hidden_windows", err)
+			if err != nil {
+				return
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			m.reconcileLocked("hidden", hiddenConds(m.p, s.Hidden), now)
+		})
+	})
+	return closeHooks{}
+}

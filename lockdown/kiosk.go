@@ -1,6 +1,7 @@
 package lockdown
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"time"
@@ -52,18 +53,29 @@ func kioskActive(k policy.Kiosk) bool {
 // keyReportEvery is how often one key combination is reported at most.
 const keyReportEvery = 10 * time.Second
 
-// startKiosk starts the kiosk when the Monitor has a journal (without one
-// it changes nothing) and the policy asks for it.
-func (m *Monitor) startKiosk() {
+// kioskDetector is the desktop-lockdown family (policy "kiosk", Windows
+// only): the kiosk swallows the keys the policy blocks and reports them
+// and the ones it flags; each report is a key.blocked or key.used
+// violation, opened and ended at once, one per key combination per
+// keyReportEvery. The kiosk starts when the Monitor has a journal (without
+// one it changes nothing) and the policy asks for it; other systems say in
+// the log that it is not available. The system check has nothing to check.
+type kioskDetector struct{}
+
+func (kioskDetector) name() string { return "kiosk" }
+
+func (kioskDetector) check(context.Context, *checkInput) []CheckResult { return nil }
+
+func (kioskDetector) watch(m *Monitor) closeHooks {
 	if m.opts.Journal == nil || !kioskActive(m.p.Kiosk) {
-		return
+		return closeHooks{}
 	}
-	m.keyCh = make(chan keyReport, 64)
+	keyCh := make(chan keyReport, 64)
 	k, err := m.opts.kiosk(kioskConfig{
 		policy: kioskPolicy(m.p), journal: m.opts.Journal, log: m.log, self: selfPID(),
 		report: func(r keyReport) {
 			select {
-			case m.keyCh <- r:
+			case keyCh <- r:
 			default: // a burst: the rate limit would drop it anyway
 			}
 		},
@@ -71,32 +83,28 @@ func (m *Monitor) startKiosk() {
 	switch {
 	case errors.Is(err, ErrUnsupported):
 		m.log.Info("desktop lockdown (kiosk) is not available on this system", "err", err)
-		return
+		return closeHooks{}
 	case err != nil:
 		m.log.Error("desktop lockdown (kiosk) failed", "err", err)
-		return
+		return closeHooks{}
 	}
-	m.kioskH = k
-	m.wg.Go(m.keyLoop)
-}
-
-func (m *Monitor) stopKiosk() {
-	if m.kioskH != nil {
-		if err := m.kioskH.Close(); err != nil {
+	m.wg.Go(func() { m.keyLoop(keyCh) })
+	return closeHooks{halt: func() {
+		if err := k.Close(); err != nil {
 			m.log.Warn("desktop lockdown (kiosk) stop", "err", err)
 		}
-	}
+	}}
 }
 
 // keyLoop turns key reports into instant violations, one per key
 // combination per keyReportEvery.
-func (m *Monitor) keyLoop() {
+func (m *Monitor) keyLoop(keyCh <-chan keyReport) {
 	last := map[string]time.Time{}
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
-		case r := <-m.keyCh:
+		case r := <-keyCh:
 			now := m.opts.Clock.Now()
 			if t, ok := last[r.Keys]; ok && now.Sub(t) < keyReportEvery {
 				continue

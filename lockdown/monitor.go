@@ -64,6 +64,8 @@ type MonitorOptions struct {
 	listHidden hiddenWindowLister
 	// kiosk replaces the OS's desktop lockdown in tests.
 	kiosk kioskStarter
+	// detectors replaces the package's list of families in tests.
+	detectors []detector
 }
 
 // Monitor watches the system during the exam and emits violations: an
@@ -81,15 +83,13 @@ type Monitor struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
-	procs *procScanner // owned by the process loop
-	ports *portScanner // owned by the process loop
-	// snap is the process loop's latest full list, for the session loop.
-	snap  atomic.Pointer[[]procInfo]
-	askCh chan askItem
-	// keyCh carries the kiosk's key reports to keyLoop; kioskH stops the
-	// kiosk. Both are set before the goroutines start.
-	keyCh  chan keyReport
-	kioskH kioskHandle
+	// hooks are the families' steps in Close.
+	hooks []closeHooks
+	// snap is the prohibited-programs family's latest full process list,
+	// for the remote-session family.
+	snap atomic.Pointer[[]procInfo]
+	// ticks run at every heartbeat (onTick); guarded by mu.
+	ticks []func(now time.Time)
 
 	// notify delivers the events to the Sink, in order, outside mu.
 	notify *notifier
@@ -98,23 +98,16 @@ type Monitor struct {
 	mu          sync.Mutex
 	stopped     bool
 	open        map[string]*openViolation
-	handled     map[string]bool   // process keys already closed or asked about
-	resolution  map[string]string // process key → what became of it
+	resolution  map[string]string // violation key → what became of it (its end event says)
 	focusLost   bool
 	focusLostAt time.Time
-	focusTo     focusTaker // who took it (foreground.go)
-	displays    []Display
-	lastErr     map[string]string // loop → last error logged
+	focusTo     focusTaker        // who took it (foreground.go)
+	lastErr     map[string]string // detector → last error logged
 }
 
 type openViolation struct {
 	v      Violation
 	source string
-}
-
-type askItem struct {
-	key string
-	f   ProcessFinding
 }
 
 // cond is a condition a detector sees; while it holds, its violation is open.
@@ -125,12 +118,15 @@ type cond struct {
 	summary  string
 	evidence map[string]string
 	start    time.Time // zero: now
-	finding  *ProcessFinding
+	// opened, if set, runs with the Monitor's lock held when the
+	// condition opens its violation (key is the condition's): the
+	// family's enforcement, such as closing the program.
+	opened func(key string)
 }
 
-// NewMonitor validates the policy and options and starts watching. With
-// clipboard "clear" or "block" and a journal, it clears the clipboard now
-// and again at Close.
+// NewMonitor validates the policy and options and starts watching: it
+// starts every detector family (detectors) in turn. With clipboard "clear"
+// or "block" and a journal, it clears the clipboard now and again at Close.
 func NewMonitor(p *policy.Policy, opts MonitorOptions) (*Monitor, error) {
 	if p == nil {
 		return nil, errors.New("monitor: no policy")
@@ -178,39 +174,29 @@ func NewMonitor(p *policy.Policy, opts MonitorOptions) (*Monitor, error) {
 	if opts.kiosk == nil {
 		opts.kiosk = startKiosk
 	}
+	if opts.detectors == nil {
+		opts.detectors = detectors
+	}
 	m := &Monitor{
 		p:          p.Clone(),
 		opts:       opts,
 		log:        opts.Logger.With("component", "lockdown.monitor"),
 		env:        opts.Getenv,
-		askCh:      make(chan askItem, 64),
 		open:       map[string]*openViolation{},
-		handled:    map[string]bool{},
 		resolution: map[string]string{},
 		lastErr:    map[string]string{},
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.notify = newNotifier(opts.Sink)
-	m.procs = newProcScanner(m.p)
-	m.ports = newPortScanner(m.p, m.procs.self)
-	m.clearClipboard("exam start")
-	if opts.Cameras != nil {
-		m.SetCameras(opts.Cameras)
-	}
-	m.wg.Go(m.processLoop)
-	m.wg.Go(m.displayLoop)
-	m.wg.Go(m.sessionLoop)
-	m.wg.Go(m.hiddenLoop)
-	m.startKiosk()
-	if m.p.Enforcement.Terminate == policy.TerminateAsk && opts.Ask != nil {
-		m.wg.Go(m.askLoop)
+	for _, d := range opts.detectors {
+		m.hooks = append(m.hooks, d.watch(m))
 	}
 	return m, nil
 }
 
-// Close stops the Monitor, waits for its goroutines, ends every open
-// violation (End = now, resolution "monitor stopped") and, per the clipboard
-// policy, clears the clipboard. It is idempotent. The journal stays open:
+// Close stops the Monitor (and the kiosk), waits for its goroutines, ends
+// every open violation (End = now, resolution "monitor stopped") and, per the
+// clipboard policy, clears the clipboard: the families' close hooks. It is idempotent. The journal stays open:
 // its owner closes it to undo the changes.
 func (m *Monitor) Close() error {
 	m.closeOnce.Do(func() {
@@ -218,7 +204,11 @@ func (m *Monitor) Close() error {
 		m.stopped = true
 		m.mu.Unlock()
 		m.cancel()
-		m.stopKiosk()
+		for _, h := range m.hooks {
+			if h.halt != nil {
+				h.halt()
+			}
+		}
 		m.wg.Wait()
 		m.mu.Lock()
 		now := m.opts.Clock.Now()
@@ -227,7 +217,11 @@ func (m *Monitor) Close() error {
 		}
 		m.mu.Unlock()
 		m.notify.close() // every event is with the Sink when Close returns
-		m.clearClipboard("exam end")
+		for _, h := range m.hooks {
+			if h.done != nil {
+				h.done()
+			}
+		}
 	})
 	return nil
 }
@@ -242,81 +236,6 @@ func (m *Monitor) Open() []Violation {
 	}
 	slices.SortFunc(out, func(a, b Violation) int { return a.Start.Compare(b.Start) })
 	return out
-}
-
-// FocusLost tells the Monitor that the exam window lost focus at at. After
-// the policy's grace period a focus.lost violation opens, starting at at.
-func (m *Monitor) FocusLost(at time.Time) {
-	if m.p.FocusLoss.Action == policy.Allow {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.focusLost {
-		return
-	}
-	m.focusLost, m.focusLostAt = true, at
-	m.focusTickLocked(at)
-}
-
-// FocusGained tells the Monitor that the exam window has focus again; an
-// open focus.lost violation ends at at.
-func (m *Monitor) FocusGained(at time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.focusLost, m.focusTo = false, focusTaker{}
-	m.reconcileLocked("focus", nil, at)
-}
-
-func (m *Monitor) focusTickLocked(now time.Time) {
-	if !m.focusLost {
-		return
-	}
-	c := m.focusCondLocked()
-	if m.open[c.key] != nil {
-		return
-	}
-	grace := time.Duration(m.p.FocusLoss.GraceMS) * time.Millisecond
-	if now.Sub(m.focusLostAt) < grace {
-		return
-	}
-	m.reconcileLocked("focus", []cond{c}, now)
-}
-
-// ClipboardUsed tells the Monitor that the student tried to copy, cut or
-// paste in the exam window. Under clipboard "block" it is a violation
-// (opened and ended at once); otherwise it is ignored.
-func (m *Monitor) ClipboardUsed(at time.Time, op ClipboardOp) {
-	if m.p.Clipboard != policy.ClipboardBlock {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.stopped {
-		return
-	}
-	v := Violation{ID: newViolationID(), Code: CodeClipboardUsed, Severity: SeverityWarning, Phase: PhaseOpen,
-		Summary: "Clipboard " + string(op) + " attempted; the exam blocks the clipboard", Evidence: map[string]string{"op": string(op)}, Start: at}
-	m.notify.violation(v)
-	v.Phase, v.End = PhaseEnd, at
-	m.notify.violation(v)
-}
-
-// SetCameras gives the Monitor the current camera devices (from capture);
-// virtual ones open camera.virtual violations.
-func (m *Monitor) SetCameras(cams []Camera) {
-	var conds []cond
-	if m.p.VirtualCamera.Action != policy.Allow {
-		for _, c := range cams {
-			if why := virtualReason(m.p, c); why != "" {
-				conds = append(conds, cond{key: "camera:" + c.Label, code: CodeCameraVirtual, sev: severityFor(m.p.VirtualCamera.Action),
-					summary: "Virtual camera: " + c.Label, evidence: map[string]string{"label": c.Label, "reason": why}})
-			}
-		}
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.reconcileLocked("camera", conds, m.opts.Clock.Now())
 }
 
 // reconcileLocked makes the open violations of source match conds: new
@@ -345,8 +264,8 @@ func (m *Monitor) reconcileLocked(source string, conds []cond, now time.Time) {
 		v := Violation{ID: newViolationID(), Code: c.code, Severity: c.sev, Phase: PhaseOpen, Summary: c.summary, Evidence: c.evidence, Start: start}
 		m.open[c.key] = &openViolation{v: v, source: source}
 		m.notify.violation(v)
-		if c.finding != nil {
-			m.enforceLocked(c.key, *c.finding)
+		if c.opened != nil {
+			c.opened(c.key)
 		}
 	}
 }
@@ -368,4 +287,20 @@ func (m *Monitor) endLocked(key string, now time.Time, why string) {
 		v.Evidence["resolution"] = why
 	}
 	m.notify.violation(v)
+}
+
+// onTick adds f to what runs at every heartbeat of the Monitor, with mu
+// held: the prohibited-programs family's poll (every ProcessInterval) is
+// the heartbeat. A family's watch calls it.
+func (m *Monitor) onTick(f func(now time.Time)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ticks = append(m.ticks, f)
+}
+
+// tickLocked runs the heartbeat's functions; mu is held.
+func (m *Monitor) tickLocked(now time.Time) {
+	for _, f := range m.ticks {
+		f(now)
+	}
 }

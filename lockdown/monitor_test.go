@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -549,7 +550,7 @@ func TestMonitorSlowSink(t *testing.T) {
 			m.ClipboardUsed(time.Now(), ClipboardPaste)
 		}
 		m.SetCameras(nil)
-		if len(m.Open()) != 0 {
+		if slices.ContainsFunc(m.Open(), func(v Violation) bool { return v.Code == CodeCameraVirtual }) {
 			t.Error("the virtual camera's violation is still open after it went away")
 		}
 	}()

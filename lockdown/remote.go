@@ -3,6 +3,7 @@ package lockdown
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/invigil/invigil/lockdown/policy"
 )
@@ -65,4 +66,50 @@ func remoteResult(ctx context.Context, p *policy.Policy, env envFunc) CheckResul
 		r.Summary = "Not a remote session"
 	}
 	return r
+}
+
+// remoteSessionDetector is the remote-session family: an exam taken
+// through RDP, VNC or SSH is a remote.session violation and a check that
+// warns or fails per the policy's remote_session; another remote login on
+// the machine is a warning whatever the policy, unless it allows remote
+// sessions.
+type remoteSessionDetector struct{}
+
+func (remoteSessionDetector) name() string { return "remote_session" }
+
+func (remoteSessionDetector) check(ctx context.Context, in *checkInput) []CheckResult {
+	return []CheckResult{remoteResult(ctx, in.p, in.env)}
+}
+
+// watch polls every SessionInterval, over the process list the
+// prohibited-programs family publishes (Monitor.snap).
+func (remoteSessionDetector) watch(m *Monitor) closeHooks {
+	m.wg.Go(func() {
+		m.poll(m.opts.SessionInterval, func(now time.Time) {
+			var procs []procInfo
+			if p := m.snap.Load(); p != nil {
+				procs = *p
+			}
+			rs, err := detectRemote(m.ctx, m.env, procs)
+			m.detectorErr("remote_session", err)
+			if err != nil {
+				return
+			}
+			var conds []cond
+			if m.p.RemoteSession != policy.Allow {
+				if len(rs.current) > 0 {
+					conds = append(conds, cond{key: "remote:current", code: CodeRemoteSession, sev: severityFor(m.p.RemoteSession),
+						summary: "Remote session: " + strings.Join(rs.current, "; "), evidence: rs.facts})
+				}
+				for _, o := range rs.others {
+					conds = append(conds, cond{key: "remote:other:" + o, code: CodeRemoteSession, sev: SeverityWarning,
+						summary: "Other remote login: " + o, evidence: map[string]string{"login": o}})
+				}
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			m.reconcileLocked("remote", conds, now)
+		})
+	})
+	return closeHooks{}
 }

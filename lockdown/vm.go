@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/invigil/invigil/lockdown/policy"
 )
@@ -86,4 +87,37 @@ func factsString(m map[string]string) string {
 		b = append(b, fmt.Sprintf("%s=%s", k, m[k]))
 	}
 	return strings.Join(b, " ")
+}
+
+// vmDetector is the virtual-machine family: signs of a VM or a container
+// are a vm.detected violation, and a check that warns or fails, per the
+// policy's virtual_machine (VM checks cause false alarms on real laptops:
+// the default flags).
+type vmDetector struct{}
+
+func (vmDetector) name() string { return "virtual_machine" }
+
+func (vmDetector) check(ctx context.Context, in *checkInput) []CheckResult {
+	return []CheckResult{vmResult(ctx, in.p)}
+}
+
+func (vmDetector) watch(m *Monitor) closeHooks {
+	m.wg.Go(func() {
+		m.poll(m.opts.SessionInterval, func(now time.Time) {
+			ev, err := detectVM(m.ctx)
+			m.detectorErr("virtual_machine", err)
+			if err != nil {
+				return
+			}
+			var conds []cond
+			if ev.detected && m.p.VirtualMachine != policy.Allow {
+				conds = append(conds, cond{key: "vm", code: CodeVMDetected, sev: severityFor(m.p.VirtualMachine),
+					summary: "Virtual machine or container: " + strings.Join(ev.reasons, "; "), evidence: ev.facts})
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			m.reconcileLocked("vm", conds, now)
+		})
+	})
+	return closeHooks{}
 }

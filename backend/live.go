@@ -188,7 +188,7 @@ func (h *liveHub) publish(session string, track uint8, frames []transport.Frame)
 			h.dropGOP(f)
 		}
 		if lf.key || len(f.gop) > 0 {
-			n := len(lf.data)
+			n := cap(lf.data) // what keeping the frame keeps in memory (it aliases the read buffer)
 			if f.gopBytes+n > liveGOPBytes || len(f.gop) >= liveGOPFrames || h.cached+int64(n) > h.budget {
 				h.dropGOP(f)
 			} else {

@@ -321,6 +321,7 @@ type serverConn struct {
 
 	// The reader's (the ping and pong handlers run on it too).
 	msgDeadline time.Time // when the message being received must be complete; zero between messages
+	sizeHint    [256]int32 // per track: the size of its last binary frame (readMessage)
 	// Messages numbered in [conflictLo, conflictHi] are new messages of a
 	// client whose spool is behind the backend (hello's next_seq ≤ last_ack).
 	conflictLo, conflictHi uint64
@@ -415,6 +416,38 @@ func (s *serverConn) readMessage(by time.Time, what string) (typ int, b []byte, 
 	}
 	tooLarge := func() error {
 		return &RemoteError{Code: CodeTooLarge, Message: fmt.Sprintf("a %s frame is at most %d bytes", frameTypeName(typ), limit)}
+	}
+	if typ == websocket.BinaryMessage {
+		// The header names the track; its last frame's size is a good
+		// guess of this one's, so most frames need one buffer, not a
+		// series of doublings (each copied, each counted in the budget).
+		var hdr [HeaderSize]byte
+		n, err := io.ReadFull(r, hdr[:])
+		if n > 0 {
+			size := 2 << 10
+			if n > 3 {
+				h := int(s.sizeHint[hdr[3]])
+				size = max(size, h+h/4+64)
+			}
+			size = min(size, limit)
+			if !s.opts.Budget.takeWait(int64(size), s.budgetDeadline()) {
+				s.log.Warn("memory budget exhausted", "used", s.opts.Budget.Used())
+				return typ, nil, &RemoteError{Code: CodeUnavailable, Message: "the backend is busy (memory budget); reconnect later"}
+			}
+			s.held.Add(int64(size))
+			b = append(make([]byte, 0, size), hdr[:n]...)
+		}
+		switch {
+		case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
+			return typ, b, nil // shorter than a header: the caller refuses it
+		case err != nil:
+			return typ, b, s.readErr(err, "the rest of a message")
+		}
+		defer func() {
+			if err == nil && len(b) >= HeaderSize {
+				s.sizeHint[b[3]] = int32(len(b))
+			}
+		}()
 	}
 	for {
 		if len(b) == cap(b) {

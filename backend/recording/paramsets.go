@@ -1,6 +1,7 @@
 package recording
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 )
@@ -58,10 +59,14 @@ func splitNALUs(b []byte, max int) ([][]byte, error) {
 	var out [][]byte
 	start := -1
 	n := len(b)
-	for i := 0; i+3 < n; i++ {
-		if b[i] != 0 || b[i+1] != 0 || b[i+2] != 1 {
-			continue
+	for i := 0; i+3 < n; {
+		// A start code ends before the last byte (bytes.Index is
+		// vectorised: the backend splits every frame it stores).
+		j := bytes.Index(b[i:n-1], startCode)
+		if j < 0 {
+			break
 		}
+		i += j
 		if start > 0 {
 			end := i
 			for end > start+1 && b[end-1] == 0 {
@@ -73,7 +78,7 @@ func splitNALUs(b []byte, max int) ([][]byte, error) {
 			out = append(out, b[start:end:end])
 		}
 		start = i + 3
-		i += 2
+		i += 3
 	}
 	if start < 0 {
 		return nil, nil
@@ -83,6 +88,8 @@ func splitNALUs(b []byte, max int) ([][]byte, error) {
 	}
 	return append(out, b[start:n:n]), nil
 }
+
+var startCode = []byte{0, 0, 1}
 
 // CheckAccessUnit checks one client access unit (Annex-B) against the
 // bounds above: at most MaxNALUnits NAL units, no forbidden_zero_bit, and

@@ -68,7 +68,10 @@
 //   - A process can be seen between fork and exec under its parent's name,
 //     or be a launcher script that execs the real program: young processes
 //     (under 2 s) are re-read at ages ~0.1, 0.2, 0.4, 0.8, 1.6 s; re-reading
-//     them on every poll cost ~1 % of a core under a busy test run.
+//     them on every poll cost ~1 % of a core under a busy test run. The
+//     first listing counts as young the processes whose start time is
+//     within 3 s of it (Linux start times can be ~1 s off the wall clock),
+//     so a program launched as the exam starts is not left to the sweep.
 //   - kbinani/screenshot opens a new X connection for the display count and
 //     one more per display, which at one poll a second cost ~1.2 % of a core.
 //     On Linux the Monitor keeps one X connection and sends the same

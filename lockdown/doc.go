@@ -58,10 +58,11 @@
 //     file descriptor) and, since pids are allocated in increasing order,
 //     probes only the ids handed out since the last poll, listing /proc only
 //     on a sweep (every 10 s, which also catches a late exec) or when more
-//     than 256 ids went by. Ids allocated but not yet visible are probed once
-//     more on the next poll. Listening sockets come from sock_diag netlink
-//     (only the listening hash is walked, ~30 µs), with /proc/net/tcp as a
-//     fallback. A bare 100 ms Go ticker alone costs 0.2 % of a core there.
+//     than 256 ids went by. Ids allocated but not yet visible, to a probe or
+//     to a listing (the first one, a sweep), are probed again on the next
+//     polls. Listening sockets come from sock_diag netlink (only the
+//     listening hash is walked, ~30 µs), with /proc/net/tcp as a fallback.
+//     A bare 100 ms Go ticker alone costs 0.2 % of a core there.
 //   - Thread ids are reachable as /proc/TID although /proc does not list
 //     them; the probe tells them apart by exit_signal (-1 for non-leader
 //     threads, field 38 of /proc/TID/stat).

@@ -134,8 +134,8 @@ type procScan struct {
 // what is new. Otherwise it reads lastPID (one pread of /proc/loadavg on
 // Linux): pids are handed out in increasing order, so the processes created
 // since the last poll have pids in (last, now], and scan probes just those.
-// Ids that were handed out but not yet visible are probed once more on the
-// next poll. Then it re-reads only the flagged processes (have they
+// Ids that were handed out but not yet visible, to a probe or to a listing,
+// are probed again on the next polls. Then it re-reads only the flagged processes (have they
 // exited?) and the young ones (have they exec'd?).
 func (s *procScanner) scan(ctx context.Context, now time.Time) (procScan, error) {
 	sweep := now.Sub(s.swept) >= sweepEvery
@@ -159,7 +159,7 @@ func (s *procScanner) scan(ctx context.Context, now time.Time) (procScan, error)
 		}
 		s.gen = gen
 	default:
-		return s.list(ctx, now, sweep, gen)
+		return s.list(ctx, now, sweep, gen, genOK)
 	}
 	for pid, e := range s.known {
 		if e.finding != nil || e.due(now) {
@@ -216,14 +216,29 @@ func (s *procScanner) retryDue(now time.Time) bool {
 	return false
 }
 
-// list lists every process.
-func (s *procScanner) list(ctx context.Context, now time.Time, sweep bool, gen int64) (procScan, error) {
+// listRecent is how many of the last ids handed out before the first
+// listing it probes again when it did not see them (see list).
+const listRecent = 16
+
+// list lists every process. gen is lastPID, read before the listing, when
+// genOK. An id handed out before the listing may not be in /proc yet (see
+// probe), so the ids the listing did not see among those handed out since
+// the last poll (the last listRecent on the first listing, or after more
+// than maxProbe) are probed again on the next polls, as are the ids still
+// due a retry; without that a process created as the exam starts, or as a
+// sweep runs, would wait for the next sweep.
+func (s *procScanner) list(ctx context.Context, now time.Time, sweep bool, gen int64, genOK bool) (procScan, error) {
 	pids, err := s.src.pids(ctx)
 	if err != nil {
 		return procScan{}, fmt.Errorf("list processes: %w", err)
 	}
 	if sweep {
 		s.swept = now
+	}
+	from := s.gen // the ids above from were handed out since the last poll
+	retry := s.retry
+	if !s.listed || gen < s.gen || gen-s.gen > maxProbe {
+		from, retry = gen-listRecent, nil
 	}
 	s.gen, s.retry = gen, nil
 	seen := make(map[int32]bool, len(pids))
@@ -242,6 +257,18 @@ func (s *procScanner) list(ctx context.Context, now time.Time, sweep bool, gen i
 	for pid := range s.known {
 		if !seen[pid] {
 			delete(s.known, pid)
+		}
+	}
+	if genOK {
+		for _, r := range retry {
+			if !seen[r.pid] {
+				s.retry = append(s.retry, r)
+			}
+		}
+		for id := max(from, 0) + 1; id <= gen; id++ {
+			if pid := int32(id); !seen[pid] && pid != s.self {
+				s.retry = append(s.retry, retryPID{pid: pid, tries: 1, next: now.Add(probeBackoff)})
+			}
 		}
 	}
 	s.listed = true

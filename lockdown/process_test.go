@@ -164,3 +164,50 @@ func TestScannerFirstListingForkExec(t *testing.T) {
 		})
 	}
 }
+
+// TestScannerListingRetriesUnseenPids: on Linux a pid is handed out (it
+// shows in /proc/loadavg) a moment before the process appears in /proc. A
+// listing that runs in that moment, the first one or a sweep, does not see
+// it; the scanner probes such ids again on the next polls, as it does ids
+// found missing by a probe, instead of leaving them to the next sweep.
+func TestScannerListingRetriesUnseenPids(t *testing.T) {
+	p := &policy.Policy{Processes: policy.Processes{Prohibited: []policy.ProcessRule{{
+		ID: "anydesk", Name: "AnyDesk", Category: "remote_access",
+		Names: policy.OSList{All: []string{"anydesk"}}, Action: policy.Block,
+	}}}}
+	t0 := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	f := &fakeProcs{procs: map[int32]procInfo{}, last: 300, hasLast: true, reads: map[int32]int{}}
+	f.procs[100] = procInfo{pid: 100, name: "sh", exe: "/bin/sh", create: t0.Add(-time.Hour).UnixMilli()}
+	s := newProcScanner(p)
+	s.src = f.source()
+	// appear makes pid visible as anydesk after a listing at at missed it,
+	// and reports how long after that listing the scanner flags it.
+	appear := func(pid int32, at time.Time) time.Duration {
+		t.Helper()
+		f.last = int64(pid) // handed out, not yet in /proc
+		out, err := s.scan(context.Background(), at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !out.listed {
+			t.Fatalf("scan at %v did not list", at.Sub(t0))
+		}
+		f.procs[pid] = procInfo{pid: pid, name: "anydesk", exe: "/opt/anydesk/anydesk", create: at.UnixMilli()}
+		for now := at.Add(100 * time.Millisecond); now.Before(at.Add(3 * time.Second)); now = now.Add(100 * time.Millisecond) {
+			out, err := s.scan(context.Background(), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := findPID(out.findings, int(pid)); ok {
+				return now.Sub(at)
+			}
+		}
+		return -1
+	}
+	if d := appear(300, t0); d < 0 || d > 500*time.Millisecond {
+		t.Errorf("pid 300, handed out before the first listing and visible after it: flagged after %v (-1: not within 3 s), want within 0.5 s", d)
+	}
+	if d := appear(310, t0.Add(sweepEvery)); d < 0 || d > 500*time.Millisecond {
+		t.Errorf("pid 310, handed out before a sweep and visible after it: flagged after %v (-1: not within 3 s), want within 0.5 s", d)
+	}
+}

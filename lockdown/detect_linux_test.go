@@ -194,3 +194,46 @@ func TestScannerCatchesLateExec(t *testing.T) {
 		}
 	}
 }
+
+// A launcher started just before the scanner's first listing, which execs
+// a prohibited program only after it, is caught by the re-reads of young
+// processes too: its recent start time makes it new although the first
+// listing found it.
+func TestScannerCatchesExecAfterFirstListing(t *testing.T) {
+	dir := t.TempDir()
+	anydesk, _ := copySleep(t, dir, "anydesk")
+	cmd := exec.Command("/bin/sh", "-c", `read go; exec "$0" 60`, anydesk)
+	goAhead, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	launcher := startCmd(t, cmd)
+	s := newProcScanner(policy.Default())
+	first := time.Now()
+	out, err := s.scan(context.Background(), first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := findPID(out.findings, launcher.Process.Pid); ok {
+		t.Fatal("launcher flagged before it exec'd")
+	}
+	if _, err := goAhead.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := first.Add(sweepEvery - time.Second)
+	for {
+		time.Sleep(100 * time.Millisecond)
+		now := time.Now()
+		if now.After(deadline) {
+			t.Fatalf("launcher (pid %d) not flagged %v after the first listing: only the sweep would catch it", launcher.Process.Pid, now.Sub(first).Round(time.Millisecond))
+		}
+		out, err := s.scan(context.Background(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, ok := findPID(out.findings, launcher.Process.Pid); ok {
+			t.Logf("flagged as %s %v after the first listing", f.Name, now.Sub(first).Round(time.Millisecond))
+			return
+		}
+	}
+}

@@ -58,17 +58,21 @@
 //     file descriptor) and, since pids are allocated in increasing order,
 //     probes only the ids handed out since the last poll, listing /proc only
 //     on a sweep (every 10 s, which also catches a late exec) or when more
-//     than 256 ids went by. Ids allocated but not yet visible are probed once
-//     more on the next poll. Listening sockets come from sock_diag netlink
-//     (only the listening hash is walked, ~30 µs), with /proc/net/tcp as a
-//     fallback. A bare 100 ms Go ticker alone costs 0.2 % of a core there.
+//     than 256 ids went by. Ids allocated but not yet visible, to a probe or
+//     to a listing (the first one, a sweep), are probed again on the next
+//     polls. Listening sockets come from sock_diag netlink (only the
+//     listening hash is walked, ~30 µs), with /proc/net/tcp as a fallback.
+//     A bare 100 ms Go ticker alone costs 0.2 % of a core there.
 //   - Thread ids are reachable as /proc/TID although /proc does not list
 //     them; the probe tells them apart by exit_signal (-1 for non-leader
 //     threads, field 38 of /proc/TID/stat).
 //   - A process can be seen between fork and exec under its parent's name,
 //     or be a launcher script that execs the real program: young processes
 //     (under 2 s) are re-read at ages ~0.1, 0.2, 0.4, 0.8, 1.6 s; re-reading
-//     them on every poll cost ~1 % of a core under a busy test run.
+//     them on every poll cost ~1 % of a core under a busy test run. The
+//     first listing counts as young the processes whose start time is
+//     within 3 s of it (Linux start times can be ~1 s off the wall clock),
+//     so a program launched as the exam starts is not left to the sweep.
 //   - kbinani/screenshot opens a new X connection for the display count and
 //     one more per display, which at one poll a second cost ~1.2 % of a core.
 //     On Linux the Monitor keeps one X connection and sends the same

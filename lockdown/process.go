@@ -81,7 +81,19 @@ type procScanner struct {
 	gen      int64 // lastPID at the last listing or probe
 	listed   bool
 	retry    []retryPID // pids allocated but not yet visible
+	src      procSource
 }
+
+// procSource is where the scanner reads processes from: the system
+// (systemProcs), or a fake process table in tests.
+type procSource struct {
+	pids     func(context.Context) ([]int32, error)
+	lastPID  func() (int64, bool)
+	read     func(context.Context, int32) (procInfo, error)
+	identity func(int32) (string, int64, error)
+}
+
+var systemProcs = procSource{pids: process.PidsWithContext, lastPID: lastPID, read: readProc, identity: readIdentity}
 
 type hashResult struct {
 	sum string
@@ -93,6 +105,7 @@ func newProcScanner(p *policy.Policy) *procScanner {
 		self:   int32(os.Getpid()),
 		known:  map[int32]*procEntry{},
 		hashes: map[fileKey]hashResult{},
+		src:    systemProcs,
 	}
 	for _, r := range p.Processes.Prohibited {
 		s.rules = append(s.rules, compiledRule{id: r.ID, program: r.Name, action: string(r.Action), names: r.Names.For(runtime.GOOS), sha256: r.SHA256})
@@ -121,12 +134,12 @@ type procScan struct {
 // what is new. Otherwise it reads lastPID (one pread of /proc/loadavg on
 // Linux): pids are handed out in increasing order, so the processes created
 // since the last poll have pids in (last, now], and scan probes just those.
-// Ids that were handed out but not yet visible are probed once more on the
-// next poll. Then it re-reads only the flagged processes (have they
+// Ids that were handed out but not yet visible, to a probe or to a listing,
+// are probed again on the next polls. Then it re-reads only the flagged processes (have they
 // exited?) and the young ones (have they exec'd?).
 func (s *procScanner) scan(ctx context.Context, now time.Time) (procScan, error) {
 	sweep := now.Sub(s.swept) >= sweepEvery
-	gen, genOK := lastPID()
+	gen, genOK := s.src.lastPID()
 	var out procScan
 	switch {
 	case !sweep && genOK && s.listed && gen == s.gen && !s.retryDue(now):
@@ -146,7 +159,7 @@ func (s *procScanner) scan(ctx context.Context, now time.Time) (procScan, error)
 		}
 		s.gen = gen
 	default:
-		return s.list(ctx, now, sweep, gen)
+		return s.list(ctx, now, sweep, gen, genOK)
 	}
 	for pid, e := range s.known {
 		if e.finding != nil || e.due(now) {
@@ -172,7 +185,7 @@ func (s *procScanner) probe(ctx context.Context, pid int32, now time.Time, tries
 	if pid == s.self || pid <= 0 || s.known[pid] != nil {
 		return
 	}
-	info, err := readProc(ctx, pid)
+	info, err := s.src.read(ctx, pid)
 	if err != nil {
 		if tries < probeTries && errors.Is(err, fs.ErrNotExist) {
 			s.retry = append(s.retry, retryPID{pid: pid, tries: tries + 1, next: now.Add(probeBackoff << tries)})
@@ -203,14 +216,29 @@ func (s *procScanner) retryDue(now time.Time) bool {
 	return false
 }
 
-// list lists every process.
-func (s *procScanner) list(ctx context.Context, now time.Time, sweep bool, gen int64) (procScan, error) {
-	pids, err := process.PidsWithContext(ctx)
+// listRecent is how many of the last ids handed out before the first
+// listing it probes again when it did not see them (see list).
+const listRecent = 16
+
+// list lists every process. gen is lastPID, read before the listing, when
+// genOK. An id handed out before the listing may not be in /proc yet (see
+// probe), so the ids the listing did not see among those handed out since
+// the last poll (the last listRecent on the first listing, or after more
+// than maxProbe) are probed again on the next polls, as are the ids still
+// due a retry; without that a process created as the exam starts, or as a
+// sweep runs, would wait for the next sweep.
+func (s *procScanner) list(ctx context.Context, now time.Time, sweep bool, gen int64, genOK bool) (procScan, error) {
+	pids, err := s.src.pids(ctx)
 	if err != nil {
 		return procScan{}, fmt.Errorf("list processes: %w", err)
 	}
 	if sweep {
 		s.swept = now
+	}
+	from := s.gen // the ids above from were handed out since the last poll
+	retry := s.retry
+	if !s.listed || gen < s.gen || gen-s.gen > maxProbe {
+		from, retry = gen-listRecent, nil
 	}
 	s.gen, s.retry = gen, nil
 	seen := make(map[int32]bool, len(pids))
@@ -231,6 +259,18 @@ func (s *procScanner) list(ctx context.Context, now time.Time, sweep bool, gen i
 			delete(s.known, pid)
 		}
 	}
+	if genOK {
+		for _, r := range retry {
+			if !seen[r.pid] {
+				s.retry = append(s.retry, r)
+			}
+		}
+		for id := max(from, 0) + 1; id <= gen; id++ {
+			if pid := int32(id); !seen[pid] && pid != s.self {
+				s.retry = append(s.retry, retryPID{pid: pid, tries: 1, next: now.Add(probeBackoff)})
+			}
+		}
+	}
 	s.listed = true
 	return out, nil
 }
@@ -243,7 +283,7 @@ func (s *procScanner) visit(ctx context.Context, pid int32, e *procEntry, now ti
 		return e
 	}
 	if e != nil {
-		name, create, err := readIdentity(pid)
+		name, create, err := s.src.identity(pid)
 		if err != nil {
 			delete(s.known, pid)
 			return nil
@@ -253,7 +293,7 @@ func (s *procScanner) visit(ctx context.Context, pid int32, e *procEntry, now ti
 			return e
 		}
 	}
-	info, err := readProc(ctx, pid)
+	info, err := s.src.read(ctx, pid)
 	if err != nil {
 		delete(s.known, pid)
 		out.unread++
@@ -268,7 +308,7 @@ func (s *procScanner) add(info procInfo, now time.Time, prev *procEntry) *procEn
 	e := prev
 	seen := now
 	switch {
-	case !s.listed:
+	case !s.listed && !startedNear(info.create, now):
 		seen = time.Time{} // the first listing: already running
 	case e != nil && e.info.create == info.create:
 		seen = e.seen // the same process, after an exec
@@ -279,11 +319,27 @@ func (s *procScanner) add(info procInfo, now time.Time, prev *procEntry) *procEn
 	return e
 }
 
+// startedNear reports whether a process found by the first listing started
+// within firstListingNew of it, before or after: it may have been caught
+// between fork and exec, under its parent's name, or be a launcher about to
+// exec the real program, so it counts as new (young) like a process that
+// started after the first listing. The window is wide because start times
+// on Linux derive from the boot time in whole seconds, which was ~1 s off
+// the wall clock on the test VM; everything older stays unread until the
+// sweep, as re-reading every process (a full gopsutil read each on Windows
+// and macOS) would cost far more.
+func startedNear(create int64, now time.Time) bool {
+	d := time.Duration(now.UnixMilli()-create) * time.Millisecond
+	return d.Abs() < firstListingNew
+}
+
+// firstListingNew: see startedNear.
+const firstListingNew = 3 * time.Second
+
 // young reports whether the scanner first saw the process less than
-// youngFor ago. It goes by when the scanner saw it, not by its start time:
-// start times derive from the boot time in whole seconds, which was ~1 s off
-// the wall clock on the test VM. Processes found by the first listing are
-// not young.
+// youngFor ago. It goes by when the scanner saw it, not by its start time
+// (see startedNear for why). Processes found by the first listing are not
+// young unless they started just before it (startedNear).
 func (e *procEntry) young(now time.Time) bool {
 	return !e.seen.IsZero() && now.Sub(e.seen) < youngFor
 }

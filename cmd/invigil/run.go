@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -377,17 +376,14 @@ func joinFailure(err error, server string, stderr io.Writer) int {
 	return exitFailure
 }
 
-// rootCause drops the class prefixes from an error for a one-line message.
+// rootCause is a join error's cause for a one-line message: what the
+// backend said, or the error without its class (client.Cause).
 func rootCause(err error) string {
 	var re *transport.RemoteError
 	if errors.As(err, &re) {
 		return re.Error()
 	}
-	s := err.Error()
-	for _, p := range []string{client.ErrBadPolicy.Error() + ": ", transport.ErrUnreachable.Error() + ": ", client.ErrJoinRefused.Error() + ": "} {
-		s = strings.TrimPrefix(s, p)
-	}
-	return s
+	return client.Cause(err).Error()
 }
 
 func errString(err error) string {

@@ -31,7 +31,7 @@ var ErrExamStopped = errors.New("the exam has stopped")
 // events (browser.*, docs/policy.md) go into the session; it runs until the
 // exam stops.
 func (e *Exam) OpenBrowser(ctx context.Context) error {
-	p := e.sess.Joined().Policy
+	p := e.Joined().Policy
 	if p == nil || !p.ExamBrowser.Enabled() {
 		return nil
 	}
@@ -54,7 +54,7 @@ func (e *Exam) OpenBrowser(ctx context.Context) error {
 		StartURL: p.ExamBrowser.StartURL,
 		Allowed:  p.ExamBrowser.AllowedPrefixes(),
 		Events: func(name string, detail map[string]any) {
-			e.sess.Event(name, detail)
+			e.Event(name, detail)
 		},
 		Log: e.log,
 		Launching: func(b *exambrowser.Browser) {
@@ -70,7 +70,7 @@ func (e *Exam) OpenBrowser(ctx context.Context) error {
 	eb.launching = nil
 	if err != nil {
 		eb.done = nil
-		e.sess.Event(exambrowser.EventFailed, map[string]any{"error": err.Error(), "attempt": 0})
+		e.Event(exambrowser.EventFailed, map[string]any{"error": err.Error(), "attempt": 0})
 		return err
 	}
 	if eb.stopped {
@@ -129,7 +129,7 @@ func (e *Exam) closeBrowser() error {
 	return nil
 }
 
-// browserOpener is an ExamRun that can open the exam browser (realExam).
+// browserOpener is an ExamRun that can open the exam browser (*Exam).
 type browserOpener interface {
 	OpenBrowser(ctx context.Context) error
 }
@@ -138,12 +138,6 @@ type browserOpener interface {
 type browserHolder interface {
 	BrowserPIDs() []int
 }
-
-// BrowserPIDs implements browserHolder.
-func (r *realExam) BrowserPIDs() []int { return r.exam.BrowserPIDs() }
-
-// OpenBrowser implements browserOpener.
-func (r *realExam) OpenBrowser(ctx context.Context) error { return r.exam.OpenBrowser(ctx) }
 
 // openExamBrowser opens the exam browser when the exam screen first shows,
 // if the policy has one; a failure is shown on the exam screen (the

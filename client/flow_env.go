@@ -65,15 +65,16 @@ type ExamHooks struct {
 	Ask lockdown.AskFunc
 }
 
-// ExamRun is a running exam as the flow drives it. *realExam wraps
-// *Exam; tests fake it.
+// ExamRun is a running exam as the flow drives it: *Exam, or a fake in
+// tests (client/flowtest).
 type ExamRun interface {
 	// Camera is the recording camera, for the ID photo and room scan
 	// previews; nil when none records.
 	Camera() Camera
 	// SendStill sends a JPEG on the stills track with a snapshot.taken
-	// event saying why, and returns the sequence number to wait for.
-	SendStill(jpg []byte, why string) (uint64, error)
+	// event saying from where ("camera") and why ("id_photo"), and returns
+	// the sequence number to wait for.
+	SendStill(jpg []byte, source, why string) (uint64, error)
 	// Acked is the highest sequence number the backend has stored.
 	Acked() uint64
 	// Status is the connection and spool status.
@@ -88,7 +89,8 @@ type ExamRun interface {
 	Problem() error
 	// Event sends an event.
 	Event(typ string, fields map[string]any) error
-	// Snapshot answers a proctor's snapshot command.
+	// Snapshot answers a proctor's snapshot command (its id is why),
+	// within 10 s; a failure is told to the proctor (snapshot.failed).
 	Snapshot(ctx context.Context, why string) error
 	// Focus and clipboard hooks of lockdown's monitor.
 	FocusLost(at time.Time)
@@ -213,57 +215,5 @@ func (e *RealEnv) StartExam(ctx context.Context, j *Joined, hooks ExamHooks) (Ex
 		return nil, fmt.Errorf("start lockdown: %w", err)
 	}
 	sess.Event("session.started", map[string]any{"resumed": j.Resumed, "ui": "desktop"})
-	r := &realExam{exam: exam, sess: sess}
-	if cam != nil {
-		r.cam = cam
-	}
-	return r, nil
+	return exam, nil
 }
-
-// realExam is the ExamRun of a real exam.
-type realExam struct {
-	exam *Exam
-	sess *Session
-	cam  Camera
-}
-
-func (r *realExam) Camera() Camera { return r.cam }
-func (r *realExam) SendStill(jpg []byte, why string) (uint64, error) {
-	return r.sess.SendStill(jpg, "camera", why)
-}
-func (r *realExam) Acked() uint64                      { return r.sess.Acked() }
-func (r *realExam) Status() transport.Status           { return r.sess.Status() }
-func (r *realExam) Commands() <-chan transport.Command { return r.sess.Commands() }
-func (r *realExam) Stopped() <-chan struct{}           { return r.sess.Stopped() }
-func (r *realExam) Err() error                         { return r.sess.Err() }
-func (r *realExam) Event(typ string, fields map[string]any) error {
-	return r.sess.Event(typ, fields)
-}
-func (r *realExam) FocusLost(at time.Time)   { r.exam.Monitor().FocusLost(at) }
-func (r *realExam) FocusGained(at time.Time) { r.exam.Monitor().FocusGained(at) }
-func (r *realExam) ClipboardUsed(at time.Time, op lockdown.ClipboardOp) {
-	r.exam.Monitor().ClipboardUsed(at, op)
-}
-
-func (r *realExam) Problem() error {
-	if err := r.sess.SendErr(); err != nil {
-		return err
-	}
-	if err := r.exam.Media().Err(); err != nil {
-		return err
-	}
-	return r.sess.Damaged()
-}
-
-func (r *realExam) Snapshot(ctx context.Context, why string) error {
-	_, err := r.exam.Media().Snapshot(ctx, why)
-	return err
-}
-
-func (r *realExam) Finish(ctx context.Context, reason string) (*Receipt, error) {
-	return r.exam.Finish(ctx, reason)
-}
-
-// Abort after Finish only closes the session: stopping capture and
-// lockdown again does nothing (each Close is idempotent).
-func (r *realExam) Abort(ctx context.Context) error { return r.exam.Abort(ctx) }

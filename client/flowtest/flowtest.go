@@ -352,7 +352,7 @@ func (x *Exam) Camera() client.Camera {
 }
 
 // SendStill implements client.ExamRun.
-func (x *Exam) SendStill(jpg []byte, why string) (uint64, error) {
+func (x *Exam) SendStill(jpg []byte, source, why string) (uint64, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.event("still", map[string]any{"bytes": len(jpg)})

@@ -257,7 +257,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // runHeadless produces the synthetic tracks until the duration is over or a
 // proctor ends the attempt, then finishes.
 func runHeadless(ctx context.Context, f *runFlags, exam *client.Exam, sum *runSummary, stderr io.Writer) int {
-	sess := exam.Session()
+	sess := exam.Session
 	if err := sess.Event("session.started", map[string]any{"headless": true, "resumed": sum.Resumed}); err != nil {
 		exam.Abort(context.Background())
 		return spoolFailure(err, sum, stderr)
@@ -288,7 +288,7 @@ loop:
 			return exitJoinRefused
 		case cmd := <-sess.Commands():
 			if cmd.Command == transport.CommandKeyframe { // a live viewer wants a picture now
-				exam.Media().ForceKeyframe(cmd.Text)
+				exam.ForceKeyframe(cmd.Text)
 				continue
 			}
 			fmt.Fprintf(stderr, "invigil: proctor %s: %s\n", cmd.Command, cmd.Text)
@@ -300,11 +300,7 @@ loop:
 			case transport.CommandWarn:
 				sess.Event("warning.acknowledged", map[string]any{"command_id": cmd.ID})
 			case transport.CommandSnapshot:
-				sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				if _, err := exam.Media().Snapshot(sctx, cmd.ID); err != nil {
-					sess.Event("snapshot.failed", map[string]any{"command_id": cmd.ID, "error": err.Error()})
-				}
-				cancel()
+				exam.Snapshot(ctx, cmd.ID) // a failure is the proctor's to see
 			}
 		case <-hb.tick():
 			if err := sess.Send(hb.next()); err != nil {

@@ -186,34 +186,17 @@ func (e *RealEnv) OpenPreview(ctx context.Context, p *policy.Policy) (Preview, e
 	return s, nil
 }
 
-// StartExam implements Env: the same steps as the headless run.
+// StartExam implements Env: Begin, as the headless run does, then the
+// session.started event.
 func (e *RealEnv) StartExam(ctx context.Context, j *Joined, hooks ExamHooks) (ExamRun, error) {
-	log := e.log()
-	src := Sources{Camera: e.Config.Camera, Screen: e.Config.Screen}
-	cam, scr, err := OpenCapture(ctx, j.Policy, src, log)
-	if err != nil {
-		return nil, err
-	}
-	sess, err := Start(j, SessionOptions{Log: log})
-	if err != nil {
-		CloseStreams(cam, scr)
-		return nil, fmt.Errorf("open the spool in %s: %w", j.SpoolDir, err)
-	}
-	if err := sess.Event("consent.accepted", map[string]any{"how": "button"}); err != nil {
-		CloseStreams(cam, scr)
-		sess.Close()
-		return nil, err
-	}
-	exam, err := StartExam(ctx, sess, ExamOptions{
-		Camera: cam, Screen: scr, Disabled: src.Disabled(j.Policy), JournalPath: e.Config.JournalPath,
-		Ask: hooks.Ask, Cameras: e.cameras(), OnViolation: hooks.OnViolation, Log: log,
-		Monitor: e.Monitor,
+	exam, err := Begin(ctx, j, BeginOptions{
+		Sources:     Sources{Camera: e.Config.Camera, Screen: e.Config.Screen},
+		JournalPath: e.Config.JournalPath, Cameras: e.cameras(), Consent: "button",
+		Ask: hooks.Ask, OnViolation: hooks.OnViolation, Monitor: e.Monitor, Log: e.log(),
 	})
 	if err != nil {
-		CloseStreams(cam, scr)
-		sess.Close()
-		return nil, fmt.Errorf("start lockdown: %w", err)
+		return nil, err
 	}
-	sess.Event("session.started", map[string]any{"resumed": j.Resumed, "ui": "desktop"})
+	exam.Event("session.started", map[string]any{"resumed": j.Resumed, "ui": "desktop"})
 	return exam, nil
 }

@@ -195,35 +195,22 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitCheckFailed
 	}
 
-	// Consent was given with --accept-consent: capture may start.
+	// Consent was given with --accept-consent: the exam starts, as the
+	// desktop app's does (client.Begin).
 	src := client.Sources{Camera: f.camera, Screen: f.screen}
-	cam, scr, err := client.OpenCapture(ctx, j.Policy, src, log)
-	if err != nil {
-		fmt.Fprintf(stderr, "invigil: cannot start capture: %v\n", err)
-		return exitCapture
-	}
-	if scr != nil {
+	if _, scr := client.CaptureConfigs(j.Policy, src); scr != nil {
 		tuneMemory()
 	}
-	sess, err := client.Start(j, client.SessionOptions{Log: log})
-	if err != nil {
-		client.CloseStreams(cam, scr)
-		fmt.Fprintf(stderr, "invigil: cannot open the spool in %s: %v\n", f.spool, err)
-		return exitFailure
-	}
-	defer sess.Close()
-	verb := "joined"
-	if j.Resumed {
-		verb = "resumed"
-	}
-	fmt.Fprintf(stderr, "invigil: %s session %s of %q\n", verb, j.Resp.SessionID, j.Resp.Exam.Name)
-	if err := sess.Event("consent.accepted", map[string]any{"how": "--accept-consent"}); err != nil {
-		client.CloseStreams(cam, scr)
-		return spoolFailure(err, &sum, stderr)
-	}
 	var violations atomic.Int64
-	exam, err := client.StartExam(ctx, sess, client.ExamOptions{
-		Camera: cam, Screen: scr, Disabled: src.Disabled(j.Policy), JournalPath: f.journal, Cameras: cams, Log: log,
+	exam, err := client.Begin(ctx, j, client.BeginOptions{
+		Sources: src, JournalPath: f.journal, Cameras: cams, Consent: "--accept-consent", Log: log,
+		Spooled: func() {
+			verb := "joined"
+			if j.Resumed {
+				verb = "resumed"
+			}
+			fmt.Fprintf(stderr, "invigil: %s session %s of %q\n", verb, j.Resp.SessionID, j.Resp.Exam.Name)
+		},
 		OnViolation: func(v lockdown.Violation) {
 			if v.Phase == lockdown.PhaseOpen {
 				violations.Add(1)
@@ -231,17 +218,24 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		},
 	})
-	if err != nil {
-		client.CloseStreams(cam, scr)
-		fmt.Fprintf(stderr, "invigil: cannot start lockdown: %v\n", err)
+	var se *client.StartError
+	switch {
+	case errors.As(err, &se) && se.Step == client.StepCapture:
+		fmt.Fprintf(stderr, "invigil: cannot start capture: %v\n", se.Err)
+		return exitCapture
+	case errors.As(err, &se) && se.Step == client.StepConsent:
+		return spoolFailure(se.Err, &sum, stderr)
+	case err != nil:
+		fmt.Fprintf(stderr, "invigil: cannot %v\n", err) // open the spool in ..., start lockdown: ...
 		return exitFailure
 	}
+	defer exam.Session.Close() // after Finish or Abort, this does nothing
 	if err := exam.OpenBrowser(ctx); err != nil {
 		fmt.Fprintf(stderr, "invigil: the exam page could not be opened (the recording goes on): %v\n", err)
 	}
 	code := runHeadless(ctx, f, exam, &sum, stderr)
 	sum.Violations = int(violations.Load())
-	st := sess.Status()
+	st := exam.Status()
 	sum.Reconnects = st.Reconnects
 	sum.Seconds = time.Since(start).Seconds()
 	if sum.MessagesSent == 0 {
@@ -257,8 +251,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // runHeadless produces the synthetic tracks until the duration is over or a
 // proctor ends the attempt, then finishes.
 func runHeadless(ctx context.Context, f *runFlags, exam *client.Exam, sum *runSummary, stderr io.Writer) int {
-	sess := exam.Session
-	if err := sess.Event("session.started", map[string]any{"headless": true, "resumed": sum.Resumed}); err != nil {
+	if err := exam.Event("session.started", map[string]any{"headless": true, "resumed": sum.Resumed}); err != nil {
 		exam.Abort(context.Background())
 		return spoolFailure(err, sum, stderr)
 	}
@@ -277,8 +270,8 @@ loop:
 			return exitFailure
 		case <-deadline.C:
 			break loop
-		case <-sess.Stopped():
-			err := sess.Err()
+		case <-exam.Stopped():
+			err := exam.Err()
 			exam.Abort(context.Background())
 			fmt.Fprintf(stderr, "invigil: the backend stopped the session: %v\n", err)
 			sum.Error = errString(err)
@@ -286,7 +279,7 @@ loop:
 				return exitBadPolicy
 			}
 			return exitJoinRefused
-		case cmd := <-sess.Commands():
+		case cmd := <-exam.Commands():
 			if cmd.Command == transport.CommandKeyframe { // a live viewer wants a picture now
 				exam.ForceKeyframe(cmd.Text)
 				continue
@@ -298,16 +291,16 @@ loop:
 				reason = "ended by proctor"
 				break loop
 			case transport.CommandWarn:
-				sess.Event("warning.acknowledged", map[string]any{"command_id": cmd.ID})
+				exam.Event("warning.acknowledged", map[string]any{"command_id": cmd.ID})
 			case transport.CommandSnapshot:
 				exam.Snapshot(ctx, cmd.ID) // a failure is the proctor's to see
 			}
 		case <-hb.tick():
-			if err := sess.Send(hb.next()); err != nil {
+			if err := exam.Send(hb.next()); err != nil {
 				break loop
 			}
 		}
-		if err := sess.SendErr(); err != nil {
+		if err := exam.SendErr(); err != nil {
 			// Spool or disk full: capture has stopped; upload what is
 			// spooled and report.
 			reason = "spool full"
@@ -328,17 +321,17 @@ loop:
 	sum.ThisRun, sum.Digest, sum.ServerDigest, sum.DigestMatch = r.ThisRun, r.ClientDigest, r.ServerDigest, r.Match
 	fmt.Fprintf(stderr, "invigil: finished; %d messages uploaded; receipt digest %s\n", r.Messages, shortDigest(r.ClientDigest))
 	switch {
-	case sess.SendErr() != nil:
-		return spoolFailure(sess.SendErr(), sum, stderr)
+	case exam.SendErr() != nil:
+		return spoolFailure(exam.SendErr(), sum, stderr)
 	case exam.Media().Err() != nil:
 		fmt.Fprintf(stderr, "invigil: capture failed during the exam: %v\n", exam.Media().Err())
 		sum.Error = errString(exam.Media().Err())
 		return exitCapture
 	case sum.EndedByProctor:
 		return exitEnded
-	case sess.Damaged() != nil:
-		fmt.Fprintf(stderr, "invigil: %v\n", sess.Damaged())
-		sum.Error = errString(sess.Damaged())
+	case exam.Damaged() != nil:
+		fmt.Fprintf(stderr, "invigil: %v\n", exam.Damaged())
+		sum.Error = errString(exam.Damaged())
 		return exitSpoolLost
 	}
 	return exitOK

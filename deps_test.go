@@ -71,6 +71,9 @@ func TestDependencyRules(t *testing.T) {
 		{"backend", func(d string) bool { return under(d, "internal/browsertest") }, "internal/browsertest is for tests only"},
 		{"cmd", func(d string) bool { return under(d, "internal/browsertest") }, "internal/browsertest is for tests only"},
 		{"client", func(d string) bool { return under(d, "internal/browsertest") }, "internal/browsertest is for tests only"},
+		{"client/exam", func(d string) bool {
+			return d == module+"/client" || under(d, "client/ui") || under(d, "client/flowtest") || strings.HasPrefix(d, "fyne.io/")
+		}, "the exam runtime knows no screens: the flow (client) and the UI drive it"},
 	}
 	for path, p := range pkgs {
 		rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")

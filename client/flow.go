@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/assets"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/transport"
 )
@@ -47,7 +48,7 @@ type Flow struct {
 	quit    bool
 
 	target      Target
-	joined      *Joined
+	joined      *exam.Joined
 	retry       *time.Timer
 	retryDelay  time.Duration
 	retryFn     func()

@@ -8,24 +8,25 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/capture"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
 )
 
 // Env is what a Flow needs from the world: the backend, lockdown and the
-// capture devices. RealEnv wires it to Join, lockdown.Check, capture and
-// StartExam; tests use a fake (client/flowtest).
+// capture devices. RealEnv wires it to exam.Join, lockdown.Check, capture
+// and exam.Begin; tests use a fake (client/flowtest).
 type Env interface {
 	// Join joins (or resumes) a session and verifies its policy. Errors
 	// wrap ErrUnreachable, ErrJoinRefused or ErrBadPolicy.
-	Join(ctx context.Context, opts JoinOptions) (*Joined, error)
+	Join(ctx context.Context, opts exam.JoinOptions) (*exam.Joined, error)
 	// Check runs the system check once.
 	Check(ctx context.Context, p *policy.Policy) lockdown.Report
 	// CloseApps closes the given prohibited programs.
 	CloseApps(ctx context.Context, procs []lockdown.ProcessFinding) []lockdown.CloseResult
 	// SpeedTest measures the upload rate to the backend in bytes/s.
-	SpeedTest(ctx context.Context, j *Joined) (float64, error)
+	SpeedTest(ctx context.Context, j *exam.Joined) (float64, error)
 	// OpenPreview opens the camera for the check screen's preview only:
 	// nothing read from it is sent. (nil, nil) when the policy records no
 	// camera. Errors wrap capture.ErrNoCamera or capture.ErrCameraBusy
@@ -33,7 +34,7 @@ type Env interface {
 	OpenPreview(ctx context.Context, p *policy.Policy) (Preview, error)
 	// StartExam starts the recording after consent: capture, the session
 	// (spool and upload), a consent.accepted event, lockdown's monitor.
-	StartExam(ctx context.Context, j *Joined, hooks ExamHooks) (ExamRun, error)
+	StartExam(ctx context.Context, j *exam.Joined, hooks ExamHooks) (ExamRun, error)
 }
 
 // ReceiptSaver is an Env that keeps the receipt as files (RealEnv: in the
@@ -41,19 +42,12 @@ type Env interface {
 // tests' fakes need not be.
 type ReceiptSaver interface {
 	// SaveReceipt saves the receipt and says where.
-	SaveReceipt(r ReceiptRecord) (ReceiptFiles, error)
-}
-
-// Camera is a live camera the UI previews and the flow takes stills from.
-// *capture.Stream implements it.
-type Camera interface {
-	// Snapshot returns a JPEG of the latest frame, at most maxWidth wide.
-	Snapshot(ctx context.Context, maxWidth int) ([]byte, error)
+	SaveReceipt(r exam.ReceiptRecord) (exam.ReceiptFiles, error)
 }
 
 // Preview is a camera opened only to be shown; the flow closes it.
 type Preview interface {
-	Camera
+	exam.Camera
 	Close() error
 }
 
@@ -65,12 +59,12 @@ type ExamHooks struct {
 	Ask lockdown.AskFunc
 }
 
-// ExamRun is a running exam as the flow drives it: *Exam, or a fake in
+// ExamRun is a running exam as the flow drives it: *exam.Exam, or a fake in
 // tests (client/flowtest).
 type ExamRun interface {
 	// Camera is the recording camera, for the ID photo and room scan
 	// previews; nil when none records.
-	Camera() Camera
+	Camera() exam.Camera
 	// SendStill sends a JPEG on the stills track with a snapshot.taken
 	// event saying from where ("camera") and why ("id_photo"), and returns
 	// the sequence number to wait for.
@@ -98,7 +92,7 @@ type ExamRun interface {
 	ClipboardUsed(at time.Time, op lockdown.ClipboardOp)
 	// Finish stops capture, releases lockdown, uploads everything, wipes
 	// the local data and returns the receipt.
-	Finish(ctx context.Context, reason string) (*Receipt, error)
+	Finish(ctx context.Context, reason string) (*exam.Receipt, error)
 	// Abort stops without finishing; the spool keeps what is not uploaded.
 	Abort(ctx context.Context) error
 }
@@ -122,9 +116,9 @@ func (e *RealEnv) log() *slog.Logger {
 }
 
 // Join implements Env.
-func (e *RealEnv) Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
+func (e *RealEnv) Join(ctx context.Context, opts exam.JoinOptions) (*exam.Joined, error) {
 	opts.HTTP, opts.Log = e.HTTP, e.log()
-	return Join(ctx, opts)
+	return exam.Join(ctx, opts)
 }
 
 // Check implements Env.
@@ -140,21 +134,21 @@ func (e *RealEnv) cameras() []lockdown.Camera {
 	case "test", "scene":
 		return []lockdown.Camera{{Label: "Invigil synthetic camera (" + e.Config.Camera + ")"}}
 	}
-	return LockdownCameras()
+	return exam.LockdownCameras()
 }
 
 // SaveReceipt implements ReceiptSaver: the receipt goes into ReceiptDir,
 // or the documents folder (DocumentsDir).
-func (e *RealEnv) SaveReceipt(r ReceiptRecord) (ReceiptFiles, error) {
+func (e *RealEnv) SaveReceipt(r exam.ReceiptRecord) (exam.ReceiptFiles, error) {
 	dir := e.ReceiptDir
 	if dir == "" {
-		d, err := DocumentsDir()
+		d, err := exam.DocumentsDir()
 		if err != nil {
-			return ReceiptFiles{}, err
+			return exam.ReceiptFiles{}, err
 		}
 		dir = d
 	}
-	return SaveReceipt(dir, r)
+	return exam.SaveReceipt(dir, r)
 }
 
 // CloseApps implements Env.
@@ -167,13 +161,13 @@ func (e *RealEnv) CloseApps(ctx context.Context, procs []lockdown.ProcessFinding
 const speedTestBytes = 512 << 10
 
 // SpeedTest implements Env.
-func (e *RealEnv) SpeedTest(ctx context.Context, j *Joined) (float64, error) {
+func (e *RealEnv) SpeedTest(ctx context.Context, j *exam.Joined) (float64, error) {
 	return transport.SpeedTest(ctx, e.HTTP, j.Server, j.Resp.Token, speedTestBytes)
 }
 
 // OpenPreview implements Env.
 func (e *RealEnv) OpenPreview(ctx context.Context, p *policy.Policy) (Preview, error) {
-	cfg, _ := CaptureConfigs(p, Sources{Camera: e.Config.Camera, Screen: "none"})
+	cfg, _ := exam.CaptureConfigs(p, exam.Sources{Camera: e.Config.Camera, Screen: "none"})
 	if cfg == nil {
 		return nil, nil
 	}
@@ -186,17 +180,17 @@ func (e *RealEnv) OpenPreview(ctx context.Context, p *policy.Policy) (Preview, e
 	return s, nil
 }
 
-// StartExam implements Env: Begin, as the headless run does, then the
+// StartExam implements Env: exam.Begin, as the headless run does, then the
 // session.started event.
-func (e *RealEnv) StartExam(ctx context.Context, j *Joined, hooks ExamHooks) (ExamRun, error) {
-	exam, err := Begin(ctx, j, BeginOptions{
-		Sources:     Sources{Camera: e.Config.Camera, Screen: e.Config.Screen},
+func (e *RealEnv) StartExam(ctx context.Context, j *exam.Joined, hooks ExamHooks) (ExamRun, error) {
+	ex, err := exam.Begin(ctx, j, exam.BeginOptions{
+		Sources:     exam.Sources{Camera: e.Config.Camera, Screen: e.Config.Screen},
 		JournalPath: e.Config.JournalPath, Cameras: e.cameras(), Consent: "button",
 		Ask: hooks.Ask, OnViolation: hooks.OnViolation, Monitor: e.Monitor, Log: e.log(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	exam.Event("session.started", map[string]any{"resumed": j.Resumed, "ui": "desktop"})
-	return exam, nil
+	ex.Event("session.started", map[string]any{"resumed": j.Resumed, "ui": "desktop"})
+	return ex, nil
 }

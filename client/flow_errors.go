@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/invigil/invigil/capture"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/transport"
 )
 
@@ -117,7 +118,7 @@ func refusedError(err error) *ErrorState {
 	case transport.CodeClientOutdated:
 		// Another code cannot help: only an update can.
 		e.Title = "Invigil needs an update"
-		e.Message = "This exam needs a newer Invigil than this one (" + Version + "). " + re.Message + "."
+		e.Message = "This exam needs a newer Invigil than this one (" + exam.Version + "). " + re.Message + "."
 		e.Actions = []Action{ActionQuit}
 	case transport.CodeSessionFinished:
 		e.Title = "This exam session has already ended"

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
@@ -44,7 +45,7 @@ func (f *Flow) doTakePhoto() {
 	f.goJob(func(ctx context.Context) func() {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		jpg, err := cam.Snapshot(sctx, StillWidth)
+		jpg, err := cam.Snapshot(sctx, exam.StillWidth)
 		return func() {
 			if f.st.Screen != ScreenIDPhoto || f.st.Photo.Step != PhotoLive {
 				return
@@ -135,7 +136,7 @@ func (f *Flow) doStartRoomScan() {
 			case <-t.C:
 			}
 			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			jpg, err := ex.Camera().Snapshot(sctx, StillWidth)
+			jpg, err := ex.Camera().Snapshot(sctx, exam.StillWidth)
 			cancel()
 			if err == nil {
 				var seq uint64
@@ -254,7 +255,7 @@ func (f *Flow) onCommand(c transport.Command) {
 	case transport.CommandEnd:
 		f.startFinish(true, c.Text)
 		return
-	case transport.CommandKeyframe: // a live viewer wants a picture now (keyframe.go)
+	case transport.CommandKeyframe: // a live viewer wants a picture now (exam.Exam.ForceKeyframe)
 		if k, ok := f.exam.(interface{ ForceKeyframe(string) bool }); ok {
 			k.ForceKeyframe(c.Text)
 		}
@@ -624,7 +625,7 @@ func (f *Flow) finishProgress() {
 	f.publish()
 }
 
-func (f *Flow) finishDone(ex ExamRun, r *Receipt, err error) {
+func (f *Flow) finishDone(ex ExamRun, r *exam.Receipt, err error) {
 	if ex != f.exam {
 		return
 	}
@@ -645,10 +646,10 @@ func (f *Flow) finishDone(ex ExamRun, r *Receipt, err error) {
 		return
 	}
 	f.exam = nil
-	f.log.Info("finished", "session", r.SessionID, "messages", r.Messages, "this_run", r.describe(), "digest_match", r.Match)
+	f.log.Info("finished", "session", r.SessionID, "messages", r.Messages, "this_run", describeRun(*r), "digest_match", r.Match)
 	f.show(ScreenReceipt)
 	f.st.Receipt = &ReceiptState{Receipt: *r, EndedByProctor: f.endedBy, EndText: f.endText,
-		Record: NewReceiptRecord(*r, f.examState.Started, f.endedBy)}
+		Record: exam.NewReceiptRecord(*r, f.examState.Started, f.endedBy)}
 	if err != nil {
 		f.st.Receipt.WipeProblem = oneLine(err)
 	}
@@ -679,9 +680,9 @@ func (f *Flow) onStopped() {
 		Detail:  oneLine(err), Actions: []Action{ActionQuit}}, nil)
 }
 
-// describe is a receipt's upload summary ("12 camera, 3 screen, 40
+// describeRun is a receipt's upload summary ("12 camera, 3 screen, 40
 // events"), for logs.
-func (r Receipt) describe() string {
+func describeRun(r exam.Receipt) string {
 	keys := make([]string, 0, len(r.ThisRun))
 	for k := range r.ThisRun {
 		keys = append(keys, k)

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
 )
 
-// TestJoinFailureOutput: each way a join fails, as client.Join reports it
+// TestJoinFailureOutput: each way a join fails, as exam.Join reports it
 // against a backend that answers so, gives one console line and an exit
 // code; the line names the cause without the class of the error.
 func TestJoinFailureOutput(t *testing.T) {
@@ -99,7 +99,7 @@ func TestJoinFailureOutput(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			_, err := client.Join(ctx, client.JoinOptions{Server: server, Code: "X", ServerKey: tt.key, SpoolDir: t.TempDir()})
+			_, err := exam.Join(ctx, exam.JoinOptions{Server: server, Code: "X", ServerKey: tt.key, SpoolDir: t.TempDir()})
 			if err == nil {
 				t.Fatal("joined")
 			}

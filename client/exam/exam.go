@@ -1,4 +1,4 @@
-package client
+package exam
 
 import (
 	"context"
@@ -116,18 +116,26 @@ func LockdownCameras() []lockdown.Camera {
 	return out
 }
 
+// Camera is a live camera the UI previews and the flow takes stills from
+// (the ID photo, the room scan).
+// *capture.Stream implements it.
+type Camera interface {
+	// Snapshot returns a JPEG of the latest frame, at most maxWidth wide.
+	Snapshot(ctx context.Context, maxWidth int) ([]byte, error)
+}
+
 // Exam is a running exam: the session, its media and the lockdown monitor
 // with the journal of changes it made. The session's methods (Event,
 // SendStill, Acked, Status, Commands, Stopped, Err, ...) are the exam's;
 // stop an exam with Finish or Abort, which also stop capture and lockdown.
-// *Exam is the Flow's ExamRun.
+// *Exam is the desktop flow's running exam (client.ExamRun).
 type Exam struct {
 	*Session
 	media   *Media
 	monitor *lockdown.Monitor
 	journal *journal.Journal
 	log     *slog.Logger
-	browser examBrowser // exambrowser_hook.go
+	browser examBrowser // browser.go
 }
 
 // ExamOptions configure StartExam.

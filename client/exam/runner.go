@@ -1,4 +1,4 @@
-package client
+package exam
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 )
 
 // The exam runner: Begin is the one sequence that starts an exam after
-// the student consented, for the desktop flow (RealEnv.StartExam) and
+// the student consented, for the desktop flow (client.RealEnv.StartExam) and
 // for `invigil run --headless` alike; the *Exam it returns answers the
 // proctor's keyframe and snapshot commands itself (ForceKeyframe,
 // Snapshot) and ends with Finish or Abort. What the caller adds is the

@@ -1,4 +1,4 @@
-package client
+package exam
 
 import (
 	"context"
@@ -349,6 +349,13 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrJoinRefused, err)
 	}
 	return err
+}
+
+// HasSession reports whether the spool directory dir holds a session that
+// a later run resumes.
+func HasSession(dir string) bool {
+	sf, err := readSessionFile(dir)
+	return err == nil && sf != nil
 }
 
 func readSessionFile(dir string) (*sessionFile, error) {

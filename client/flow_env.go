@@ -19,7 +19,7 @@ import (
 // and exam.Begin; tests use a fake (client/flowtest).
 type Env interface {
 	// Join joins (or resumes) a session and verifies its policy. Errors
-	// wrap ErrUnreachable, ErrJoinRefused or ErrBadPolicy.
+	// wrap exam.ErrUnreachable, exam.ErrJoinRefused or exam.ErrBadPolicy.
 	Join(ctx context.Context, opts exam.JoinOptions) (*exam.Joined, error)
 	// Check runs the system check once.
 	Check(ctx context.Context, p *policy.Policy) lockdown.Report
@@ -32,8 +32,9 @@ type Env interface {
 	// camera. Errors wrap capture.ErrNoCamera or capture.ErrCameraBusy
 	// where that is the cause.
 	OpenPreview(ctx context.Context, p *policy.Policy) (Preview, error)
-	// StartExam starts the recording after consent: capture, the session
-	// (spool and upload), a consent.accepted event, lockdown's monitor.
+	// StartExam starts the recording after consent (exam.Begin): capture,
+	// the session (spool and upload), a consent.accepted event, lockdown's
+	// monitor.
 	StartExam(ctx context.Context, j *exam.Joined, hooks ExamHooks) (ExamRun, error)
 }
 
@@ -83,9 +84,9 @@ type ExamRun interface {
 	Problem() error
 	// Event sends an event.
 	Event(typ string, fields map[string]any) error
-	// Snapshot answers a proctor's snapshot command (its id is why),
-	// within 10 s; a failure is told to the proctor (snapshot.failed).
-	Snapshot(ctx context.Context, why string) error
+	// Snapshot answers a proctor's snapshot command within 10 s; a
+	// failure is told to the proctor (snapshot.failed).
+	Snapshot(ctx context.Context, commandID string) error
 	// Focus and clipboard hooks of lockdown's monitor.
 	FocusLost(at time.Time)
 	FocusGained(at time.Time)
@@ -138,7 +139,7 @@ func (e *RealEnv) cameras() []lockdown.Camera {
 }
 
 // SaveReceipt implements ReceiptSaver: the receipt goes into ReceiptDir,
-// or the documents folder (DocumentsDir).
+// or the documents folder (exam.DocumentsDir).
 func (e *RealEnv) SaveReceipt(r exam.ReceiptRecord) (exam.ReceiptFiles, error) {
 	dir := e.ReceiptDir
 	if dir == "" {

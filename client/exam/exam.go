@@ -117,8 +117,7 @@ func LockdownCameras() []lockdown.Camera {
 }
 
 // Camera is a live camera the UI previews and the flow takes stills from
-// (the ID photo, the room scan).
-// *capture.Stream implements it.
+// (the ID photo, the room scan). *capture.Stream implements it.
 type Camera interface {
 	// Snapshot returns a JPEG of the latest frame, at most maxWidth wide.
 	Snapshot(ctx context.Context, maxWidth int) ([]byte, error)
@@ -154,7 +153,8 @@ type ExamOptions struct {
 }
 
 // StartExam starts lockdown and media for a joined, consented session. It
-// undoes whatever a crashed earlier run left in the journal first.
+// undoes whatever a crashed earlier run left in the journal first. Begin
+// is the whole sequence (capture, session, consent, StartExam); use it.
 func StartExam(ctx context.Context, sess *Session, opts ExamOptions) (*Exam, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)

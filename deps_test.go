@@ -72,9 +72,12 @@ func TestDependencyRules(t *testing.T) {
 		{"cmd", func(d string) bool { return under(d, "internal/browsertest") }, "internal/browsertest is for tests only"},
 		{"client", func(d string) bool { return under(d, "internal/browsertest") }, "internal/browsertest is for tests only"},
 		{"client/launch", func(d string) bool {
-			return strings.HasPrefix(d, "fyne.io/") || (under(d, "client") && !under(d, "client/launch")) ||
+			return strings.HasPrefix(d, "fyne.io/") || (under(d, "client") && !under(d, "client/launch") && !under(d, "client/internal/msg")) ||
 				under(d, "capture") || under(d, "backend") || (under(d, "lockdown") && !under(d, "lockdown/policy"))
 		}, "launch setup is below the flow and the exam runtime: client imports it, not the other way; no UI, no capture"},
+		{"client/exam", func(d string) bool {
+			return d == module+"/client" || under(d, "client/ui") || under(d, "client/flowtest") || strings.HasPrefix(d, "fyne.io/")
+		}, "the exam runtime knows no screens: the flow (client) and the UI drive it"},
 	}
 	for path, p := range pkgs {
 		rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")

@@ -64,8 +64,8 @@ func TestListingSurvivesBadCaptureTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, sp := newSessionClient(t, r, configKey(t, r), nil)
-	c.Send(event("session.started"))
-	c.Send(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: []byte("hb")})
+	c.Spool().Append(event("session.started"))
+	c.Spool().Append(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: []byte("hb")})
 	waitUntil(t, func() bool { return sp.Status().Unacked == 0 })
 	y10k := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 	if _, err := e.b.db.Exec(`UPDATE tracks SET first_time = ?, last_time = ?`, y10k, y10k); err != nil {
@@ -358,7 +358,7 @@ func TestBodyTimeoutSparesWebsocket(t *testing.T) {
 	}
 	c, sp := newSessionClient(t, r, configKey(t, r), nil)
 	for i := range 5 {
-		c.Send(event(fmt.Sprint("e", i)))
+		c.Spool().Append(event(fmt.Sprint("e", i)))
 		time.Sleep(200 * time.Millisecond)
 	}
 	waitUntil(t, func() bool { return sp.Status().Unacked == 0 })
@@ -429,7 +429,7 @@ func TestSessionTokenLifetime(t *testing.T) {
 	}
 	c.Start()
 	defer c.Close()
-	c.Send(event("late"))
+	c.Spool().Append(event("late"))
 	select {
 	case <-c.Done():
 	case <-time.After(15 * time.Second):
@@ -448,13 +448,13 @@ func TestLiveConnectionStopsAfterEnd(t *testing.T) {
 	e.b.EnsureDemoExam(ctx)
 	r, _ := e.join(t, "demo")
 	c, sp := newSessionClient(t, r, configKey(t, r), nil)
-	c.Send(event("one"))
+	c.Spool().Append(event("one"))
 	waitUntil(t, func() bool { return sp.Status().Unacked == 0 })
 	if _, err := e.b.SendCommand(ctx, r.SessionID, transport.CommandEnd, ""); err != nil {
 		t.Fatal(err)
 	}
 	e.advance(time.Minute + 2*accessRecheck)
-	c.Send(event("ignored the end"))
+	c.Spool().Append(event("ignored the end"))
 	select {
 	case <-c.Done():
 	case <-time.After(15 * time.Second):
@@ -501,7 +501,7 @@ func TestTokensStayOutOfLogs(t *testing.T) {
 	}
 	transport.Resume(ctx, nil, e.srv.URL, r.Token)
 	c, sp := newSessionClient(t, r, strings.Repeat("0", 64), nil) // refused: logged
-	c.Send(event("x"))
+	c.Spool().Append(event("x"))
 	<-c.Done()
 	sp.Close()
 	e.do(t, "GET", "/api/v1/admin/sessions?token="+e.b.AdminToken(), "", "", "")

@@ -189,11 +189,11 @@ func TestIngestAndListings(t *testing.T) {
 	}
 	c, _ := newSessionClient(t, r, configKey(t, r), nil)
 	at := time.Now()
-	c.Send(event("session.started"))
+	c.Spool().Append(event("session.started"))
 	for i := range 20 {
-		c.Send(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: at.Add(time.Duration(i) * time.Second), Payload: []byte(fmt.Sprint("hb", i))})
+		c.Spool().Append(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: at.Add(time.Duration(i) * time.Second), Payload: []byte(fmt.Sprint("hb", i))})
 	}
-	c.Send(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Time: time.Now(), Payload: []byte("not json")})
+	c.Spool().Append(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Time: time.Now(), Payload: []byte("not json")})
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	res, err := c.Finish(fctx)
@@ -240,7 +240,7 @@ func TestConfigKeyMismatchRejected(t *testing.T) {
 	e.b.EnsureDemoExam(context.Background())
 	r, _ := e.join(t, "demo")
 	c, sp := newSessionClient(t, r, strings.Repeat("0", 64), nil)
-	c.Send(event("x"))
+	c.Spool().Append(event("x"))
 	select {
 	case <-c.Done():
 	case <-time.After(15 * time.Second):
@@ -316,7 +316,7 @@ func TestCommandsAndEnd(t *testing.T) {
 	}
 	post(`{"command":"end","text":"time is up"}`)
 	waitUntil(t, func() bool { return strings.HasSuffix(h.String(), "end:time is up") })
-	c.Send(event("x"))
+	c.Spool().Append(event("x"))
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := c.Finish(fctx); err != nil {
@@ -341,7 +341,7 @@ func TestTornTrackCutOnReconnect(t *testing.T) {
 	ck := configKey(t, r)
 	c, sp := newSessionClient(t, r, ck, nil)
 	for i := range 10 {
-		c.Send(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: []byte(fmt.Sprint(i))})
+		c.Spool().Append(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: []byte(fmt.Sprint(i))})
 	}
 	waitUntil(t, func() bool { return sp.Status().Unacked == 0 })
 	c.Close()
@@ -357,7 +357,7 @@ func TestTornTrackCutOnReconnect(t *testing.T) {
 	c2.Start()
 	defer c2.Close()
 	for i := 10; i < 15; i++ {
-		c2.Send(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: []byte(fmt.Sprint(i))})
+		c2.Spool().Append(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: []byte(fmt.Sprint(i))})
 	}
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -390,9 +390,9 @@ func TestManySessionsConcurrently(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 100 {
-				c.Send(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: []byte(fmt.Sprint(i))})
+				c.Spool().Append(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: []byte(fmt.Sprint(i))})
 				if i%10 == 0 {
-					c.Send(event("tick"))
+					c.Spool().Append(event("tick"))
 				}
 			}
 			fctx, cancel := context.WithTimeout(ctx, 20*time.Second)

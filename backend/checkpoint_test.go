@@ -82,7 +82,7 @@ func TestTamperAfterCaptureIsEvident(t *testing.T) {
 	const n = 20
 	payload := bytes.Repeat([]byte("x"), 64<<10)
 	for i := 1; i <= n; i++ {
-		if _, err := c.Send(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: payload}); err != nil {
+		if _, err := c.Spool().Append(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: payload}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -97,7 +97,7 @@ func TestTamperAfterCaptureIsEvident(t *testing.T) {
 	// Captured while the upload is busy: the checkpoint overtakes the queue.
 	const m = n + 5
 	for i := n + 1; i <= m; i++ {
-		if _, err := c.Send(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: payload}); err != nil {
+		if _, err := c.Spool().Append(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: payload}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -167,7 +167,7 @@ func TestCheckpointsVerifyAnHonestSession(t *testing.T) {
 	}
 	c, _ := newSessionClient(t, r, configKey(t, r), nil)
 	for i := range 50 {
-		c.Send(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: fmt.Append(nil, "hb", i)})
+		c.Spool().Append(transport.Message{Kind: transport.KindData, Track: transport.TrackHeartbeat, Time: time.Now(), Payload: fmt.Append(nil, "hb", i)})
 	}
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

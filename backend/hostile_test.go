@@ -126,7 +126,7 @@ func hostileWorkload(t *testing.T) {
 		for _, h := range hostile {
 			at := now.Add(time.Duration(n) * time.Millisecond)
 			for _, m := range []transport.Message{media(transport.TrackCamera, at, h), media(transport.TrackScreen, at, validAU)} {
-				if _, err := l.c.Send(m); err != nil {
+				if _, err := l.c.Spool().Append(m); err != nil {
 					t.Fatal(err)
 				}
 			}

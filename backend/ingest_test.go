@@ -63,7 +63,7 @@ func newLiveEnvOn(t *testing.T, e *env) *liveEnv {
 func (l *liveEnv) send(t *testing.T, ms ...transport.Message) {
 	t.Helper()
 	for _, m := range ms {
-		if _, err := l.c.Send(m); err != nil {
+		if _, err := l.c.Spool().Append(m); err != nil {
 			t.Fatal(err)
 		}
 	}

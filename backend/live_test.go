@@ -256,7 +256,7 @@ func (s *streamer) run(t testing.TB, i int, track uint8, keyInt time.Duration) {
 				s.keyframes[i].Add(1)
 			}
 		}
-		if _, err := s.c.Send(transport.Message{Kind: transport.KindMedia, Flags: flags, Track: track, Time: f.Time, Payload: f.Data}); err != nil {
+		if _, err := s.c.Spool().Append(transport.Message{Kind: transport.KindMedia, Flags: flags, Track: track, Time: f.Time, Payload: f.Data}); err != nil {
 			return
 		}
 	}
@@ -276,7 +276,7 @@ func (s *streamer) replay(frames []capture.Frame) {
 		if f.Keyframe {
 			flags = transport.FlagKeyframe
 		}
-		if _, err := s.c.Send(transport.Message{Kind: transport.KindMedia, Flags: flags, Track: transport.TrackCamera, Time: time.Now(), Payload: f.Data}); err != nil {
+		if _, err := s.c.Spool().Append(transport.Message{Kind: transport.KindMedia, Flags: flags, Track: transport.TrackCamera, Time: time.Now(), Payload: f.Data}); err != nil {
 			return
 		}
 	}
@@ -368,7 +368,7 @@ func (s *streamer) Command(_ context.Context, c transport.Command) {
 	ev := func(typ string, fields map[string]any) {
 		fields["type"] = typ
 		b, _ := json.Marshal(fields)
-		s.c.Send(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Time: time.Now(), Payload: b})
+		s.c.Spool().Append(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Time: time.Now(), Payload: b})
 	}
 	switch c.Command {
 	case transport.CommandWarn:
@@ -384,7 +384,7 @@ func (s *streamer) Command(_ context.Context, c transport.Command) {
 		if img := s.last.Load(); img != nil {
 			jpeg.Encode(&buf, img, nil)
 		}
-		s.c.Send(transport.Message{Kind: transport.KindStill, Track: transport.TrackStills, Time: time.Now(), Payload: buf.Bytes()})
+		s.c.Spool().Append(transport.Message{Kind: transport.KindStill, Track: transport.TrackStills, Time: time.Now(), Payload: buf.Bytes()})
 		ev("snapshot.taken", map[string]any{"source": "camera", "why": c.ID, "bytes": buf.Len()})
 	}
 }
@@ -784,7 +784,7 @@ func TestLiveSessionState(t *testing.T) {
 	var snap struct{ ID string }
 	json.Unmarshal(body, &snap)
 	ev := func(body string) {
-		if _, err := st.c.Send(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Time: time.Now(), Payload: []byte(body)}); err != nil {
+		if _, err := st.c.Spool().Append(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Time: time.Now(), Payload: []byte(body)}); err != nil {
 			t.Fatal(err)
 		}
 	}

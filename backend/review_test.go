@@ -197,7 +197,7 @@ func (r recorded) more(t *testing.T, at time.Time, n int) {
 			if isIDR(au) {
 				fl = transport.FlagKeyframe
 			}
-			if _, err := r.c.Send(transport.Message{Kind: transport.KindMedia, Track: tr.n, Flags: fl, Time: ft, Payload: au}); err != nil {
+			if _, err := r.c.Spool().Append(transport.Message{Kind: transport.KindMedia, Track: tr.n, Flags: fl, Time: ft, Payload: au}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -237,7 +237,7 @@ func (d *dashEnv) record(t *testing.T, code string, open bool) recorded {
 	start := time.Now().Add(-10 * time.Second).Truncate(time.Millisecond)
 	rec := recorded{id: r.SessionID, start: start, violAt: start.Add(3 * time.Second)}
 	send := func(m transport.Message) {
-		if _, err := c.Send(m); err != nil {
+		if _, err := c.Spool().Append(m); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/assets"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/transport"
@@ -48,7 +49,7 @@ type Flow struct {
 	quit    bool
 
 	target      launch.Target
-	joined      *Joined
+	joined      *exam.Joined
 	retry       *time.Timer
 	retryDelay  time.Duration
 	retryFn     func()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/capture"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/policy"
@@ -15,26 +16,27 @@ import (
 )
 
 // Env is what a Flow needs from the world: the backend, lockdown and the
-// capture devices. RealEnv wires it to Join, lockdown.Check, capture and
-// StartExam; tests use a fake (client/flowtest).
+// capture devices. RealEnv wires it to exam.Join, lockdown.Check, capture
+// and exam.Begin; tests use a fake (client/flowtest).
 type Env interface {
 	// Join joins (or resumes) a session and verifies its policy. Errors
-	// wrap ErrUnreachable, ErrJoinRefused or ErrBadPolicy.
-	Join(ctx context.Context, opts JoinOptions) (*Joined, error)
+	// wrap exam.ErrUnreachable, exam.ErrJoinRefused or exam.ErrBadPolicy.
+	Join(ctx context.Context, opts exam.JoinOptions) (*exam.Joined, error)
 	// Check runs the system check once.
 	Check(ctx context.Context, p *policy.Policy) lockdown.Report
 	// CloseApps closes the given prohibited programs.
 	CloseApps(ctx context.Context, procs []lockdown.ProcessFinding) []lockdown.CloseResult
 	// SpeedTest measures the upload rate to the backend in bytes/s.
-	SpeedTest(ctx context.Context, j *Joined) (float64, error)
+	SpeedTest(ctx context.Context, j *exam.Joined) (float64, error)
 	// OpenPreview opens the camera for the check screen's preview only:
 	// nothing read from it is sent. (nil, nil) when the policy records no
 	// camera. Errors wrap capture.ErrNoCamera or capture.ErrCameraBusy
 	// where that is the cause.
 	OpenPreview(ctx context.Context, p *policy.Policy) (Preview, error)
-	// StartExam starts the recording after consent: capture, the session
-	// (spool and upload), a consent.accepted event, lockdown's monitor.
-	StartExam(ctx context.Context, j *Joined, hooks ExamHooks) (ExamRun, error)
+	// StartExam starts the recording after consent (exam.Begin): capture,
+	// the session (spool and upload), a consent.accepted event, lockdown's
+	// monitor.
+	StartExam(ctx context.Context, j *exam.Joined, hooks ExamHooks) (ExamRun, error)
 }
 
 // ReceiptSaver is an Env that keeps the receipt as files (RealEnv: in the
@@ -42,19 +44,12 @@ type Env interface {
 // tests' fakes need not be.
 type ReceiptSaver interface {
 	// SaveReceipt saves the receipt and says where.
-	SaveReceipt(r ReceiptRecord) (ReceiptFiles, error)
-}
-
-// Camera is a live camera the UI previews and the flow takes stills from.
-// *capture.Stream implements it.
-type Camera interface {
-	// Snapshot returns a JPEG of the latest frame, at most maxWidth wide.
-	Snapshot(ctx context.Context, maxWidth int) ([]byte, error)
+	SaveReceipt(r exam.ReceiptRecord) (exam.ReceiptFiles, error)
 }
 
 // Preview is a camera opened only to be shown; the flow closes it.
 type Preview interface {
-	Camera
+	exam.Camera
 	Close() error
 }
 
@@ -66,15 +61,16 @@ type ExamHooks struct {
 	Ask lockdown.AskFunc
 }
 
-// ExamRun is a running exam as the flow drives it. *realExam wraps
-// *Exam; tests fake it.
+// ExamRun is a running exam as the flow drives it: *exam.Exam, or a fake in
+// tests (client/flowtest).
 type ExamRun interface {
 	// Camera is the recording camera, for the ID photo and room scan
 	// previews; nil when none records.
-	Camera() Camera
+	Camera() exam.Camera
 	// SendStill sends a JPEG on the stills track with a snapshot.taken
-	// event saying why, and returns the sequence number to wait for.
-	SendStill(jpg []byte, why string) (uint64, error)
+	// event saying from where ("camera") and why ("id_photo"), and returns
+	// the sequence number to wait for.
+	SendStill(jpg []byte, source, why string) (uint64, error)
 	// Acked is the highest sequence number the backend has stored.
 	Acked() uint64
 	// Status is the connection and spool status.
@@ -89,15 +85,16 @@ type ExamRun interface {
 	Problem() error
 	// Event sends an event.
 	Event(typ string, fields map[string]any) error
-	// Snapshot answers a proctor's snapshot command.
-	Snapshot(ctx context.Context, why string) error
+	// Snapshot answers a proctor's snapshot command within 10 s; a
+	// failure is told to the proctor (snapshot.failed).
+	Snapshot(ctx context.Context, commandID string) error
 	// Focus and clipboard hooks of lockdown's monitor.
 	FocusLost(at time.Time)
 	FocusGained(at time.Time)
 	ClipboardUsed(at time.Time, op lockdown.ClipboardOp)
 	// Finish stops capture, releases lockdown, uploads everything, wipes
 	// the local data and returns the receipt.
-	Finish(ctx context.Context, reason string) (*Receipt, error)
+	Finish(ctx context.Context, reason string) (*exam.Receipt, error)
 	// Abort stops without finishing; the spool keeps what is not uploaded.
 	Abort(ctx context.Context) error
 }
@@ -121,9 +118,9 @@ func (e *RealEnv) log() *slog.Logger {
 }
 
 // Join implements Env.
-func (e *RealEnv) Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
+func (e *RealEnv) Join(ctx context.Context, opts exam.JoinOptions) (*exam.Joined, error) {
 	opts.HTTP, opts.Log = e.HTTP, e.log()
-	return Join(ctx, opts)
+	return exam.Join(ctx, opts)
 }
 
 // Check implements Env.
@@ -139,21 +136,21 @@ func (e *RealEnv) cameras() []lockdown.Camera {
 	case "test", "scene":
 		return []lockdown.Camera{{Label: "Invigil synthetic camera (" + e.Config.Camera + ")"}}
 	}
-	return LockdownCameras()
+	return exam.LockdownCameras()
 }
 
 // SaveReceipt implements ReceiptSaver: the receipt goes into ReceiptDir,
-// or the documents folder (DocumentsDir).
-func (e *RealEnv) SaveReceipt(r ReceiptRecord) (ReceiptFiles, error) {
+// or the documents folder (exam.DocumentsDir).
+func (e *RealEnv) SaveReceipt(r exam.ReceiptRecord) (exam.ReceiptFiles, error) {
 	dir := e.ReceiptDir
 	if dir == "" {
-		d, err := DocumentsDir()
+		d, err := exam.DocumentsDir()
 		if err != nil {
-			return ReceiptFiles{}, err
+			return exam.ReceiptFiles{}, err
 		}
 		dir = d
 	}
-	return SaveReceipt(dir, r)
+	return exam.SaveReceipt(dir, r)
 }
 
 // CloseApps implements Env.
@@ -166,13 +163,13 @@ func (e *RealEnv) CloseApps(ctx context.Context, procs []lockdown.ProcessFinding
 const speedTestBytes = 512 << 10
 
 // SpeedTest implements Env.
-func (e *RealEnv) SpeedTest(ctx context.Context, j *Joined) (float64, error) {
+func (e *RealEnv) SpeedTest(ctx context.Context, j *exam.Joined) (float64, error) {
 	return transport.SpeedTest(ctx, e.HTTP, j.Server, j.Resp.Token, speedTestBytes)
 }
 
 // OpenPreview implements Env.
 func (e *RealEnv) OpenPreview(ctx context.Context, p *policy.Policy) (Preview, error) {
-	cfg, _ := CaptureConfigs(p, Sources{Camera: e.Config.Camera, Screen: "none"})
+	cfg, _ := exam.CaptureConfigs(p, exam.Sources{Camera: e.Config.Camera, Screen: "none"})
 	if cfg == nil {
 		return nil, nil
 	}
@@ -185,86 +182,17 @@ func (e *RealEnv) OpenPreview(ctx context.Context, p *policy.Policy) (Preview, e
 	return s, nil
 }
 
-// StartExam implements Env: the same steps as the headless run.
-func (e *RealEnv) StartExam(ctx context.Context, j *Joined, hooks ExamHooks) (ExamRun, error) {
-	log := e.log()
-	src := Sources{Camera: e.Config.Camera, Screen: e.Config.Screen}
-	cam, scr, err := OpenCapture(ctx, j.Policy, src, log)
-	if err != nil {
-		return nil, err
-	}
-	sess, err := Start(j, SessionOptions{Log: log})
-	if err != nil {
-		CloseStreams(cam, scr)
-		return nil, fmt.Errorf("open the spool in %s: %w", j.SpoolDir, err)
-	}
-	if err := sess.Event("consent.accepted", map[string]any{"how": "button"}); err != nil {
-		CloseStreams(cam, scr)
-		sess.Close()
-		return nil, err
-	}
-	exam, err := StartExam(ctx, sess, ExamOptions{
-		Camera: cam, Screen: scr, Disabled: src.Disabled(j.Policy), JournalPath: e.Config.JournalPath,
-		Ask: hooks.Ask, Cameras: e.cameras(), OnViolation: hooks.OnViolation, Log: log,
-		Monitor: e.Monitor,
+// StartExam implements Env: exam.Begin, as the headless run does, then the
+// session.started event.
+func (e *RealEnv) StartExam(ctx context.Context, j *exam.Joined, hooks ExamHooks) (ExamRun, error) {
+	ex, err := exam.Begin(ctx, j, exam.BeginOptions{
+		Sources:     exam.Sources{Camera: e.Config.Camera, Screen: e.Config.Screen},
+		JournalPath: e.Config.JournalPath, Cameras: e.cameras(), Consent: "button",
+		Ask: hooks.Ask, OnViolation: hooks.OnViolation, Monitor: e.Monitor, Log: e.log(),
 	})
 	if err != nil {
-		CloseStreams(cam, scr)
-		sess.Close()
-		return nil, fmt.Errorf("start lockdown: %w", err)
+		return nil, err
 	}
-	sess.Event("session.started", map[string]any{"resumed": j.Resumed, "ui": "desktop"})
-	r := &realExam{exam: exam, sess: sess}
-	if cam != nil {
-		r.cam = cam
-	}
-	return r, nil
+	ex.Event("session.started", map[string]any{"resumed": j.Resumed, "ui": "desktop"})
+	return ex, nil
 }
-
-// realExam is the ExamRun of a real exam.
-type realExam struct {
-	exam *Exam
-	sess *Session
-	cam  Camera
-}
-
-func (r *realExam) Camera() Camera { return r.cam }
-func (r *realExam) SendStill(jpg []byte, why string) (uint64, error) {
-	return r.sess.SendStill(jpg, "camera", why)
-}
-func (r *realExam) Acked() uint64                      { return r.sess.Acked() }
-func (r *realExam) Status() transport.Status           { return r.sess.Status() }
-func (r *realExam) Commands() <-chan transport.Command { return r.sess.Commands() }
-func (r *realExam) Stopped() <-chan struct{}           { return r.sess.Stopped() }
-func (r *realExam) Err() error                         { return r.sess.Err() }
-func (r *realExam) Event(typ string, fields map[string]any) error {
-	return r.sess.Event(typ, fields)
-}
-func (r *realExam) FocusLost(at time.Time)   { r.exam.Monitor().FocusLost(at) }
-func (r *realExam) FocusGained(at time.Time) { r.exam.Monitor().FocusGained(at) }
-func (r *realExam) ClipboardUsed(at time.Time, op lockdown.ClipboardOp) {
-	r.exam.Monitor().ClipboardUsed(at, op)
-}
-
-func (r *realExam) Problem() error {
-	if err := r.sess.SendErr(); err != nil {
-		return err
-	}
-	if err := r.exam.Media().Err(); err != nil {
-		return err
-	}
-	return r.sess.Damaged()
-}
-
-func (r *realExam) Snapshot(ctx context.Context, why string) error {
-	_, err := r.exam.Media().Snapshot(ctx, why)
-	return err
-}
-
-func (r *realExam) Finish(ctx context.Context, reason string) (*Receipt, error) {
-	return r.exam.Finish(ctx, reason)
-}
-
-// Abort after Finish only closes the session: stopping capture and
-// lockdown again does nothing (each Close is idempotent).
-func (r *realExam) Abort(ctx context.Context) error { return r.exam.Abort(ctx) }

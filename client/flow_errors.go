@@ -3,11 +3,13 @@ package client
 import (
 	"errors"
 	"fmt"
+	"github.com/invigil/invigil/client/internal/msg"
 	"net"
 	"net/http"
 	"strings"
 
 	"github.com/invigil/invigil/capture"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/transport"
 )
 
@@ -117,7 +119,7 @@ func refusedError(err error) *ErrorState {
 	case transport.CodeClientOutdated:
 		// Another code cannot help: only an update can.
 		e.Title = "Invigil needs an update"
-		e.Message = "This exam needs a newer Invigil than this one (" + Version + "). " + re.Message + "."
+		e.Message = "This exam needs a newer Invigil than this one (" + exam.Version + "). " + re.Message + "."
 		e.Actions = []Action{ActionQuit}
 	case transport.CodeSessionFinished:
 		e.Title = "This exam session has already ended"
@@ -174,5 +176,5 @@ func oneLine(err error) string {
 		return ""
 	}
 	s := strings.Join(strings.Fields(err.Error()), " ")
-	return truncate(s, 300)
+	return msg.Truncate(s, 300)
 }

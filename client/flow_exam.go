@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/invigil/invigil/client/internal/msg"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
@@ -44,7 +46,7 @@ func (f *Flow) doTakePhoto() {
 	f.goJob(func(ctx context.Context) func() {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		jpg, err := cam.Snapshot(sctx, StillWidth)
+		jpg, err := cam.Snapshot(sctx, exam.StillWidth)
 		return func() {
 			if f.st.Screen != ScreenIDPhoto || f.st.Photo.Step != PhotoLive {
 				return
@@ -72,7 +74,7 @@ func (f *Flow) doUsePhoto() {
 		return
 	}
 	from := f.exam.Acked()
-	seq, err := f.exam.SendStill(f.st.Photo.Photo, "id_photo")
+	seq, err := f.exam.SendStill(f.st.Photo.Photo, "camera", "id_photo")
 	if err != nil {
 		f.st.Photo.Problem = "The photo could not be saved: " + oneLine(err)
 		f.publish()
@@ -135,11 +137,11 @@ func (f *Flow) doStartRoomScan() {
 			case <-t.C:
 			}
 			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			jpg, err := ex.Camera().Snapshot(sctx, StillWidth)
+			jpg, err := ex.Camera().Snapshot(sctx, exam.StillWidth)
 			cancel()
 			if err == nil {
 				var seq uint64
-				if seq, err = ex.SendStill(jpg, "room_scan"); err == nil {
+				if seq, err = ex.SendStill(jpg, "camera", "room_scan"); err == nil {
 					last = seq
 				}
 			}
@@ -254,7 +256,7 @@ func (f *Flow) onCommand(c transport.Command) {
 	case transport.CommandEnd:
 		f.startFinish(true, c.Text)
 		return
-	case transport.CommandKeyframe: // a live viewer wants a picture now (keyframe.go)
+	case transport.CommandKeyframe: // a live viewer wants a picture now (exam.Exam.ForceKeyframe)
 		if k, ok := f.exam.(interface{ ForceKeyframe(string) bool }); ok {
 			k.ForceKeyframe(c.Text)
 		}
@@ -262,11 +264,7 @@ func (f *Flow) onCommand(c transport.Command) {
 	case transport.CommandSnapshot:
 		ex := f.exam
 		f.goJob(func(ctx context.Context) func() {
-			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			if err := ex.Snapshot(sctx, c.ID); err != nil {
-				ex.Event("snapshot.failed", map[string]any{"command_id": c.ID, "error": err.Error()})
-			}
+			ex.Snapshot(ctx, c.ID) // a failure is the proctor's to see
 			return nil
 		})
 		return
@@ -335,7 +333,7 @@ func (f *Flow) doReply(text string) {
 	if f.exam == nil || f.st.Screen != ScreenExam || text == "" {
 		return
 	}
-	fields := map[string]any{"text": truncate(text, 2000)}
+	fields := map[string]any{"text": msg.Truncate(text, 2000)}
 	if f.lastChatID != "" {
 		fields["command_id"] = f.lastChatID
 	}
@@ -628,7 +626,7 @@ func (f *Flow) finishProgress() {
 	f.publish()
 }
 
-func (f *Flow) finishDone(ex ExamRun, r *Receipt, err error) {
+func (f *Flow) finishDone(ex ExamRun, r *exam.Receipt, err error) {
 	if ex != f.exam {
 		return
 	}
@@ -649,10 +647,10 @@ func (f *Flow) finishDone(ex ExamRun, r *Receipt, err error) {
 		return
 	}
 	f.exam = nil
-	f.log.Info("finished", "session", r.SessionID, "messages", r.Messages, "this_run", r.describe(), "digest_match", r.Match)
+	f.log.Info("finished", "session", r.SessionID, "messages", r.Messages, "this_run", describeRun(*r), "digest_match", r.Match)
 	f.show(ScreenReceipt)
 	f.st.Receipt = &ReceiptState{Receipt: *r, EndedByProctor: f.endedBy, EndText: f.endText,
-		Record: NewReceiptRecord(*r, f.examState.Started, f.endedBy)}
+		Record: exam.NewReceiptRecord(*r, f.examState.Started, f.endedBy)}
 	if err != nil {
 		f.st.Receipt.WipeProblem = oneLine(err)
 	}
@@ -683,9 +681,9 @@ func (f *Flow) onStopped() {
 		Detail:  oneLine(err), Actions: []Action{ActionQuit}}, nil)
 }
 
-// describe is a receipt's upload summary ("12 camera, 3 screen, 40
+// describeRun is a receipt's upload summary ("12 camera, 3 screen, 40
 // events"), for logs.
-func (r Receipt) describe() string {
+func describeRun(r exam.Receipt) string {
 	keys := make([]string, 0, len(r.ThisRun))
 	for k := range r.ThisRun {
 		keys = append(keys, k)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/policy"
@@ -138,7 +139,7 @@ func (f *Flow) joinTarget(t launch.Target) {
 	f.show(ScreenBusy)
 	f.st.Busy = &BusyState{Title: "Connecting to your exam", Detail: "Contacting " + hostOf(t.Server) + "…"}
 	f.publish()
-	opts := JoinOptions{Server: t.Server, Code: t.Code, ServerKey: f.cfg.KeyFor(t.Server), SpoolDir: f.cfg.SpoolDir}
+	opts := exam.JoinOptions{Server: t.Server, Code: t.Code, ServerKey: f.cfg.KeyFor(t.Server), SpoolDir: f.cfg.SpoolDir}
 	f.goJob(func(ctx context.Context) func() {
 		jctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 		defer cancel()
@@ -147,7 +148,7 @@ func (f *Flow) joinTarget(t launch.Target) {
 	})
 }
 
-func (f *Flow) joinDone(t launch.Target, j *Joined, err error) {
+func (f *Flow) joinDone(t launch.Target, j *exam.Joined, err error) {
 	if f.st.Screen != ScreenBusy || t != f.target {
 		return // the student moved on
 	}
@@ -170,11 +171,11 @@ func (f *Flow) joinFailed(t launch.Target, err error) {
 	retry := func() { f.joinTarget(t) }
 	var re *transport.RemoteError
 	switch {
-	case errors.Is(err, ErrUnreachable), errors.Is(err, context.DeadlineExceeded) && f.ctx.Err() == nil:
+	case errors.Is(err, exam.ErrUnreachable), errors.Is(err, context.DeadlineExceeded) && f.ctx.Err() == nil:
 		e := unreachableError(t.Server, err, f.spoolHasSession(), !f.cfg.OnlyServer)
 		e.RetryAt = f.now().Add(f.nextRetryDelay())
 		f.showError(e, retry)
-	case errors.Is(err, ErrBadPolicy):
+	case errors.Is(err, exam.ErrBadPolicy):
 		f.showError(badPolicyError(err), retry)
 	case errors.As(err, &re) && re.Code == transport.CodeExamNotOpen:
 		e := notOpenError(re)
@@ -188,7 +189,7 @@ func (f *Flow) joinFailed(t launch.Target, err error) {
 		f.st.Join = f.joinState(t.Server, t.Code)
 		f.st.Join.Problem = fmt.Sprintf("No exam has the code “%s” on this server. Check the code your teacher gave you and type it again.", t.Code)
 		f.publish()
-	case errors.Is(err, ErrJoinRefused):
+	case errors.Is(err, exam.ErrJoinRefused):
 		f.showError(refusedError(err), nil)
 	default:
 		f.showError(otherError("Invigil could not start", err), retry)
@@ -219,7 +220,7 @@ func (f *Flow) needsCamera() bool {
 	if f.joined == nil || f.joined.Policy == nil {
 		return false
 	}
-	cam, _ := CaptureConfigs(f.joined.Policy, Sources{Camera: f.cfg.Camera, Screen: "none"})
+	cam, _ := exam.CaptureConfigs(f.joined.Policy, exam.Sources{Camera: f.cfg.Camera, Screen: "none"})
 	return cam != nil
 }
 
@@ -271,10 +272,10 @@ func networkItem(rate float64, err error) CheckItem {
 		it.Status, it.Summary = lockdown.StatusWarn, "The upload speed could not be measured."
 		it.Fixes = []string{"Move closer to your Wi-Fi router or use a network cable. Recordings wait on this computer until they can be uploaded."}
 	case rate < minUploadRate:
-		it.Status, it.Summary = lockdown.StatusWarn, fmt.Sprintf("Uploads are slow (%s/s; the exam needs about %s/s).", HumanBytes(int64(rate)), HumanBytes(minUploadRate))
+		it.Status, it.Summary = lockdown.StatusWarn, fmt.Sprintf("Uploads are slow (%s/s; the exam needs about %s/s).", exam.HumanBytes(int64(rate)), exam.HumanBytes(minUploadRate))
 		it.Fixes = []string{"Close programs that use the network (video streaming, downloads, cloud sync) or move closer to your Wi-Fi router. Nothing is lost: recordings wait on this computer until they are uploaded."}
 	default:
-		it.Status, it.Summary = lockdown.StatusPass, fmt.Sprintf("Good: uploads run at %s/s.", HumanBytes(int64(rate)))
+		it.Status, it.Summary = lockdown.StatusPass, fmt.Sprintf("Good: uploads run at %s/s.", exam.HumanBytes(int64(rate)))
 	}
 	return it
 }
@@ -357,7 +358,7 @@ func (f *Flow) updateCheck() {
 
 // keptItem tells the student that another exam's unfinished session waits
 // on this computer, and how it gets uploaded. It does not block Continue.
-func keptItem(k KeptSession) CheckItem {
+func keptItem(k exam.KeptSession) CheckItem {
 	exam := "another exam"
 	if k.Exam != "" {
 		exam = "“" + k.Exam + "”"
@@ -480,7 +481,7 @@ func (f *Flow) showConsent() {
 	}
 	notice, err := policy.RenderNotice(f.opts.Notice, &p)
 	if err != nil {
-		f.showError(badPolicyError(fmt.Errorf("%w: %w", ErrBadPolicy, err)), nil)
+		f.showError(badPolicyError(fmt.Errorf("%w: %w", exam.ErrBadPolicy, err)), nil)
 		return
 	}
 	f.notice = notice
@@ -510,7 +511,7 @@ func (f *Flow) doAgree() {
 }
 
 // startRecording starts capture and the session after consent.
-func (f *Flow) startRecording(j *Joined) {
+func (f *Flow) startRecording(j *exam.Joined) {
 	if f.exam != nil || f.joined != j {
 		return
 	}
@@ -603,29 +604,11 @@ func (f *Flow) stopRetry() {
 
 // spoolHasSession reports whether the spool directory holds a session a
 // later run will resume: what is recorded is safe there.
-func (f *Flow) spoolHasSession() bool {
-	sf, err := readSessionFile(f.cfg.SpoolDir)
-	return err == nil && sf != nil
-}
+func (f *Flow) spoolHasSession() bool { return exam.HasSession(f.cfg.SpoolDir) }
 
 func hostOf(server string) string {
 	s := strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://")
 	return s
-}
-
-// HumanBytes is a size for people: "340 bytes", "4.2 kB", "56 kB", "1.5 MB", "12 MB".
-func HumanBytes(n int64) string {
-	switch {
-	case n >= 10<<20:
-		return fmt.Sprintf("%d MB", n>>20)
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 10<<10:
-		return fmt.Sprintf("%d kB", n>>10)
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // doEditServer shows the join screen prefilled with what failed to join.

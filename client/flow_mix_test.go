@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/flowtest"
 	"github.com/invigil/invigil/client/launch"
 )
@@ -14,10 +15,10 @@ import (
 // keptEnv is flowtest's environment whose join reports a kept session.
 type keptEnv struct {
 	*flowtest.Env
-	kept []client.KeptSession
+	kept []exam.KeptSession
 }
 
-func (e keptEnv) Join(ctx context.Context, opts client.JoinOptions) (*client.Joined, error) {
+func (e keptEnv) Join(ctx context.Context, opts exam.JoinOptions) (*exam.Joined, error) {
 	j, err := e.Env.Join(ctx, opts)
 	if j != nil {
 		j.Kept = e.kept
@@ -29,7 +30,7 @@ func (e keptEnv) Join(ctx context.Context, opts client.JoinOptions) (*client.Joi
 // unfinished session is kept for later upload, and it does not hold the
 // student back.
 func TestCheckTellsOfKeptSession(t *testing.T) {
-	env := keptEnv{Env: &flowtest.Env{}, kept: []client.KeptSession{{SessionID: "s_A", Exam: "Demo exam", SameServer: true, Segments: 2}}}
+	env := keptEnv{Env: &flowtest.Env{}, kept: []exam.KeptSession{{SessionID: "s_A", Exam: "Demo exam", SameServer: true, Segments: 2}}}
 	f := client.NewFlow(client.FlowOptions{Env: env, Config: launch.Config{SpoolDir: t.TempDir()},
 		Link: "invigil://join?server=https://proctor.example.edu&code=PHYS1", Tick: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -3,6 +3,7 @@ package client
 import (
 	"time"
 
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/lockdown"
 )
 
@@ -97,7 +98,7 @@ type CheckState struct {
 	// Camera is the live preview of the camera (nil: the policy records
 	// no camera, or it is not open yet). It is only shown: nothing is
 	// recorded before consent.
-	Camera Camera
+	Camera exam.Camera
 	// Unpinned: the policy was checked against the key the backend sent,
 	// not one the configuration pins.
 	Unpinned bool
@@ -127,7 +128,7 @@ const (
 // PhotoState is the ID photo screen.
 type PhotoState struct {
 	Step     PhotoStep
-	Camera   Camera
+	Camera   exam.Camera
 	Photo    []byte  // the JPEG taken (PhotoTaken, PhotoUploading)
 	Progress float64 // 0..1 while uploading
 	Problem  string
@@ -146,7 +147,7 @@ const (
 // RoomScanState is the room scan screen.
 type RoomScanState struct {
 	Step     RoomScanStep
-	Camera   Camera
+	Camera   exam.Camera
 	Shots    int // stills taken so far
 	Progress float64
 	Ends     time.Time     // end of the scanning step
@@ -267,16 +268,16 @@ type FinishingState struct {
 
 // ReceiptState is the end.
 type ReceiptState struct {
-	Receipt        Receipt
+	Receipt        exam.Receipt
 	EndedByProctor bool
 	EndText        string
 	// WipeProblem is set when the local data could not be removed.
 	WipeProblem string
 	// Record is the receipt as it is saved and copied.
-	Record ReceiptRecord
+	Record exam.ReceiptRecord
 	// Saved is where the receipt was saved (zero: not saved);
 	// SaveProblem says why it could not be.
-	Saved       ReceiptFiles
+	Saved       exam.ReceiptFiles
 	SaveProblem string
 }
 

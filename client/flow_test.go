@@ -9,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/flowtest"
 	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/transport"
@@ -51,7 +52,7 @@ func checkToExam(t *testing.T, f *client.Flow, env *flowtest.Env) *flowtest.Exam
 // to the receipt, and checks that it stops every goroutine it started.
 func TestFlowWithoutUI(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	env := &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: refused", client.ErrUnreachable)}}
+	env := &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: refused", exam.ErrUnreachable)}}
 	f := client.NewFlow(client.FlowOptions{Env: env, Config: launch.Config{SpoolDir: t.TempDir()},
 		Link: "invigil://join?server=https://proctor.example.edu&code=PHYS1",
 		Tick: 5 * time.Millisecond, RetryMin: 10 * time.Millisecond, RoomScan: 30 * time.Millisecond, RoomScanShots: 2})

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/flowtest"
 	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/lockdown"
@@ -83,7 +84,7 @@ func realJoinErr(t *testing.T, server string) error {
 	env := &client.RealEnv{HTTP: &http.Client{Timeout: 5 * time.Second}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := env.Join(ctx, client.JoinOptions{Server: server, Code: "PHYS1", SpoolDir: t.TempDir()})
+	_, err := env.Join(ctx, exam.JoinOptions{Server: server, Code: "PHYS1", SpoolDir: t.TempDir()})
 	if err == nil {
 		t.Fatalf("joining %s worked", server)
 	}
@@ -127,7 +128,7 @@ func TestUnreachableSaysWhy(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.err
-			if !strings.Contains(err.Error(), client.ErrUnreachable.Error()) {
+			if !strings.Contains(err.Error(), exam.ErrUnreachable.Error()) {
 				err = &wrapped{err}
 			}
 			env := &flowtest.Env{JoinErrs: []error{err}}
@@ -145,12 +146,12 @@ func TestUnreachableSaysWhy(t *testing.T) {
 	}
 }
 
-// wrapped is an error the way client.Join returns a connection failure.
+// wrapped is an error the way exam.Join returns a connection failure.
 type wrapped struct{ err error }
 
-func (w *wrapped) Error() string { return client.ErrUnreachable.Error() + ": " + w.err.Error() }
+func (w *wrapped) Error() string { return exam.ErrUnreachable.Error() + ": " + w.err.Error() }
 func (w *wrapped) Unwrap() []error {
-	return []error{client.ErrUnreachable, w.err}
+	return []error{exam.ErrUnreachable, w.err}
 }
 
 // TestUnreachableEditServer: the error screen lets the student correct the
@@ -205,8 +206,8 @@ type saverEnv struct {
 	dir string
 }
 
-func (e saverEnv) SaveReceipt(r client.ReceiptRecord) (client.ReceiptFiles, error) {
-	return client.SaveReceipt(e.dir, r)
+func (e saverEnv) SaveReceipt(r exam.ReceiptRecord) (exam.ReceiptFiles, error) {
+	return exam.SaveReceipt(e.dir, r)
 }
 
 // toExamFromCode joins with a code and goes through the check to the exam.
@@ -236,7 +237,7 @@ func TestReceiptSaved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec client.ReceiptRecord
+	var rec exam.ReceiptRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
 		t.Fatal(err)
 	}

@@ -99,11 +99,6 @@ type focusNamer interface {
 	FocusLostTo(at time.Time, fg lockdown.Foreground)
 }
 
-// FocusLostTo implements focusNamer.
-func (r *realExam) FocusLostTo(at time.Time, fg lockdown.Foreground) {
-	r.exam.Monitor().FocusLostTo(at, fg)
-}
-
 // onFocusChanged runs on Run's goroutine for FocusChanged.
 func (f *Flow) onFocusChanged(focused bool, at time.Time) {
 	fs := &f.focus

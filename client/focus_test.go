@@ -11,6 +11,7 @@ import (
 
 	"github.com/invigil/invigil/capture/xvfb/xvfbtest"
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/flowtest"
 	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/lockdown"
@@ -178,7 +179,7 @@ type monitorEnv struct {
 	mon *lockdown.Monitor
 }
 
-func (e *monitorEnv) StartExam(ctx context.Context, j *client.Joined, hooks client.ExamHooks) (client.ExamRun, error) {
+func (e *monitorEnv) StartExam(ctx context.Context, j *exam.Joined, hooks client.ExamHooks) (client.ExamRun, error) {
 	x, err := e.Env.StartExam(ctx, j, hooks)
 	if err != nil {
 		return nil, err

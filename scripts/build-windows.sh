@@ -28,8 +28,8 @@ done
 cd "$root"
 
 # One version for the join's client info, the exe's resource and packages.
-version=$(sed -n 's/^var Version = "\([0-9][0-9.]*\)"$/\1/p' client/join.go)
-[ -n "$version" ] || { echo "build-windows: no Version in client/join.go" >&2; exit 1; }
+version=$(sed -n 's/^var Version = "\([0-9][0-9.]*\)"$/\1/p' client/exam/join.go)
+[ -n "$version" ] || { echo "build-windows: no Version in client/exam/join.go" >&2; exit 1; }
 build=$(git rev-list --count HEAD 2>/dev/null || echo 0)
 
 # The resource object (.syso) is linked into the package it sits in; it is

@@ -4,7 +4,7 @@
 #   /etc/invigil/ (empty: the machine configuration is the admin's, see
 #   docs/deploy.md), a man page, copyright, changelog and an example config.
 #   scripts/package-deb.sh [-v VERSION] [-r REVISION] [-b BINARY] [-o OUTDIR]
-#     -v  upstream version (default: client.Version from client/join.go)
+#     -v  upstream version (default: exam.Version from client/exam/join.go)
 #     -r  Debian revision (default 1): the package is VERSION-REVISION
 #     -b  a built client (default: build one: PIE, stripped, full RELRO)
 #     -o  where the .deb goes (default: dist/)
@@ -28,8 +28,8 @@ for tool in dpkg-deb dpkg-shlibdeps convert gzip; do
 done
 cd "$root"
 if [ -z "$version" ]; then
-  version=$(sed -n 's/^var Version = "\([0-9][0-9.]*\)"$/\1/p' client/join.go)
-  [ -n "$version" ] || { echo "package-deb: no Version in client/join.go" >&2; exit 1; }
+  version=$(sed -n 's/^var Version = "\([0-9][0-9.]*\)"$/\1/p' client/exam/join.go)
+  [ -n "$version" ] || { echo "package-deb: no Version in client/exam/join.go" >&2; exit 1; }
 fi
 case $version in
   [0-9]*) ;;

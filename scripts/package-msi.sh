@@ -3,7 +3,7 @@
 # from packaging/windows/invigil.wxs, and Authenticode-signs the exe inside
 # it and the MSI itself with osslsigncode.
 #   scripts/package-msi.sh [-v VERSION] [-e INVIGIL.EXE] [-o OUTDIR] [-x SIGNED.EXE]
-#     -v  version (default: client.Version from client/join.go)
+#     -v  version (default: exam.Version from client/exam/join.go)
 #     -e  the Windows client (default: scripts/build-windows.sh builds it, or
 #         without that script the cross-compile of issue 8)
 #     -o  where the .msi goes (default: dist/)
@@ -32,8 +32,8 @@ for tool in wixl convert osslsigncode; do
 done
 cd "$root"
 if [ -z "$version" ]; then
-  version=$(sed -n 's/^var Version = "\([0-9][0-9.]*\)"$/\1/p' client/join.go)
-  [ -n "$version" ] || { echo "package-msi: no Version in client/join.go" >&2; exit 1; }
+  version=$(sed -n 's/^var Version = "\([0-9][0-9.]*\)"$/\1/p' client/exam/join.go)
+  [ -n "$version" ] || { echo "package-msi: no Version in client/exam/join.go" >&2; exit 1; }
 fi
 # An MSI ProductVersion is major.minor.build, each a number (build < 65536).
 [[ $version =~ ^[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,5})?$ ]] ||

@@ -6,7 +6,7 @@
 #   SHA256SUMS                        sha256sum of the above
 # (The macOS .pkg is built on a Mac: packaging/macos/build-macos.sh.)
 #   scripts/release.sh VERSION
-# VERSION must be client.Version in client/join.go (what the client reports
+# VERSION must be exam.Version in client/exam/join.go (what the client reports
 # when it joins): bump that first. Signing: the INVIGIL_SIGN_* variables of
 # scripts/package-msi.sh; a release refuses to build without them unless
 # INVIGIL_UNSIGNED=1 (a test build). docs/deploy.md describes the result.
@@ -17,8 +17,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 [[ $version =~ ^[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,5})?$ ]] ||
   { echo "release: VERSION $version: want major.minor[.patch], numbers only" >&2; exit 2; }
-have=$(sed -n 's/^var Version = "\([0-9][0-9.]*\)"$/\1/p' client/join.go)
-[ "$version" = "$have" ] || { echo "release: client/join.go says Version = \"$have\"; set it to \"$version\" first" >&2; exit 2; }
+have=$(sed -n 's/^var Version = "\([0-9][0-9.]*\)"$/\1/p' client/exam/join.go)
+[ "$version" = "$have" ] || { echo "release: client/exam/join.go says Version = \"$have\"; set it to \"$version\" first" >&2; exit 2; }
 if [ -n "$(git status --porcelain 2>/dev/null)" ]; then
   echo "release: WARNING: the working tree has uncommitted changes" >&2
 fi

@@ -82,7 +82,7 @@ func TestDrainAfterEnd(t *testing.T) {
 	}
 	c := newClient()
 	for range 3 {
-		c.Send(event("focus.lost"))
+		c.Spool().Append(event("focus.lost"))
 	}
 	if _, err := b.SendCommand(ctx, jr.SessionID, transport.CommandEnd, "time is up"); err != nil {
 		t.Fatal(err)
@@ -94,8 +94,8 @@ func TestDrainAfterEnd(t *testing.T) {
 	}
 	// The client stops capture, appends its last event, and drops before
 	// it has uploaded everything.
-	c.Send(event("focus.gained"))
-	c.Send(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Time: time.Now(), Payload: []byte(`{"type":"session.finished","reason":"ended"}`)})
+	c.Spool().Append(event("focus.gained"))
+	c.Spool().Append(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Time: time.Now(), Payload: []byte(`{"type":"session.finished","reason":"ended"}`)})
 	c.Close()
 	// A restart with the same spool drains and finishes.
 	c = newClient()
@@ -311,8 +311,8 @@ func TestBackendResumeAndFinished(t *testing.T) {
 	c.Start()
 	defer c.Close()
 	// An event that is not a JSON object with a type is kept, as invalid.
-	c.Send(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Time: time.Now(), Payload: []byte("not json")})
-	c.Send(event("session.finished"))
+	c.Spool().Append(transport.Message{Kind: transport.KindEvent, Track: transport.TrackEvents, Time: time.Now(), Payload: []byte("not json")})
+	c.Spool().Append(event("session.finished"))
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := c.Finish(fctx); err != nil {

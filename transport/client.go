@@ -52,7 +52,7 @@ type ClientConfig struct {
 	SessionID string
 	ConfigKey string // hex SHA-256 of the canonical policy
 	Info      ClientInfo
-	Spool     *Spool // where Send appends; the Client does not close it
+	Spool     *Spool // what it delivers (producers Append to it); the Client does not close it
 	Handler   Handler
 	// OnStatus, if set, is called when the status changes, from one
 	// goroutine of the Client's own, never a connection's: a slow OnStatus
@@ -165,16 +165,9 @@ func (c *Client) Start() {
 	}
 }
 
-// Send appends m to the spool and wakes the writer. An error means m was not
-// spooled (spool full, disk full, closed): the caller must stop producing
-// and tell the user; everything spooled before is still delivered.
-func (c *Client) Send(m Message) (uint64, error) {
-	seq, err := c.cfg.Spool.Append(m)
-	if err != nil {
-		return 0, err
-	}
-	return seq, nil
-}
+// Spool is the spool the client delivers: producers append to it
+// (Spool.Append), and the writer sends what it holds.
+func (c *Client) Spool() *Spool { return c.cfg.Spool }
 
 // Backlog is the number of frame bytes not yet acknowledged.
 func (c *Client) Backlog() int64 { return c.cfg.Spool.Backlog() }

@@ -223,7 +223,7 @@ func wsURL(addr string) string { return "ws://" + addr + "/api/v1/ws" }
 func sendN(t *testing.T, c *Client, from, to int) {
 	t.Helper()
 	for i := from; i <= to; i++ {
-		if _, err := c.Send(testMsg(i)); err != nil {
+		if _, err := c.Spool().Append(testMsg(i)); err != nil {
 			t.Fatalf("Send %d: %v", i, err)
 		}
 	}

@@ -103,7 +103,7 @@ type Header struct {
 }
 
 // Message is a data message before it has a sequence number: what producers
-// hand to Client.Send.
+// append to the Spool (Spool.Append).
 type Message struct {
 	Kind    Kind
 	Flags   Flags

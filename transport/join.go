@@ -94,7 +94,8 @@ func ValidJoinCode(code string) bool { return codePattern.MatchString(code) }
 func NormalizeJoinCode(code string) string { return strings.ToUpper(strings.TrimSpace(code)) }
 
 // ErrUnreachable wraps every failure to reach the backend at all (DNS,
-// refused connection, timeout, TLS), as opposed to an answer from it.
+// refused connection, timeout, TLS), as opposed to an answer from it, as
+// fmt.Errorf("%w: %w", ErrUnreachable, cause).
 var ErrUnreachable = errors.New("backend unreachable")
 
 // Join asks the backend at server (a base URL such as http://127.0.0.1:8080)
@@ -186,7 +187,7 @@ func postJoinOnce(ctx context.Context, hc *http.Client, server, path, token stri
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: reading the answer: %w", ErrUnreachable, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrUnreachable, fmt.Errorf("reading the answer: %w", err))
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		return nil, retryAfter(resp.Header), decodeAPIError(resp.StatusCode, b)
@@ -264,7 +265,7 @@ func decodeAPIError(status int, body []byte) error {
 	case status == http.StatusServiceUnavailable || status == http.StatusBadGateway || status == http.StatusGatewayTimeout:
 		code = CodeUnavailable
 	case status == http.StatusNotFound:
-		return fmt.Errorf("%w: %w: is this an Invigil backend?", ErrUnreachable, &HTTPStatusError{Status: status})
+		return fmt.Errorf("%w: %w", ErrUnreachable, fmt.Errorf("%w: is this an Invigil backend?", &HTTPStatusError{Status: status}))
 	}
 	return fmt.Errorf("%w: %w", &RemoteError{Code: code, Message: "backend answered"}, &HTTPStatusError{Status: status})
 }

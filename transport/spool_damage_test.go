@@ -99,7 +99,7 @@ func damagedRun(t *testing.T, digestKnown bool, damage func(t *testing.T, dir st
 	c = newTestClient(t, wsURL(b.addr()), spool, nil)
 	defer c.Close()
 	for i := 101; i <= 110; i++ {
-		if _, err := c.Send(testMsg(i)); err != nil {
+		if _, err := c.Spool().Append(testMsg(i)); err != nil {
 			t.Fatalf("Send %d: %v", i, err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
@@ -69,7 +70,7 @@ func (e *Env) call(name string) {
 }
 
 // Join implements client.Env.
-func (e *Env) Join(ctx context.Context, opts client.JoinOptions) (*client.Joined, error) {
+func (e *Env) Join(ctx context.Context, opts exam.JoinOptions) (*exam.Joined, error) {
 	e.call("join")
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -84,7 +85,7 @@ func (e *Env) Join(ctx context.Context, opts client.JoinOptions) (*client.Joined
 	if p == nil {
 		p = policy.Default()
 	}
-	return &client.Joined{
+	return &exam.Joined{
 		Resp: &transport.JoinResponse{SessionID: "s_3f1c9a0b7d", Token: "tok",
 			Exam: transport.ExamInfo{ID: "e_1", Name: "Physics midterm"}},
 		Policy: p, ConfigKey: "9f86d081884c7d65", Unpinned: e.Unpinned, Resumed: e.Resumed,
@@ -121,7 +122,7 @@ func (e *Env) CloseApps(ctx context.Context, procs []lockdown.ProcessFinding) []
 }
 
 // SpeedTest implements client.Env.
-func (e *Env) SpeedTest(ctx context.Context, j *client.Joined) (float64, error) {
+func (e *Env) SpeedTest(ctx context.Context, j *exam.Joined) (float64, error) {
 	e.call("speedtest")
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -150,7 +151,7 @@ func (e *Env) OpenPreview(ctx context.Context, p *policy.Policy) (client.Preview
 }
 
 // StartExam implements client.Env.
-func (e *Env) StartExam(ctx context.Context, j *client.Joined, hooks client.ExamHooks) (client.ExamRun, error) {
+func (e *Env) StartExam(ctx context.Context, j *exam.Joined, hooks client.ExamHooks) (client.ExamRun, error) {
 	e.call("start_exam")
 	e.mu.Lock()
 	gate := e.StartGate
@@ -344,7 +345,7 @@ func (x *Exam) Aborted() bool {
 }
 
 // Camera implements client.ExamRun.
-func (x *Exam) Camera() client.Camera {
+func (x *Exam) Camera() exam.Camera {
 	if x.camera == nil {
 		return nil
 	}
@@ -352,7 +353,7 @@ func (x *Exam) Camera() client.Camera {
 }
 
 // SendStill implements client.ExamRun.
-func (x *Exam) SendStill(jpg []byte, why string) (uint64, error) {
+func (x *Exam) SendStill(jpg []byte, source, why string) (uint64, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.event("still", map[string]any{"bytes": len(jpg)})
@@ -432,7 +433,7 @@ func (x *Exam) ClipboardUsed(at time.Time, op lockdown.ClipboardOp) {
 }
 
 // Finish implements client.ExamRun.
-func (x *Exam) Finish(ctx context.Context, reason string) (*client.Receipt, error) {
+func (x *Exam) Finish(ctx context.Context, reason string) (*exam.Receipt, error) {
 	x.mu.Lock()
 	x.event("session.finished", map[string]any{"reason": reason})
 	gate := x.finishGate
@@ -451,7 +452,7 @@ func (x *Exam) Finish(ctx context.Context, reason string) (*client.Receipt, erro
 	}
 	x.finished = true
 	x.acked = x.next
-	return &client.Receipt{SessionID: "s_3f1c9a0b7d", Exam: "Physics midterm", Messages: x.next,
+	return &exam.Receipt{SessionID: "s_3f1c9a0b7d", Exam: "Physics midterm", Messages: x.next,
 		ThisRun: map[string]int{"camera": 5400, "screen": 360, "events": int(x.next), "stills": 5}, Bytes: 41 << 20,
 		ClientDigest: "5c1f0e9ab4d2c7e18f3a6b9d0c2e4f6a8b1d3e5f7a9c0b2d4e6f8a1c3e5b7d9f",
 		ServerDigest: "5c1f0e9ab4d2c7e18f3a6b9d0c2e4f6a8b1d3e5f7a9c0b2d4e6f8a1c3e5b7d9f", Match: true,

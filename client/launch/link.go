@@ -3,6 +3,7 @@ package launch
 import (
 	"errors"
 	"fmt"
+	"github.com/invigil/invigil/client/internal/msg"
 	"net"
 	"net/url"
 	"strconv"
@@ -87,7 +88,7 @@ func ParseJoinLink(s string) (JoinLink, error) {
 	for k, v := range q {
 		switch {
 		case k != "server" && k != "code":
-			return bad("it has an unknown parameter %q", truncate(k, 32))
+			return bad("it has an unknown parameter %q", msg.Truncate(k, 32))
 		case len(v) != 1:
 			return bad("it has the parameter %q more than once", k)
 		}
@@ -104,7 +105,7 @@ func ParseJoinLink(s string) (JoinLink, error) {
 	}
 	code := q.Get("code")
 	if !transport.ValidJoinCode(code) {
-		return bad("%q is not a join code (1 to 64 letters, digits, - or _)", truncate(code, 70))
+		return bad("%q is not a join code (1 to 64 letters, digits, - or _)", msg.Truncate(code, 70))
 	}
 	return JoinLink{Server: server, Code: code}, nil
 }
@@ -146,7 +147,7 @@ func ParseServerURL(s string) (string, error) {
 	scheme, rest, ok := strings.Cut(s, "://")
 	scheme = strings.ToLower(scheme)
 	if !ok || scheme != "http" && scheme != "https" {
-		return bad("%q is not an http:// or https:// address", truncate(s, 80))
+		return bad("%q is not an http:// or https:// address", msg.Truncate(s, 80))
 	}
 	hostport, path, _ := strings.Cut(rest, "/")
 	switch {
@@ -159,7 +160,7 @@ func ParseServerURL(s string) (string, error) {
 	case strings.Contains(s, "%"):
 		return bad("contains a percent-escape")
 	case hostport == "":
-		return bad("%q has no host", truncate(s, 80))
+		return bad("%q has no host", msg.Truncate(s, 80))
 	}
 	host, port := hostport, ""
 	if strings.HasPrefix(hostport, "[") {
@@ -169,7 +170,7 @@ func ParseServerURL(s string) (string, error) {
 		}
 		host, port = hostport[1:end], hostport[end+1:]
 		if net.ParseIP(host) == nil || !strings.Contains(host, ":") {
-			return bad("%q is not an IPv6 address", truncate(host, 64))
+			return bad("%q is not an IPv6 address", msg.Truncate(host, 64))
 		}
 		host = "[" + strings.ToLower(host) + "]"
 		if port != "" && !strings.HasPrefix(port, ":") {
@@ -192,7 +193,7 @@ func ParseServerURL(s string) (string, error) {
 		// Digits only (Atoi takes a sign), at most five of them.
 		n, err := strconv.Atoi(p)
 		if err != nil || len(p) > 5 || strings.TrimLeft(p, "0123456789") != "" || n < 1 || n > 65535 {
-			return bad("has an invalid port %q", truncate(p, 8))
+			return bad("has an invalid port %q", msg.Truncate(p, 8))
 		}
 		port = ":" + strconv.Itoa(n)
 	}
@@ -203,7 +204,7 @@ func ParseServerURL(s string) (string, error) {
 			case seg == "" || seg == "." || seg == "..":
 				return bad("has an empty, . or .. segment in its path")
 			case strings.TrimFunc(seg, isPathChar) != "":
-				return bad("path %q may only have letters, digits, -, ., _, ~ and /", truncate(path, 64))
+				return bad("path %q may only have letters, digits, -, ., _, ~ and /", msg.Truncate(path, 64))
 			}
 		}
 		out += "/" + trimmed
@@ -221,14 +222,14 @@ func checkHostName(h string) string {
 	}
 	for label := range strings.SplitSeq(h, ".") {
 		if label == "" || len(label) > 63 {
-			return fmt.Sprintf("host %q has an empty or over-long label", truncate(h, 64))
+			return fmt.Sprintf("host %q has an empty or over-long label", msg.Truncate(h, 64))
 		}
 		for _, r := range label {
 			if r >= utf8.RuneSelf {
-				return fmt.Sprintf("host %q is not ASCII (write an internationalised name in its xn-- form)", truncate(h, 64))
+				return fmt.Sprintf("host %q is not ASCII (write an internationalised name in its xn-- form)", msg.Truncate(h, 64))
 			}
 			if !isAlnum(r) && r != '-' && r != '_' {
-				return fmt.Sprintf("host %q may only have letters, digits, - and _ between its dots", truncate(h, 64))
+				return fmt.Sprintf("host %q may only have letters, digits, - and _ between its dots", msg.Truncate(h, 64))
 			}
 		}
 	}
@@ -248,17 +249,6 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
-}
-
-// truncate shortens s for an error message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // ParseTypedServer reads a server address as a person types it (the join

@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/flowtest"
 	"github.com/invigil/invigil/lockdown"
 )
@@ -61,7 +62,7 @@ func newSizedApp(t *testing.T, act Actions, screen fyne.Size) (*App, fyne.Window
 
 // manyChecks is a finished check with one failure among many passes, the
 // camera preview above them.
-func manyChecks(cam client.Camera, running bool) *client.CheckState {
+func manyChecks(cam exam.Camera, running bool) *client.CheckState {
 	items := []client.CheckItem{{ID: client.CheckItemCamera, Title: "Camera", Status: lockdown.StatusPass, Summary: "The camera works."}}
 	for _, n := range []string{"Network", "Displays", "Virtual machine", "Remote access", "Virtual camera", "Screen recording", "Clipboard"} {
 		items = append(items, client.CheckItem{ID: n, Title: n, Status: lockdown.StatusPass, Summary: n + " is fine.", Running: running})
@@ -141,7 +142,7 @@ func screenStates() []client.State {
 		{Screen: client.ScreenIDPhoto, Recording: true, Photo: &client.PhotoState{Step: client.PhotoTaken, Photo: nil}},
 		{Screen: client.ScreenRoomScan, Recording: true, RoomScan: &client.RoomScanState{Step: client.RoomScanIntro, Camera: cam, Length: 12 * time.Second}},
 		{Screen: client.ScreenFinishing, Finishing: &client.FinishingState{Total: 100, Uploaded: 40, Progress: 0.4}},
-		{Screen: client.ScreenReceipt, Receipt: &client.ReceiptState{Receipt: client.Receipt{SessionID: "s_0123456789abcdef", Messages: 1234,
+		{Screen: client.ScreenReceipt, Receipt: &client.ReceiptState{Receipt: exam.Receipt{SessionID: "s_0123456789abcdef", Messages: 1234,
 			ClientDigest: strings.Repeat("ab", 32), ServerDigest: strings.Repeat("ab", 32), Match: true}}},
 		{Screen: client.ScreenError, Error: &client.ErrorState{Kind: client.ErrorUnreachable, Title: "Cannot reach the exam server",
 			Detail: strings.Repeat("The server did not answer. ", 10), Actions: []client.Action{client.ActionRetry, client.ActionQuit}}},

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/lockdown"
 )
 
@@ -255,7 +256,7 @@ func (a *App) findEntry(placeholder string) (*widget.Entry, TextInput) {
 
 // CameraFor is the camera the current screen shows in s, if any. Safe from
 // any goroutine: it reads only s.
-func CameraFor(s client.State) client.Camera {
+func CameraFor(s client.State) exam.Camera {
 	switch {
 	case s.Screen == client.ScreenCheck && s.Check != nil:
 		return s.Check.Camera
@@ -269,7 +270,7 @@ func CameraFor(s client.State) client.Camera {
 
 // ShowFrame puts a camera picture on the current screen if it still shows
 // that camera. UI goroutine only.
-func (a *App) ShowFrame(cam client.Camera, img image.Image) {
+func (a *App) ShowFrame(cam exam.Camera, img image.Image) {
 	if p, ok := a.cur.(previewer); ok && cam != nil && CameraFor(a.state) == cam {
 		p.setFrame(img)
 	}
@@ -290,14 +291,14 @@ func (a *App) Run(ctx context.Context, states <-chan client.State, done func()) 
 	tick := time.NewTicker(previewInterval)
 	defer tick.Stop()
 	type picture struct {
-		cam client.Camera
+		cam exam.Camera
 		img image.Image
 	}
 	// At most one picture is in flight (busy), and the channel holds one:
 	// its goroutine never blocks, even once Run has returned.
 	pictures := make(chan picture, 1)
 	busy := false
-	var cam client.Camera
+	var cam exam.Camera
 	for {
 		select {
 		case <-ctx.Done():
@@ -314,7 +315,7 @@ func (a *App) Run(ctx context.Context, states <-chan client.State, done func()) 
 				continue
 			}
 			busy = true
-			go func(c client.Camera) { pictures <- picture{c, Frame(ctx, c)} }(cam)
+			go func(c exam.Camera) { pictures <- picture{c, Frame(ctx, c)} }(cam)
 		case p := <-pictures:
 			busy = false
 			// ShowFrame drops it if the screen has moved on meanwhile.
@@ -330,7 +331,7 @@ func (a *App) Run(ctx context.Context, states <-chan client.State, done func()) 
 var frameTimeout = 2 * time.Second
 
 // Frame takes one preview picture from cam (nil on failure).
-func Frame(ctx context.Context, cam client.Camera) image.Image {
+func Frame(ctx context.Context, cam exam.Camera) image.Image {
 	ctx, cancel := context.WithTimeout(ctx, frameTimeout)
 	defer cancel()
 	jpg, err := cam.Snapshot(ctx, 640)

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 )
 
 // Labels and placeholders of the exam screen (tests and the test driver
@@ -196,7 +197,7 @@ func (s *examScreen) update(st client.State) {
 	case e.BacklogMessages == 0:
 		s.upload.set(colorOK, "All uploaded")
 	default:
-		s.upload.set(colorAmberDot, fmt.Sprintf("%s waiting to upload", client.HumanBytes(e.BacklogBytes)))
+		s.upload.set(colorAmberDot, fmt.Sprintf("%s waiting to upload", exam.HumanBytes(e.BacklogBytes)))
 	}
 	s.problem.set(toneError, e.Problem)
 	s.serious.set(toneError, alertsText("Fix now, your proctor has been told: ", e.Serious))

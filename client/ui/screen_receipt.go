@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 )
 
 // Labels of the receipt screen.
@@ -154,7 +155,7 @@ func (s *receiptScreen) update(st client.State) {
 }
 
 // uploadedText says what was uploaded, in words.
-func uploadedText(r client.Receipt) string {
+func uploadedText(r exam.Receipt) string {
 	names := map[string][2]string{"camera": {"camera frame", "camera frames"}, "screen": {"screen frame", "screen frames"},
 		"stills": {"photo", "photos"}, "events": {"event", "events"}, "heartbeat": {"heartbeat", "heartbeats"}}
 	keys := make([]string, 0, len(r.ThisRun))
@@ -175,7 +176,7 @@ func uploadedText(r client.Receipt) string {
 		s += " (" + strings.Join(parts, ", ") + ")"
 	}
 	if r.Bytes > 0 {
-		s += ", " + client.HumanBytes(r.Bytes)
+		s += ", " + exam.HumanBytes(r.Bytes)
 	}
 	return s
 }

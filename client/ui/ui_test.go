@@ -17,6 +17,7 @@ import (
 
 	"github.com/invigil/invigil/capture"
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/flowtest"
 	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/client/ui"
@@ -555,7 +556,7 @@ func TestErrorScreens(t *testing.T) {
 				}
 			}},
 		{name: "unreachable, retries by itself", env: &flowtest.Env{JoinErrs: []error{
-			fmt.Errorf("%w: dial tcp: connection refused", client.ErrUnreachable), fmt.Errorf("%w: timeout", client.ErrUnreachable)}},
+			fmt.Errorf("%w: dial tcp: connection refused", exam.ErrUnreachable), fmt.Errorf("%w: timeout", exam.ErrUnreachable)}},
 			// Each error screen stays 1.5-2 s: a shorter one (300 ms) could come
 			// and go between two looks of a starved -race run (seen at load 15).
 			opts: client.FlowOptions{Link: link, RetryMin: 1500 * time.Millisecond, RetryMax: 2 * time.Second},
@@ -565,7 +566,7 @@ func TestErrorScreens(t *testing.T) {
 					h.t.Fatalf("%d joins, want 3", n)
 				}
 			}},
-		{name: "unreachable, try now", env: &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: refused", client.ErrUnreachable)}},
+		{name: "unreachable, try now", env: &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: refused", exam.ErrUnreachable)}},
 			opts: client.FlowOptions{Link: link, RetryMin: 20 * time.Second, Config: launch.Config{SpoolDir: spoolWithSession(t)}},
 			kind: client.ErrorUnreachable, shot: "21-error-unreachable", then: func(h *harness) {
 				if !h.flow.Current().Error.SpoolSafe {
@@ -574,7 +575,7 @@ func TestErrorScreens(t *testing.T) {
 				h.tap("Try again")
 				h.wait(client.ScreenCheck, nil)
 			}},
-		{name: "bad policy", env: &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: signature does not verify", client.ErrBadPolicy)}},
+		{name: "bad policy", env: &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: signature does not verify", exam.ErrBadPolicy)}},
 			opts: client.FlowOptions{Link: link}, kind: client.ErrorBadPolicy, shot: "23-error-bad-policy", then: func(h *harness) {
 				h.tap("Try again")
 				h.wait(client.ScreenCheck, nil)
@@ -587,7 +588,7 @@ func TestErrorScreens(t *testing.T) {
 				}
 				h.wait(client.ScreenCheck, nil)
 			}},
-		{name: "closed", env: &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: %w", client.ErrJoinRefused, closed)}},
+		{name: "closed", env: &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: %w", exam.ErrJoinRefused, closed)}},
 			opts: client.FlowOptions{Link: link}, kind: client.ErrorRefused, then: func(h *harness) {
 				h.noButton("Try again")
 				h.tap("Quit")
@@ -621,7 +622,7 @@ func TestErrorScreens(t *testing.T) {
 				// again 2 s after that. The screen stays 3-5 s: a starved
 				// -race run missed one that stayed 2 s (the harness took
 				// most of it to start).
-				tt.env.JoinErrs = []error{fmt.Errorf("%w: %w", client.ErrJoinRefused, &transport.RemoteError{
+				tt.env.JoinErrs = []error{fmt.Errorf("%w: %w", exam.ErrJoinRefused, &transport.RemoteError{
 					Code: transport.CodeExamNotOpen, Message: "the exam opens later", OpensAt: time.Now().Add(3 * time.Second)})}
 			}
 			h := newHarness(t, tt.env, tt.opts)
@@ -677,7 +678,7 @@ func countCalls(env *flowtest.Env, name string) int {
 // problem in words; a handed-over link then joins.
 func TestUnknownCode(t *testing.T) {
 	unknown := &transport.RemoteError{Code: transport.CodeUnknownCode, Message: "no exam has this code"}
-	env := &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: %w", client.ErrJoinRefused, unknown)}}
+	env := &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: %w", exam.ErrJoinRefused, unknown)}}
 	h := newHarness(t, env, client.FlowOptions{Link: link})
 	s := h.wait(client.ScreenJoin, func(s client.State) bool { return s.Join.Problem != "" })
 	if !strings.Contains(s.Join.Problem, "PHYS1") || s.Join.Code != "PHYS1" {
@@ -742,7 +743,7 @@ func TestQuitDuringExam(t *testing.T) {
 // switches between screens in both directions, checking the layout and
 // the recording badge each time.
 func TestRenderStates(t *testing.T) {
-	h := newHarness(t, &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: slow", client.ErrUnreachable)}},
+	h := newHarness(t, &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: slow", exam.ErrUnreachable)}},
 		client.FlowOptions{RetryMin: time.Hour}) // the flow stays on the join screen
 	now := time.Now()
 	cam := &flowtest.Camera{}
@@ -778,7 +779,7 @@ func TestRenderStates(t *testing.T) {
 // actions (the flow's states channel keeps only the latest, so the busy
 // state between them can be skipped): the buttons follow the new kind.
 func TestErrorToError(t *testing.T) {
-	h := newHarness(t, &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: slow", client.ErrUnreachable)}},
+	h := newHarness(t, &flowtest.Env{JoinErrs: []error{fmt.Errorf("%w: slow", exam.ErrUnreachable)}},
 		client.FlowOptions{RetryMin: time.Hour})
 	actions := []client.Action{client.ActionRetry, client.ActionQuit}
 	for i, kind := range []client.ErrorKind{client.ErrorNotOpen, client.ErrorUnreachable} {

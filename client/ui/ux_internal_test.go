@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 )
 
 // labels are the texts of every visible label under o.
@@ -50,12 +51,12 @@ func hasLabel(o fyne.CanvasObject, sub string) bool {
 }
 
 func receiptState(endedByProctor bool) client.State {
-	r := client.Receipt{SessionID: "s_1", Exam: "Physics midterm", Messages: 1, ThisRun: map[string]int{"stills": 1},
+	r := exam.Receipt{SessionID: "s_1", Exam: "Physics midterm", Messages: 1, ThisRun: map[string]int{"stills": 1},
 		ClientDigest: strings.Repeat("0123abcd", 8), ServerDigest: strings.Repeat("0123abcd", 8), Match: true,
 		FinishedAt: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
 	return client.State{Screen: client.ScreenReceipt, Version: 1, Receipt: &client.ReceiptState{Receipt: r,
-		EndedByProctor: endedByProctor, Record: client.NewReceiptRecord(r, r.FinishedAt.Add(-time.Hour), endedByProctor),
-		Saved: client.ReceiptFiles{Text: "/home/student/Documents/Invigil receipt - Physics midterm - 2026-12-05 10-00.txt",
+		EndedByProctor: endedByProctor, Record: exam.NewReceiptRecord(r, r.FinishedAt.Add(-time.Hour), endedByProctor),
+		Saved: exam.ReceiptFiles{Text: "/home/student/Documents/Invigil receipt - Physics midterm - 2026-12-05 10-00.txt",
 			JSON: "/home/student/Documents/Invigil receipt - Physics midterm - 2026-12-05 10-00.json"}}}
 }
 

@@ -9,16 +9,17 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/flowtest"
 	"github.com/invigil/invigil/client/ui"
 )
 
-// refusedErr is a connection refused, wrapped as client.Join wraps it.
+// refusedErr is a connection refused, wrapped as exam.Join wraps it.
 type refusedErr struct{}
 
 func (refusedErr) Error() string { return "backend unreachable: connection refused" }
 func (refusedErr) Unwrap() []error {
-	return []error{client.ErrUnreachable, &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}}
+	return []error{exam.ErrUnreachable, &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}}
 }
 
 // TestErrorEditServer: a server that refuses the connection is named as

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/invigil/invigil/assets"
-	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/lockdown"
 	"github.com/invigil/invigil/lockdown/policy"
 )
@@ -119,7 +119,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	// The camera list (DirectShow on Windows, V4L2 on Linux) names a
 	// virtual camera as the app's check does.
-	r := lockdown.Check(ctx, p, lockdown.CheckOptions{Cameras: client.LockdownCameras()})
+	r := lockdown.Check(ctx, p, lockdown.CheckOptions{Cameras: exam.LockdownCameras()})
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

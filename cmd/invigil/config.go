@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
-	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/launch"
 )
 
@@ -41,9 +41,9 @@ type configShow struct {
 	MachineFilePresent bool            `json:"machine_file_present"`
 	Keys               []configKeyShow `json:"keys"`
 	// Aside are earlier sessions' folders next to the spool that a run
-	// keeps (client.CleanAside): with spool segments, recording that may
+	// keeps (exam.CleanAside): with spool segments, recording that may
 	// not have been uploaded.
-	Aside []client.AsideFolder `json:"aside"`
+	Aside []exam.AsideFolder `json:"aside"`
 }
 
 // runConfig is `invigil config show`: the configuration a run with the same
@@ -87,9 +87,9 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	out := configShow{MachineFile: machine, MachineFilePresent: statErr == nil || !errors.Is(statErr, os.ErrNotExist),
-		Aside: client.ListAside(cfg.SpoolDir)}
+		Aside: exam.ListAside(cfg.SpoolDir)}
 	if out.Aside == nil {
-		out.Aside = []client.AsideFolder{}
+		out.Aside = []exam.AsideFolder{}
 	}
 	values := map[string]any{"server": cfg.Server, "server_key": cfg.ServerKey, "only_server": cfg.OnlyServer,
 		"spool_dir": cfg.SpoolDir, "journal_path": cfg.JournalPath, "camera": cfg.Camera, "screen": cfg.Screen}
@@ -183,21 +183,21 @@ func (e *configError) Unwrap() error { return e.err }
 
 // describeAside says what an earlier session's folder holds and what
 // happens to it.
-func describeAside(a client.AsideFolder) string {
+func describeAside(a exam.AsideFolder) string {
 	var what string
 	switch a.Kind {
-	case client.AsideKept:
+	case exam.AsideKept:
 		what = "an unfinished session of another exam"
 		if a.Exam != "" {
 			what += " (" + a.Exam + ")"
 		}
 		what += ", resumes with its link"
-	case client.AsideRetired:
+	case exam.AsideRetired:
 		what = "a session that can no longer upload"
-	case client.AsideDamaged:
+	case exam.AsideDamaged:
 		what = "damaged recording cut out of a session"
 	}
-	if a.Segments == 0 && a.Kind == client.AsideKept {
+	if a.Segments == 0 && a.Kind == exam.AsideKept {
 		return what + "; no recording: removed at a start once a week old"
 	}
 	if a.Segments == 0 {

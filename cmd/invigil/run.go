@@ -8,11 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/client/ui"
 	"github.com/invigil/invigil/lockdown"
@@ -170,7 +169,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	start := time.Now()
 
 	jctx, cancel := context.WithTimeout(ctx, time.Minute)
-	j, err := client.Join(jctx, client.JoinOptions{Server: f.server, Code: f.code, ServerKey: f.serverKey, SpoolDir: f.spool, Log: log})
+	j, err := exam.Join(jctx, exam.JoinOptions{Server: f.server, Code: f.code, ServerKey: f.serverKey, SpoolDir: f.spool, Log: log})
 	cancel()
 	if err != nil {
 		return joinFailure(err, f.server, stderr)
@@ -181,7 +180,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sum := runSummary{SessionID: j.Resp.SessionID, Exam: j.Resp.Exam.Name, Resumed: j.Resumed, Unpinned: j.Unpinned, ConfigKey: j.ConfigKey}
 
 	// System check: a failure blocks the start, warnings go to the proctor.
-	cams := client.LockdownCameras()
+	cams := exam.LockdownCameras()
 	report := lockdown.Check(ctx, j.Policy, lockdown.CheckOptions{Cameras: cams})
 	sum.Check = string(report.Status)
 	for _, c := range report.Checks {
@@ -197,35 +196,22 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitCheckFailed
 	}
 
-	// Consent was given with --accept-consent: capture may start.
-	src := client.Sources{Camera: f.camera, Screen: f.screen}
-	cam, scr, err := client.OpenCapture(ctx, j.Policy, src, log)
-	if err != nil {
-		fmt.Fprintf(stderr, "invigil: cannot start capture: %v\n", err)
-		return exitCapture
-	}
-	if scr != nil {
+	// Consent was given with --accept-consent: the exam starts, as the
+	// desktop app's does (exam.Begin).
+	src := exam.Sources{Camera: f.camera, Screen: f.screen}
+	if _, scr := exam.CaptureConfigs(j.Policy, src); scr != nil {
 		tuneMemory()
 	}
-	sess, err := client.Start(j, client.SessionOptions{Log: log})
-	if err != nil {
-		client.CloseStreams(cam, scr)
-		fmt.Fprintf(stderr, "invigil: cannot open the spool in %s: %v\n", f.spool, err)
-		return exitFailure
-	}
-	defer sess.Close()
-	verb := "joined"
-	if j.Resumed {
-		verb = "resumed"
-	}
-	fmt.Fprintf(stderr, "invigil: %s session %s of %q\n", verb, j.Resp.SessionID, j.Resp.Exam.Name)
-	if err := sess.Event("consent.accepted", map[string]any{"how": "--accept-consent"}); err != nil {
-		client.CloseStreams(cam, scr)
-		return spoolFailure(err, &sum, stderr)
-	}
 	var violations atomic.Int64
-	exam, err := client.StartExam(ctx, sess, client.ExamOptions{
-		Camera: cam, Screen: scr, Disabled: src.Disabled(j.Policy), JournalPath: f.journal, Cameras: cams, Log: log,
+	ex, err := exam.Begin(ctx, j, exam.BeginOptions{
+		Sources: src, JournalPath: f.journal, Cameras: cams, Consent: "--accept-consent", Log: log,
+		Spooled: func() {
+			verb := "joined"
+			if j.Resumed {
+				verb = "resumed"
+			}
+			fmt.Fprintf(stderr, "invigil: %s session %s of %q\n", verb, j.Resp.SessionID, j.Resp.Exam.Name)
+		},
 		OnViolation: func(v lockdown.Violation) {
 			if v.Phase == lockdown.PhaseOpen {
 				violations.Add(1)
@@ -233,17 +219,24 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		},
 	})
-	if err != nil {
-		client.CloseStreams(cam, scr)
-		fmt.Fprintf(stderr, "invigil: cannot start lockdown: %v\n", err)
+	var se *exam.StartError
+	switch {
+	case errors.As(err, &se) && se.Step == exam.StepCapture:
+		fmt.Fprintf(stderr, "invigil: cannot start capture: %v\n", se.Err)
+		return exitCapture
+	case errors.As(err, &se) && se.Step == exam.StepConsent:
+		return spoolFailure(se.Err, &sum, stderr)
+	case err != nil:
+		fmt.Fprintf(stderr, "invigil: cannot %v\n", err) // open the spool in ..., start lockdown: ...
 		return exitFailure
 	}
-	if err := exam.OpenBrowser(ctx); err != nil {
+	defer ex.Session.Close() // after Finish or Abort, this does nothing
+	if err := ex.OpenBrowser(ctx); err != nil {
 		fmt.Fprintf(stderr, "invigil: the exam page could not be opened (the recording goes on): %v\n", err)
 	}
-	code := runHeadless(ctx, f, exam, &sum, stderr)
+	code := runHeadless(ctx, f, ex, &sum, stderr)
 	sum.Violations = int(violations.Load())
-	st := sess.Status()
+	st := ex.Status()
 	sum.Reconnects = st.Reconnects
 	sum.Seconds = time.Since(start).Seconds()
 	if sum.MessagesSent == 0 {
@@ -258,10 +251,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runHeadless produces the synthetic tracks until the duration is over or a
 // proctor ends the attempt, then finishes.
-func runHeadless(ctx context.Context, f *runFlags, exam *client.Exam, sum *runSummary, stderr io.Writer) int {
-	sess := exam.Session()
-	if err := sess.Event("session.started", map[string]any{"headless": true, "resumed": sum.Resumed}); err != nil {
-		exam.Abort(context.Background())
+func runHeadless(ctx context.Context, f *runFlags, ex *exam.Exam, sum *runSummary, stderr io.Writer) int {
+	if err := ex.Event("session.started", map[string]any{"headless": true, "resumed": sum.Resumed}); err != nil {
+		ex.Abort(context.Background())
 		return spoolFailure(err, sum, stderr)
 	}
 	hb := newHeartbeat(f.hbRate, f.hbSize)
@@ -273,24 +265,24 @@ loop:
 	for {
 		select {
 		case <-ctx.Done():
-			exam.Abort(context.Background())
+			ex.Abort(context.Background())
 			fmt.Fprintln(stderr, "invigil: interrupted; the spool keeps everything not yet uploaded, run again to resume")
 			sum.Error = "interrupted"
 			return exitFailure
 		case <-deadline.C:
 			break loop
-		case <-sess.Stopped():
-			err := sess.Err()
-			exam.Abort(context.Background())
+		case <-ex.Stopped():
+			err := ex.Err()
+			ex.Abort(context.Background())
 			fmt.Fprintf(stderr, "invigil: the backend stopped the session: %v\n", err)
 			sum.Error = errString(err)
 			if errors.Is(err, transport.ErrConfigKeyMismatch) {
 				return exitBadPolicy
 			}
 			return exitJoinRefused
-		case cmd := <-sess.Commands():
+		case cmd := <-ex.Commands():
 			if cmd.Command == transport.CommandKeyframe { // a live viewer wants a picture now
-				exam.Media().ForceKeyframe(cmd.Text)
+				ex.ForceKeyframe(cmd.Text)
 				continue
 			}
 			fmt.Fprintf(stderr, "invigil: proctor %s: %s\n", cmd.Command, cmd.Text)
@@ -300,20 +292,16 @@ loop:
 				reason = "ended by proctor"
 				break loop
 			case transport.CommandWarn:
-				sess.Event("warning.acknowledged", map[string]any{"command_id": cmd.ID})
+				ex.Event("warning.acknowledged", map[string]any{"command_id": cmd.ID})
 			case transport.CommandSnapshot:
-				sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				if _, err := exam.Media().Snapshot(sctx, cmd.ID); err != nil {
-					sess.Event("snapshot.failed", map[string]any{"command_id": cmd.ID, "error": err.Error()})
-				}
-				cancel()
+				ex.Snapshot(ctx, cmd.ID) // a failure is the proctor's to see
 			}
 		case <-hb.tick():
-			if err := sess.Send(hb.next()); err != nil {
+			if err := ex.Send(hb.next()); err != nil {
 				break loop
 			}
 		}
-		if err := sess.SendErr(); err != nil {
+		if err := ex.SendErr(); err != nil {
 			// Spool or disk full: capture has stopped; upload what is
 			// spooled and report.
 			reason = "spool full"
@@ -324,7 +312,7 @@ loop:
 	fmt.Fprintf(stderr, "invigil: finishing (%s); uploading what is left\n", reason)
 	dctx, cancel := context.WithTimeout(ctx, f.drainTimeout)
 	defer cancel()
-	r, err := exam.Finish(dctx, reason)
+	r, err := ex.Finish(dctx, reason)
 	if err != nil {
 		fmt.Fprintf(stderr, "invigil: upload not finished: %v; the spool in %s keeps it, run again to resume\n", err, f.spool)
 		sum.Error = errString(err)
@@ -334,17 +322,17 @@ loop:
 	sum.ThisRun, sum.Digest, sum.ServerDigest, sum.DigestMatch = r.ThisRun, r.ClientDigest, r.ServerDigest, r.Match
 	fmt.Fprintf(stderr, "invigil: finished; %d messages uploaded; receipt digest %s\n", r.Messages, shortDigest(r.ClientDigest))
 	switch {
-	case sess.SendErr() != nil:
-		return spoolFailure(sess.SendErr(), sum, stderr)
-	case exam.Media().Err() != nil:
-		fmt.Fprintf(stderr, "invigil: capture failed during the exam: %v\n", exam.Media().Err())
-		sum.Error = errString(exam.Media().Err())
+	case ex.SendErr() != nil:
+		return spoolFailure(ex.SendErr(), sum, stderr)
+	case ex.Media().Err() != nil:
+		fmt.Fprintf(stderr, "invigil: capture failed during the exam: %v\n", ex.Media().Err())
+		sum.Error = errString(ex.Media().Err())
 		return exitCapture
 	case sum.EndedByProctor:
 		return exitEnded
-	case sess.Damaged() != nil:
-		fmt.Fprintf(stderr, "invigil: %v\n", sess.Damaged())
-		sum.Error = errString(sess.Damaged())
+	case ex.Damaged() != nil:
+		fmt.Fprintf(stderr, "invigil: %v\n", ex.Damaged())
+		sum.Error = errString(ex.Damaged())
 		return exitSpoolLost
 	}
 	return exitOK
@@ -359,13 +347,13 @@ func spoolFailure(err error, sum *runSummary, stderr io.Writer) int {
 // joinFailure prints a one-line error for a failed join and picks the exit code.
 func joinFailure(err error, server string, stderr io.Writer) int {
 	switch {
-	case errors.Is(err, client.ErrUnreachable):
+	case errors.Is(err, exam.ErrUnreachable):
 		fmt.Fprintf(stderr, "invigil: cannot reach the backend at %s: %v\n", server, rootCause(err))
 		return exitUnreachable
-	case errors.Is(err, client.ErrBadPolicy):
+	case errors.Is(err, exam.ErrBadPolicy):
 		fmt.Fprintf(stderr, "invigil: the exam policy does not verify, refusing to start: %v\n", rootCause(err))
 		return exitBadPolicy
-	case errors.Is(err, client.ErrJoinRefused):
+	case errors.Is(err, exam.ErrJoinRefused):
 		var re *transport.RemoteError
 		if errors.As(err, &re) && re.Code == transport.CodeExamNotOpen && !re.OpensAt.IsZero() {
 			fmt.Fprintf(stderr, "invigil: the exam is not open yet; it opens at %s\n", re.OpensAt.Local().Format(time.RFC1123))
@@ -378,17 +366,14 @@ func joinFailure(err error, server string, stderr io.Writer) int {
 	return exitFailure
 }
 
-// rootCause drops the class prefixes from an error for a one-line message.
+// rootCause is a join error's cause for a one-line message: what the
+// backend said, or the error without its class (client.Cause).
 func rootCause(err error) string {
 	var re *transport.RemoteError
 	if errors.As(err, &re) {
 		return re.Error()
 	}
-	s := err.Error()
-	for _, p := range []string{client.ErrBadPolicy.Error() + ": ", transport.ErrUnreachable.Error() + ": ", client.ErrJoinRefused.Error() + ": "} {
-		s = strings.TrimPrefix(s, p)
-	}
-	return s
+	return exam.Cause(err).Error()
 }
 
 func errString(err error) string {

@@ -30,6 +30,7 @@ import (
 	"github.com/invigil/invigil/backend"
 	"github.com/invigil/invigil/capture/xvfb/xvfbtest"
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/client/ui"
 )
@@ -332,7 +333,7 @@ func TestUIXvfb(t *testing.T) {
 	app.tap(ui.LabelConfirm)
 	rep := app.wait(client.ScreenReceipt, "")
 	app.shot("11-receipt")
-	var receipt client.Receipt
+	var receipt exam.Receipt
 	if err := json.Unmarshal([]byte(rep.Detail), &receipt); err != nil {
 		t.Fatalf("receipt %q: %v", rep.Detail, err)
 	}

@@ -9,7 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
-	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 )
 
 func init() {
@@ -60,7 +60,7 @@ func buildCommit(info *debug.BuildInfo, ok bool, stamped string) string {
 
 func currentVersion() versionInfo {
 	info, ok := debug.ReadBuildInfo()
-	return versionInfo{Version: client.Version, Commit: buildCommit(info, ok, commit),
+	return versionInfo{Version: exam.Version, Commit: buildCommit(info, ok, commit),
 		OS: runtime.GOOS, Arch: runtime.GOARCH, Go: runtime.Version()}
 }
 

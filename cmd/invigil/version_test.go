@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 )
 
 func TestBuildCommit(t *testing.T) {
@@ -51,7 +51,7 @@ func TestVersionCommand(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.Version != client.Version || v.OS != runtime.GOOS || v.Arch != runtime.GOARCH || v.Go != runtime.Version() || v.Commit == "" {
+	if v.Version != exam.Version || v.OS != runtime.GOOS || v.Arch != runtime.GOARCH || v.Go != runtime.Version() || v.Commit == "" {
 		t.Errorf("version --json = %+v", v)
 	}
 }
@@ -80,7 +80,7 @@ func TestVersionStampedByBuildScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "invigil " + client.Version + " (" + runtime.GOOS + "/" + runtime.GOARCH + ", " + runtime.Version() + ", commit " + rev
+	want := "invigil " + exam.Version + " (" + runtime.GOOS + "/" + runtime.GOARCH + ", " + runtime.Version() + ", commit " + rev
 	if !strings.HasPrefix(string(out), want) {
 		t.Errorf("invigil version = %q, want it to start with %q", out, want)
 	}

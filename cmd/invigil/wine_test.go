@@ -34,6 +34,7 @@ import (
 	"github.com/invigil/invigil/backend"
 	"github.com/invigil/invigil/capture/xvfb"
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/client/ui"
 	"github.com/invigil/invigil/lockdown/lockdowntest"
@@ -888,7 +889,7 @@ func TestWineDesktopApp(t *testing.T) {
 	app.tap(ui.LabelConfirm)
 	rep := app.wait(client.ScreenReceipt, "")
 	app.shot("windows-07-receipt")
-	var receipt client.Receipt
+	var receipt exam.Receipt
 	if err := json.Unmarshal([]byte(rep.Detail), &receipt); err != nil {
 		t.Fatalf("receipt %q: %v", rep.Detail, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/invigil/invigil/client"
+	"github.com/invigil/invigil/client/exam"
 	"github.com/invigil/invigil/client/flowtest"
 	"github.com/invigil/invigil/client/launch"
 	"github.com/invigil/invigil/lockdown/policy"
@@ -21,7 +22,7 @@ type browserEnv struct {
 	err    error
 }
 
-func (e *browserEnv) StartExam(ctx context.Context, j *client.Joined, hooks client.ExamHooks) (client.ExamRun, error) {
+func (e *browserEnv) StartExam(ctx context.Context, j *exam.Joined, hooks client.ExamHooks) (client.ExamRun, error) {
 	x, err := e.Env.StartExam(ctx, j, hooks)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package client
+package exam
 
 import (
 	"context"
@@ -116,15 +116,25 @@ func LockdownCameras() []lockdown.Camera {
 	return out
 }
 
+// Camera is a live camera the UI previews and the flow takes stills from
+// (the ID photo, the room scan). *capture.Stream implements it.
+type Camera interface {
+	// Snapshot returns a JPEG of the latest frame, at most maxWidth wide.
+	Snapshot(ctx context.Context, maxWidth int) ([]byte, error)
+}
+
 // Exam is a running exam: the session, its media and the lockdown monitor
-// with the journal of changes it made.
+// with the journal of changes it made. The session's methods (Event,
+// SendStill, Acked, Status, Commands, Stopped, Err, ...) are the exam's;
+// stop an exam with Finish or Abort, which also stop capture and lockdown.
+// *Exam is the desktop flow's running exam (client.ExamRun).
 type Exam struct {
-	sess    *Session
+	*Session
 	media   *Media
 	monitor *lockdown.Monitor
 	journal *journal.Journal
 	log     *slog.Logger
-	browser examBrowser // exambrowser_hook.go
+	browser examBrowser // browser.go
 }
 
 // ExamOptions configure StartExam.
@@ -143,12 +153,13 @@ type ExamOptions struct {
 }
 
 // StartExam starts lockdown and media for a joined, consented session. It
-// undoes whatever a crashed earlier run left in the journal first.
+// undoes whatever a crashed earlier run left in the journal first. Begin
+// is the whole sequence (capture, session, consent, StartExam); use it.
 func StartExam(ctx context.Context, sess *Session, opts ExamOptions) (*Exam, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	e := &Exam{sess: sess, log: opts.Log}
+	e := &Exam{Session: sess, log: opts.Log}
 	path := opts.JournalPath
 	if path == "" {
 		var err error
@@ -184,14 +195,56 @@ func StartExam(ctx context.Context, sess *Session, opts ExamOptions) (*Exam, err
 	return e, nil
 }
 
-// Session is the exam's session.
-func (e *Exam) Session() *Session { return e.sess }
-
 // Media is the exam's media.
 func (e *Exam) Media() *Media { return e.media }
 
-// Monitor is the lockdown monitor (for the UI's focus and clipboard hooks).
-func (e *Exam) Monitor() *lockdown.Monitor { return e.monitor }
+// Camera is the recording camera (for the ID photo and the room scan), or
+// nil when none records.
+func (e *Exam) Camera() Camera {
+	if e.media.cam == nil {
+		return nil
+	}
+	return e.media.cam
+}
+
+// Problem is a lasting failure of the recording, if any: the spool or the
+// disk is full, capture failed, or part of the spool was lost (Damaged).
+func (e *Exam) Problem() error {
+	if err := e.SendErr(); err != nil {
+		return err
+	}
+	if err := e.media.Err(); err != nil {
+		return err
+	}
+	return e.Damaged()
+}
+
+// Snapshot answers a proctor's snapshot command (its id is why): within
+// 10 s a still of the camera (or, without one, the screen) goes on the
+// stills track; when none can be taken, a snapshot.failed event tells the
+// proctor why, and Snapshot returns the error.
+func (e *Exam) Snapshot(ctx context.Context, commandID string) error {
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := e.media.Snapshot(sctx, commandID); err != nil {
+		e.Event("snapshot.failed", map[string]any{"command_id": commandID, "error": err.Error()})
+		return err
+	}
+	return nil
+}
+
+// FocusLost, FocusLostTo, FocusGained and ClipboardUsed tell lockdown's
+// monitor what the exam window saw (the desktop app's hooks).
+func (e *Exam) FocusLost(at time.Time) { e.monitor.FocusLost(at) }
+
+// FocusLostTo is FocusLost naming the program that took the focus.
+func (e *Exam) FocusLostTo(at time.Time, fg lockdown.Foreground) { e.monitor.FocusLostTo(at, fg) }
+
+// FocusGained: the exam window has the focus again.
+func (e *Exam) FocusGained(at time.Time) { e.monitor.FocusGained(at) }
+
+// ClipboardUsed: the student used the clipboard in the exam window.
+func (e *Exam) ClipboardUsed(at time.Time, op lockdown.ClipboardOp) { e.monitor.ClipboardUsed(at, op) }
 
 // stop ends capture and lockdown: violations still open are ended (and
 // sent), and every change lockdown made is undone.
@@ -216,11 +269,11 @@ func (e *Exam) Finish(ctx context.Context, reason string) (*Receipt, error) {
 	if err := e.stop(ctx); err != nil {
 		e.log.Warn("stopping the exam", "err", err)
 	}
-	return e.sess.Finish(ctx, reason)
+	return e.Session.Finish(ctx, reason)
 }
 
 // Abort stops capture and lockdown without finishing: the spool keeps what
 // is not uploaded, for the next run.
 func (e *Exam) Abort(ctx context.Context) error {
-	return errors.Join(e.stop(ctx), e.sess.Close())
+	return errors.Join(e.stop(ctx), e.Session.Close())
 }

@@ -1,4 +1,4 @@
-package client
+package exam
 
 import "github.com/invigil/invigil/transport"
 
@@ -25,5 +25,6 @@ func (m *Media) ForceKeyframe(track string) bool {
 	return true
 }
 
-// ForceKeyframe lets the flow answer a keyframe command (flow_exam.go).
-func (r *realExam) ForceKeyframe(track string) bool { return r.exam.Media().ForceKeyframe(track) }
+// ForceKeyframe answers the keyframe command for the exam's media
+// (Media.ForceKeyframe).
+func (e *Exam) ForceKeyframe(track string) bool { return e.media.ForceKeyframe(track) }

@@ -1,6 +1,6 @@
 //go:build windows
 
-package client
+package exam
 
 import "golang.org/x/sys/windows"
 

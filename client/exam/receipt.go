@@ -1,9 +1,10 @@
-package client
+package exam
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/invigil/invigil/client/internal/msg"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -145,7 +146,7 @@ func fileNamePart(s string) string {
 		return r
 	}, s)
 	s = strings.Join(strings.Fields(s), " ")
-	s = strings.Trim(truncate(s, 60), ". ")
+	s = strings.Trim(msg.Truncate(s, 60), ". ")
 	return strings.TrimSuffix(s, "…")
 }
 
@@ -174,4 +175,19 @@ func DocumentsDir() (string, error) {
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
+}
+
+// HumanBytes is a size for people: "340 bytes", "4.2 kB", "56 kB", "1.5 MB", "12 MB".
+func HumanBytes(n int64) string {
+	switch {
+	case n >= 10<<20:
+		return fmt.Sprintf("%d MB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 10<<10:
+		return fmt.Sprintf("%d kB", n>>10)
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

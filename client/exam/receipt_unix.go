@@ -1,6 +1,6 @@
 //go:build !windows && !darwin
 
-package client
+package exam
 
 import (
 	"context"

@@ -1,10 +1,9 @@
-package client
+package exam
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/invigil/invigil/client/exambrowser"
@@ -31,7 +30,7 @@ var ErrExamStopped = errors.New("the exam has stopped")
 // events (browser.*, docs/policy.md) go into the session; it runs until the
 // exam stops.
 func (e *Exam) OpenBrowser(ctx context.Context) error {
-	p := e.sess.Joined().Policy
+	p := e.Joined().Policy
 	if p == nil || !p.ExamBrowser.Enabled() {
 		return nil
 	}
@@ -54,7 +53,7 @@ func (e *Exam) OpenBrowser(ctx context.Context) error {
 		StartURL: p.ExamBrowser.StartURL,
 		Allowed:  p.ExamBrowser.AllowedPrefixes(),
 		Events: func(name string, detail map[string]any) {
-			e.sess.Event(name, detail)
+			e.Event(name, detail)
 		},
 		Log: e.log,
 		Launching: func(b *exambrowser.Browser) {
@@ -70,7 +69,7 @@ func (e *Exam) OpenBrowser(ctx context.Context) error {
 	eb.launching = nil
 	if err != nil {
 		eb.done = nil
-		e.sess.Event(exambrowser.EventFailed, map[string]any{"error": err.Error(), "attempt": 0})
+		e.Event(exambrowser.EventFailed, map[string]any{"error": err.Error(), "attempt": 0})
 		return err
 	}
 	if eb.stopped {
@@ -127,57 +126,4 @@ func (e *Exam) closeBrowser() error {
 		return fmt.Errorf("close the exam browser: %w", err)
 	}
 	return nil
-}
-
-// browserOpener is an ExamRun that can open the exam browser (realExam).
-type browserOpener interface {
-	OpenBrowser(ctx context.Context) error
-}
-
-// browserHolder is an ExamRun with an exam browser (for focus attribution).
-type browserHolder interface {
-	BrowserPIDs() []int
-}
-
-// BrowserPIDs implements browserHolder.
-func (r *realExam) BrowserPIDs() []int { return r.exam.BrowserPIDs() }
-
-// OpenBrowser implements browserOpener.
-func (r *realExam) OpenBrowser(ctx context.Context) error { return r.exam.OpenBrowser(ctx) }
-
-// openExamBrowser opens the exam browser when the exam screen first shows,
-// if the policy has one; a failure is shown on the exam screen (the
-// recording goes on, and the proctor sees a browser.failed event).
-func (f *Flow) openExamBrowser() {
-	if f.joined == nil || f.joined.Policy == nil || !f.joined.Policy.ExamBrowser.Enabled() {
-		return
-	}
-	o, ok := f.exam.(browserOpener)
-	if !ok {
-		return
-	}
-	f.examState.ExamBrowser = true
-	ex := f.exam
-	if h, ok := f.exam.(browserHolder); ok {
-		// The exam browser's windows are the exam's own: focus on them is
-		// no focus loss (focus.go).
-		f.SetFocusAllowed(func(pid int) bool { return slices.Contains(h.BrowserPIDs(), pid) })
-	}
-	f.goJob(func(ctx context.Context) func() {
-		err := o.OpenBrowser(ctx)
-		if err == nil || errors.Is(err, ErrExamStopped) || ctx.Err() != nil {
-			return nil
-		}
-		return func() {
-			if ex != f.exam || f.finishStarted {
-				return
-			}
-			f.log.Warn("exam browser", "err", err)
-			f.examState.Problem = "The exam page could not be opened (" + oneLine(err) + "). " +
-				"The recording goes on. Tell your proctor."
-			if f.st.Screen == ScreenExam {
-				f.publish()
-			}
-		}
-	})
 }

@@ -1,4 +1,4 @@
-package client
+package exam
 
 import (
 	"context"
@@ -24,7 +24,8 @@ import (
 var Version = "0.1.0"
 
 // Error classes a caller (the UI, the headless run's exit code) branches on.
-// Errors from Join wrap one of them.
+// Errors from Join wrap one of them as fmt.Errorf("%w: %w", class, cause):
+// Cause takes the class off for a one-line message.
 var (
 	// ErrUnreachable: the backend could not be reached at all.
 	ErrUnreachable = transport.ErrUnreachable
@@ -34,6 +35,24 @@ var (
 	// ErrBadPolicy: the policy's signature or content does not verify.
 	ErrBadPolicy = errors.New("exam policy refused")
 )
+
+// Cause is err without its class: the cause next to ErrUnreachable,
+// ErrJoinRefused or ErrBadPolicy in the error that joins them ("backend
+// unreachable: dial tcp ..." gives "dial tcp ..."), or err itself when it
+// has no class.
+func Cause(err error) error {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		j, ok := e.(interface{ Unwrap() []error })
+		if !ok {
+			continue
+		}
+		if errs := j.Unwrap(); len(errs) == 2 && (errs[0] == ErrUnreachable || errs[0] == ErrJoinRefused || errs[0] == ErrBadPolicy) {
+			return errs[1]
+		}
+		break
+	}
+	return err
+}
 
 // JoinOptions says where and how to join.
 type JoinOptions struct {
@@ -184,7 +203,7 @@ func Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
 	if opts.ServerKey != "" {
 		k, err := policy.ParsePublicKey(opts.ServerKey)
 		if err != nil {
-			return nil, fmt.Errorf("%w: pinned server key: %w", ErrBadPolicy, err)
+			return nil, fmt.Errorf("%w: %w", ErrBadPolicy, fmt.Errorf("pinned server key: %w", err))
 		}
 		pinned = k
 	}
@@ -203,12 +222,12 @@ func Join(ctx context.Context, opts JoinOptions) (*Joined, error) {
 	if key == nil {
 		j.Unpinned = true
 		if key, err = policy.ParsePublicKey(resp.ServerKey); err != nil {
-			return nil, fmt.Errorf("%w: the backend sent no usable public key", ErrBadPolicy)
+			return nil, fmt.Errorf("%w: %w", ErrBadPolicy, errors.New("the backend sent no usable public key"))
 		}
 	}
 	var signed policy.Signed
 	if err := json.Unmarshal(resp.Policy, &signed); err != nil {
-		return nil, fmt.Errorf("%w: malformed policy envelope: %w", ErrBadPolicy, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadPolicy, fmt.Errorf("malformed policy envelope: %w", err))
 	}
 	p, ck, err := signed.Verify(key)
 	if err != nil {
@@ -330,6 +349,13 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrJoinRefused, err)
 	}
 	return err
+}
+
+// HasSession reports whether the spool directory dir holds a session that
+// a later run resumes.
+func HasSession(dir string) bool {
+	sf, err := readSessionFile(dir)
+	return err == nil && sf != nil
 }
 
 func readSessionFile(dir string) (*sessionFile, error) {

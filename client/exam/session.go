@@ -1,4 +1,4 @@
-package client
+package exam
 
 import (
 	"context"
@@ -152,7 +152,7 @@ func (s *Session) SendSeq(m transport.Message) (uint64, error) {
 	if m.Time.IsZero() {
 		m.Time = s.now()
 	}
-	seq, err := s.tc.Send(m)
+	seq, err := s.spool.Append(m)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {

@@ -40,6 +40,12 @@ func (s *fileSyncer) sync(dir string, fs []syncable) error {
 		}
 		return nil
 	}
+	return s.flush(dir)
+}
+
+// flush flushes the file system of dir (syncfs) once for every caller
+// waiting, where canSyncFS.
+func (s *fileSyncer) flush(dir string) error {
 	ch := make(chan error, 1)
 	s.mu.Lock()
 	if s.closed {

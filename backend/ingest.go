@@ -268,7 +268,10 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 		events = append(events, ev...)
 	}
 	s.budget.spend(time.Since(work), time.Now())
-	// One flush makes every session's files durable at once (filesync.go).
+	// The files must be durable before the transaction that records them
+	// commits. Where one flush of the file system serves every session
+	// (filesync.go), the committer runs it beside the batch's statements;
+	// elsewhere each session syncs its own files first.
 	files := make([]syncable, 0, len(perTrack)+1)
 	for t := range perTrack {
 		files = append(files, t.w)
@@ -276,35 +279,30 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 	if len(refused) > 0 {
 		files = append(files, s.refused)
 	}
-	if err := s.b.tx.files.sync(filepath.Join(s.b.cfg.DataDir, "sessions"), files); err != nil {
+	flush := ""
+	if len(files) > 0 && canSyncFS() {
+		flush = filepath.Join(s.b.cfg.DataDir, "sessions")
+	} else if err := s.b.tx.files.sync("", files); err != nil {
 		return fmt.Errorf("sync track files: %w", err)
+	}
+	// Everything the transaction writes is ready before it is queued: the
+	// committer runs every session's statements in turn, so work done
+	// here runs in parallel instead.
+	rows, args, err := s.trackRows()
+	if err != nil {
+		return err
 	}
 	last := frames[len(frames)-1].Seq
 	cps := s.checkpointRows(storedChain{base: s.lastSeq, baseD: s.digest, digests: digests})
-	err := s.b.tx.do(ctx, func(tx *sql.Tx) error {
+	err = s.b.tx.doFlushed(ctx, flush, func(tx *sql.Tx) error {
 		for _, e := range events {
 			if _, err := s.b.tx.exec(tx, `INSERT INTO events(session_id, seq, time, type, body) VALUES (?,?,?,?,?)`, s.id, e.seq, e.time, e.typ, e.body); err != nil {
 				return fmt.Errorf("insert event: %w", err)
 			}
 		}
-		for _, t := range s.tracks {
-			if !t.touched {
-				continue
-			}
-			var state []byte
-			if t.w != nil {
-				var err error
-				if state, err = t.w.State(); err != nil {
-					return err
-				}
-			}
-			st := t.stats
-			if _, err := s.b.tx.exec(tx, `INSERT INTO tracks(session_id, track, kind, file, messages, bytes, first_seq, last_seq, first_time, last_time, state)
-				VALUES (?,?,?,?,?,?,?,?,?,?,?)
-				ON CONFLICT(session_id, track) DO UPDATE SET messages=excluded.messages, bytes=excluded.bytes,
-				last_seq=excluded.last_seq, last_time=excluded.last_time, state=excluded.state`,
-				s.id, t.track, t.kind.String(), t.file, st.Messages, st.Bytes, st.FirstSeq, st.LastSeq, st.FirstTime, st.LastTime, state); err != nil {
-				return fmt.Errorf("update track: %w", err)
+		if rows > 0 {
+			if _, err := s.b.tx.exec(tx, upsertTracks(rows), args...); err != nil {
+				return fmt.Errorf("update tracks: %w", err)
 			}
 		}
 		res, err := s.b.tx.exec(tx, `UPDATE sessions SET last_seq = ?, digest = ?, updated_at = ? WHERE id = ? AND last_seq = ?`, last, digest[:], micros(now), s.id, s.lastSeq)
@@ -328,6 +326,60 @@ func (s *liveSession) store(ctx context.Context, frames []transport.Frame) error
 		s.b.live.publish(s.id, t.track, fs) // durable now: relay to live viewers (live.go)
 	}
 	return nil
+}
+
+// trackRows returns the touched tracks' rows for upsertTracks: how many,
+// and their arguments in order.
+func (s *liveSession) trackRows() (int, []any, error) {
+	var args []any
+	n := 0
+	for _, t := range s.tracks {
+		if !t.touched {
+			continue
+		}
+		var state []byte
+		if t.w != nil {
+			var err error
+			if state, err = t.w.State(); err != nil {
+				return 0, nil, err
+			}
+		}
+		st := t.stats
+		args = append(args, s.id, t.track, t.kind.String(), t.file, st.Messages, st.Bytes, st.FirstSeq, st.LastSeq, st.FirstTime, st.LastTime, state)
+		n++
+	}
+	return n, args, nil
+}
+
+// upsertTracks is the statement that writes n tracks' rows at once (one
+// statement per store, not one per track).
+func upsertTracks(n int) string {
+	if n < len(upsertTracksSQL) && upsertTracksSQL[n] != "" {
+		return upsertTracksSQL[n]
+	}
+	return buildUpsertTracks(n)
+}
+
+var upsertTracksSQL = func() []string {
+	q := make([]string, 8)
+	for n := 1; n < len(q); n++ {
+		q[n] = buildUpsertTracks(n)
+	}
+	return q
+}()
+
+func buildUpsertTracks(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO tracks(session_id, track, kind, file, messages, bytes, first_seq, last_seq, first_time, last_time, state) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?)")
+	}
+	b.WriteString(` ON CONFLICT(session_id, track) DO UPDATE SET messages=excluded.messages, bytes=excluded.bytes,
+		last_seq=excluded.last_seq, last_time=excluded.last_time, state=excluded.state`)
+	return b.String()
 }
 
 // eventBody extracts an event's type. A payload that is not a JSON object

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -160,6 +161,8 @@ type committer struct {
 	reqs  chan commitReq
 	done  chan struct{}
 	files fileSyncer // the track files' group flush (filesync.go)
+	// flushFS flushes dir's file system: files.flush (a test replaces it).
+	flushFS func(dir string) error
 
 	mu     sync.RWMutex // held for reading while queueing, for writing by close
 	closed bool
@@ -176,10 +179,14 @@ const maxCommitBatch = 1024
 type commitReq struct {
 	fn  func(*sql.Tx) error
 	err chan error
+	// flush, if set, is a directory whose file system must be flushed
+	// (syncfs) before fn's changes commit: the track files it describes.
+	flush string
 }
 
 func newCommitter(db *sql.DB) *committer {
 	c := &committer{db: db, reqs: make(chan commitReq, maxCommitBatch), done: make(chan struct{})}
+	c.flushFS = c.files.flush
 	go c.run()
 	return c
 }
@@ -188,7 +195,15 @@ func newCommitter(db *sql.DB) *committer {
 // returns once it is committed. fn's changes are isolated from the others'
 // by a savepoint: its error rolls back only its own.
 func (c *committer) do(ctx context.Context, fn func(*sql.Tx) error) error {
-	req := commitReq{fn: fn, err: make(chan error, 1)}
+	return c.doFlushed(ctx, "", fn)
+}
+
+// doFlushed is do for a request whose files under dir must be durable
+// before its changes commit (canSyncFS only). The committer flushes the
+// file system while it runs the batch's statements, and commits after the
+// flush: a store waits for one queue, not for a flush and then a commit.
+func (c *committer) doFlushed(ctx context.Context, dir string, fn func(*sql.Tx) error) error {
+	req := commitReq{fn: fn, err: make(chan error, 1), flush: dir}
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
@@ -233,9 +248,10 @@ func (c *committer) commit(batch []commitReq) {
 	// attempt back, and the batch runs again with savepoints, where that
 	// error rolls back only its own request. Requests are idempotent
 	// (they only run SQL), so running one twice is safe.
-	errs, err := c.attempt(batch, false)
+	flushed := c.startFlushes(batch)
+	errs, err := c.attempt(batch, false, flushed)
 	if errors.Is(err, errRetrySavepoints) {
-		errs, err = c.attempt(batch, true)
+		errs, err = c.attempt(batch, true, flushed)
 	}
 	for i, r := range batch {
 		if err != nil {
@@ -248,10 +264,39 @@ func (c *committer) commit(batch []commitReq) {
 
 var errRetrySavepoints = errors.New("a request failed: run the batch with savepoints")
 
-// attempt runs batch in one transaction and commits it. Without
-// savepoints, any request's error rolls everything back: it returns that
-// error for a batch of one, errRetrySavepoints otherwise.
-func (c *committer) attempt(batch []commitReq, savepoints bool) ([]error, error) {
+// startFlushes starts the file system flushes batch asks for and returns
+// a function that waits for them (nil if none).
+func (c *committer) startFlushes(batch []commitReq) func() error {
+	var dirs []string
+	for _, r := range batch {
+		if r.flush != "" && !slices.Contains(dirs, r.flush) {
+			dirs = append(dirs, r.flush)
+		}
+	}
+	if len(dirs) == 0 {
+		return nil
+	}
+	done := make(chan error, len(dirs))
+	for _, d := range dirs {
+		go func() { done <- c.flushFS(d) }()
+	}
+	return sync.OnceValue(func() error {
+		var errs []error
+		for range dirs {
+			errs = append(errs, <-done)
+		}
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("sync track files: %w", err)
+		}
+		return nil
+	})
+}
+
+// attempt runs batch in one transaction and commits it once flushed (if
+// not nil) reports the batch's files durable. Without savepoints, any
+// request's error rolls everything back: it returns that error for a batch
+// of one, errRetrySavepoints otherwise.
+func (c *committer) attempt(batch []commitReq, savepoints bool, flushed func() error) ([]error, error) {
 	tx, err := c.db.Begin()
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -276,6 +321,12 @@ func (c *committer) attempt(batch []commitReq, savepoints bool) ([]error, error)
 			c.exec(tx, `ROLLBACK TO req`)
 		}
 		c.exec(tx, `RELEASE req`)
+	}
+	if flushed != nil {
+		if err := flushed(); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // TestCommitterIsolatesAFailingRequest: a batch of requests shares one
@@ -94,5 +95,60 @@ func TestCommitterIsolatesAFailingRequest(t *testing.T) {
 	c.close()
 	if err := c.do(ctx, insert(101, false)); !errors.Is(err, errStoreClosed) {
 		t.Fatalf("do after close: %v", err)
+	}
+}
+
+// TestCommitterCommitsAfterTheFlush: a request whose files must be
+// durable commits only once the flush the committer runs beside its
+// statements has returned, and fails with the flush.
+func TestCommitterCommitsAfterTheFlush(t *testing.T) {
+	db, err := openDB(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE t (x INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	c := newCommitter(db)
+	defer c.close()
+	release := make(chan error)
+	started := make(chan string, 1)
+	c.flushFS = func(dir string) error { started <- dir; return <-release }
+	ctx := context.Background()
+	insert := func(x int) func(*sql.Tx) error {
+		return func(tx *sql.Tx) error { _, err := c.exec(tx, `INSERT INTO t(x) VALUES (?)`, x); return err }
+	}
+	count := func() int {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.doFlushed(ctx, "sessions", insert(1)) }()
+	if dir := <-started; dir != "sessions" {
+		t.Fatalf("flushed %q", dir)
+	}
+	time.Sleep(50 * time.Millisecond) // the statements have run by now
+	if n := count(); n != 0 {
+		t.Fatal("committed before the flush returned")
+	}
+	release <- nil
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d rows after the flush, want 1", n)
+	}
+	go func() { done <- c.doFlushed(ctx, "sessions", insert(2)) }()
+	<-started
+	release <- errors.New("disk on fire")
+	if err := <-done; err == nil {
+		t.Fatal("a failed flush reported the request committed")
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d rows after a failed flush, want 1", n)
 	}
 }

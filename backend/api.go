@@ -395,7 +395,7 @@ func (b *Backend) handleWS(w http.ResponseWriter, r *http.Request) {
 	err = b.serveSession(b.ctx, id, func(ctx context.Context, live *liveSession) error {
 		w := b.live.watch(id, live) // the dashboard's view of this connection (live.go)
 		defer w.done()
-		return transport.ServeConn(ctx, conn, w, transport.ServerOptions{Heartbeat: b.cfg.Heartbeat, StoreEvery: b.cfg.StoreEvery, Log: b.log.With("session", id)})
+		return transport.ServeConn(ctx, conn, w, transport.ServerOptions{Heartbeat: b.cfg.Heartbeat, Log: b.log.With("session", id)})
 	})
 	conn.Close()
 	if err != nil && !errors.Is(err, transport.ErrReplaced) && !errors.Is(err, context.Canceled) {

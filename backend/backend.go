@@ -19,14 +19,8 @@ type Config struct {
 	// Heartbeat is the ping interval clients are told to use; a connection
 	// silent for three of them is dead. Default 10 s.
 	Heartbeat time.Duration
-	// StoreEvery is how often one connection stores at most
-	// (transport.ServerOptions.StoreEvery): what arrives in between joins
-	// the next batch. Larger batches cost less per message; the price is
-	// up to this much more ack and live-view latency. Default 0: store as
-	// soon as anything arrives.
-	StoreEvery time.Duration
-	Log        *slog.Logger
-	Now        func() time.Time
+	Log       *slog.Logger
+	Now       func() time.Time
 	// BodyTimeout bounds the time to read a request body, from the end of
 	// its headers (default 20 s). The network test's upload gets six times
 	// as long. Websocket connections are not affected.

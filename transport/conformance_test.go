@@ -147,12 +147,6 @@ type confServer struct {
 
 func startConf(t *testing.T, store *memStore, opts ServerOptions) *confServer {
 	t.Helper()
-	return startConfSession(t, store, opts)
-}
-
-// startConfSession is startConf for any ServerSession.
-func startConfSession(t *testing.T, store ServerSession, opts ServerOptions) *confServer {
-	t.Helper()
 	s := &confServer{errs: make(chan error, 64)}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -62,13 +62,6 @@ type ServerOptions struct {
 	MessageTimeout time.Duration
 	MaxBatch       int // frames per Store call; default 512
 	MaxBatchSize   int // bytes per Store call; default 8 MiB
-	// StoreEvery makes a connection call Store at most once per interval:
-	// what arrives meanwhile waits for the next call, so that a busy
-	// backend stores fewer, larger batches (each Store costs a
-	// transaction, file writes and an ack). A message arriving after a
-	// quiet interval is stored at once. Default 0: store as soon as
-	// anything arrives.
-	StoreEvery time.Duration
 	// MaxConnBytes is how many bytes one connection may hold read but not
 	// yet stored before its reader waits for the store (backpressure).
 	// Default 16 MiB; never less than one frame.
@@ -320,7 +313,7 @@ type serverConn struct {
 	dropped  int          // duplicates dropped; the storer's
 
 	// The reader's (the ping and pong handlers run on it too).
-	msgDeadline time.Time // when the message being received must be complete; zero between messages
+	msgDeadline time.Time  // when the message being received must be complete; zero between messages
 	sizeHint    [256]int32 // per track: the size of its last binary frame (readMessage)
 	// Messages numbered in [conflictLo, conflictHi] are new messages of a
 	// client whose spool is behind the backend (hello's next_seq ≤ last_ack).
@@ -619,7 +612,6 @@ func (s *serverConn) read(ctx context.Context) error {
 // store batches frames, drops duplicates, stores and publishes acks.
 func (s *serverConn) store(ctx context.Context, last uint64) error {
 	var batch []Frame
-	var lastStore time.Time
 	for {
 		var first item
 		select {
@@ -651,43 +643,20 @@ func (s *serverConn) store(ctx context.Context, last uint64) error {
 			return nil
 		}
 		err := add(first)
-		var window <-chan time.Time // open until this connection may store again
-		var timer *time.Timer
-		if wait := time.Until(lastStore.Add(s.opts.StoreEvery)); wait > 0 {
-			timer = time.NewTimer(wait)
-			window = timer.C
-		}
 	fill:
 		for err == nil && fin == nil && len(batch) < s.opts.MaxBatch && size < s.opts.MaxBatchSize {
-			if window == nil {
-				select {
-				case it := <-s.items:
-					err = add(it)
-				default:
-					break fill
-				}
-				continue
-			}
 			select {
 			case it := <-s.items:
 				err = add(it)
-			case <-window:
-				window = nil
-			case <-ctx.Done():
-				timer.Stop()
-				s.release(cost)
-				return nil
+			default:
+				break fill
 			}
-		}
-		if timer != nil {
-			timer.Stop()
 		}
 		if err != nil {
 			s.release(cost)
 			return err
 		}
 		if len(batch) > 0 {
-			lastStore = time.Now()
 			err := s.sess.Store(ctx, batch)
 			s.release(cost)
 			if err != nil {

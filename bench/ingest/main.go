@@ -58,7 +58,7 @@ func main() {
 	sample := flag.Duration("sample", 0, "RSS sample interval (default: 10 s in a soak, none otherwise)")
 	pprofAddr := flag.String("pprof", "", "start invigild with --pprof ADDR (e.g. 127.0.0.1:6060) to profile it during a round")
 	keep := flag.Bool("keep", false, "keep the data directories (printed) for inspection")
-	flag.Var(&serveFlags, "serve-flag", "an extra flag for invigild serve, e.g. -serve-flag=--store-every=0 (repeatable)")
+	flag.Var(&serveFlags, "serve-flag", "an extra flag for invigild serve, e.g. -serve-flag=--heartbeat=5s (repeatable)")
 	prebuilt := flag.String("invigild", "", "use this invigild binary instead of building ./cmd/invigild (to compare builds)")
 	// -role load only:
 	server := flag.String("server", "", "load: backend URL")

@@ -147,7 +147,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	data := fs.String("data", "", "data directory (database, recordings, keys)")
 	demo := fs.Bool("demo", false, "create the demo exam (join code DEMO) if missing")
 	hb := fs.Duration("heartbeat", 10*time.Second, "heartbeat interval clients are told to use")
-	storeEvery := fs.Duration("store-every", 0, "how often one connection stores at most: larger batches cost less per message, at up to this much more ack and live-view latency (0: at once)")
 	certFile := fs.String("tls-cert", "", "TLS certificate (PEM); serve HTTPS with --tls-key")
 	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
@@ -207,7 +206,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 
-	b, err := backend.Open(backend.Config{DataDir: *data, Heartbeat: *hb, StoreEvery: *storeEvery, Log: log,
+	b, err := backend.Open(backend.Config{DataDir: *data, Heartbeat: *hb, Log: log,
 		BodyTimeout: *bodyTimeout, UploadGrace: *grace, TokenLifetime: *lifetime, TrustedProxies: trusted, DownloadURL: *download,
 		Limits: backend.RateLimits{Off: *noLimits, JoinPerSource: backend.RateLimit{Rate: *joinRate, Burst: *joinBurst}}})
 	if err != nil {

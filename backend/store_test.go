@@ -10,21 +10,29 @@ import (
 	"time"
 )
 
+// testCommitter opens a database with a table t (x INTEGER PRIMARY KEY)
+// and a committer on it, both closed when the test ends.
+func testCommitter(t *testing.T) (*sql.DB, *committer) {
+	t.Helper()
+	db, err := openDB(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(`CREATE TABLE t (x INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	c := newCommitter(db)
+	t.Cleanup(c.close)
+	return db, c
+}
+
 // TestCommitterIsolatesAFailingRequest: a batch of requests shares one
 // transaction; one request's error must roll back only its own changes,
 // whether it fails alone or among others (the batch then runs again with
 // savepoints).
 func TestCommitterIsolatesAFailingRequest(t *testing.T) {
-	db, err := openDB(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TABLE t (x INTEGER PRIMARY KEY)`); err != nil {
-		t.Fatal(err)
-	}
-	c := newCommitter(db)
-	defer c.close()
+	db, c := testCommitter(t)
 	ctx := context.Background()
 	insert := func(x int, fail bool) func(*sql.Tx) error {
 		return func(tx *sql.Tx) error {
@@ -102,16 +110,7 @@ func TestCommitterIsolatesAFailingRequest(t *testing.T) {
 // durable commits only once the flush the committer runs beside its
 // statements has returned, and fails with the flush.
 func TestCommitterCommitsAfterTheFlush(t *testing.T) {
-	db, err := openDB(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TABLE t (x INTEGER PRIMARY KEY)`); err != nil {
-		t.Fatal(err)
-	}
-	c := newCommitter(db)
-	defer c.close()
+	db, c := testCommitter(t)
 	release := make(chan error)
 	started := make(chan string, 1)
 	c.flushFS = func(dir string) error { started <- dir; return <-release }

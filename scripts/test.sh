@@ -28,7 +28,7 @@ step "go vet GOOS=windows CGO_ENABLED=1 (mingw-w64) ${windows[*]}"
 GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc CXX=x86_64-w64-mingw32-g++ go vet "${windows[@]}"
 # macOS: no cross toolchain for its cgo (Fyne's app, the screen capture);
 # the packages that build without cgo are vetted.
-darwin=(./transport/... ./lockdown/... ./backend/... ./capture ./client ./client/launch)
+darwin=(./transport/... ./lockdown/... ./backend/... ./capture ./client ./client/exam ./client/launch ./client/internal/...)
 step "go vet GOOS=darwin CGO_ENABLED=0 ${darwin[*]}"
 GOOS=darwin GOARCH=amd64 CGO_ENABLED=0 go vet "${darwin[@]}"
 

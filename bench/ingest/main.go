@@ -35,12 +35,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
+
+// loadProfile is -load-cpuprofile.
+var loadProfile string
 
 // serveFlags are the -serve-flag values.
 var serveFlags stringList
@@ -58,18 +62,30 @@ func main() {
 	sample := flag.Duration("sample", 0, "RSS sample interval (default: 10 s in a soak, none otherwise)")
 	pprofAddr := flag.String("pprof", "", "start invigild with --pprof ADDR (e.g. 127.0.0.1:6060) to profile it during a round")
 	keep := flag.Bool("keep", false, "keep the data directories (printed) for inspection")
+	flag.StringVar(&loadProfile, "load-cpuprofile", "", "write a CPU profile of the load process to this file")
 	flag.Var(&serveFlags, "serve-flag", "an extra flag for invigild serve, e.g. -serve-flag=--heartbeat=5s (repeatable)")
 	prebuilt := flag.String("invigild", "", "use this invigild binary instead of building ./cmd/invigild (to compare builds)")
 	// -role load only:
 	server := flag.String("server", "", "load: backend URL")
 	code := flag.String("code", "", "load: join code")
 	out := flag.String("out", "", "load: where to write the report (JSON)")
+	cpuProfile := flag.String("cpuprofile", "", "load: write a CPU profile of the load process here")
 	flag.Parse()
 
 	if *role == "load" {
 		n, err := strconv.Atoi(*clients)
 		if err != nil {
 			log.Fatalf("load: -clients %q", *clients)
+		}
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				log.Fatalf("load: %v", err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				log.Fatalf("load: %v", err)
+			}
+			defer pprof.StopCPUProfile()
 		}
 		if err := loadMain(*server, *code, n, *dur, *out); err != nil {
 			log.Fatalf("load: %v", err)
@@ -114,7 +130,7 @@ func main() {
 	if *soak {
 		fmt.Println("soak: the backend is killed (SIGKILL) and restarted half-way through each round")
 	}
-	fmt.Printf("%8s %9s %9s %9s %9s %9s %9s %6s %8s %9s %6s %s\n", "sessions", "offered/s", "stored/s", "ack p50", "ack p95", "ack p99", "ack max", "CPU", "CPU/kmsg", "peak RSS", "load", "verified")
+	fmt.Printf("%8s %9s %9s %9s %9s %9s %9s %6s %8s %9s %8s %6s %s\n", "sessions", "offered/s", "stored/s", "ack p50", "ack p95", "ack p99", "ack max", "CPU", "CPU/kmsg", "peak RSS", "load CPU", "load", "verified")
 	var rows []row
 	for i, n := range counts {
 		r, err := round(bin, filepath.Join(work, fmt.Sprint("round", i)), n, *dur, *soak, *sample, *pprofAddr)
@@ -122,8 +138,8 @@ func main() {
 			fatalf("%d sessions: %v", n, err)
 		}
 		rows = append(rows, *r)
-		fmt.Printf("%8d %9.0f %9.0f %9s %9s %9s %9s %5.0f%% %6.0fms %8.0fM %6s %s\n", n, r.offered, r.stored,
-			ms(r.lat[0]), ms(r.lat[1]), ms(r.lat[2]), ms(r.lat[3]), r.cpu*100, r.cpuPerK, r.hwmMB, r.load, r.verified)
+		fmt.Printf("%8d %9.0f %9.0f %9s %9s %9s %9s %5.0f%% %6.0fms %8.0fM %7.0f%% %6s %s\n", n, r.offered, r.stored,
+			ms(r.lat[0]), ms(r.lat[1]), ms(r.lat[2]), ms(r.lat[3]), r.cpu*100, r.cpuPerK, r.hwmMB, r.loadCPU*100, r.load, r.verified)
 		if *keep {
 			fmt.Println("  data:", r.dir)
 		}
@@ -144,6 +160,7 @@ type row struct {
 	lat             []int64
 	cpu             float64 // cores
 	cpuPerK         float64 // backend CPU ms per 1000 messages: the cost, whatever else runs
+	loadCPU         float64 // the load process's cores: what it leaves the backend on a shared machine
 	hwmMB           float64
 	load            string
 	verified        string
@@ -329,8 +346,12 @@ func round(bin, dir string, n int, dur time.Duration, soak bool, sample time.Dur
 	if err != nil {
 		return nil, err
 	}
-	load := exec.Command(self, "-role", "load", "-server", "http://"+addr, "-code", code,
-		"-clients", fmt.Sprint(n), "-duration", dur.String(), "-out", report)
+	args := []string{"-role", "load", "-server", "http://" + addr, "-code", code,
+		"-clients", fmt.Sprint(n), "-duration", dur.String(), "-out", report}
+	if loadProfile != "" {
+		args = append(args, "-cpuprofile", loadProfile)
+	}
+	load := exec.Command(self, args...)
 	load.Stdout, load.Stderr = os.Stderr, os.Stderr
 	ticks0, _ := cpuTicks(be.cmd.Process.Pid)
 	t0 := time.Now()
@@ -407,7 +428,8 @@ wait:
 	if err != nil {
 		return nil, err
 	}
-	r := &row{n: n, offered: float64(rep.Offered) / rep.Seconds, stored: float64(rep.AckedInTime) / rep.Seconds,
+	loadCPU := (load.ProcessState.UserTime() + load.ProcessState.SystemTime()).Seconds() / wall
+	r := &row{n: n, offered: float64(rep.Offered) / rep.Seconds, stored: float64(rep.AckedInTime) / rep.Seconds, loadCPU: loadCPU,
 		lat: rep.LatencyUS, cpu: float64(cpuBefore+t1-ticks0) / userHZ / wall, hwmMB: hwm / 1024,
 		cpuPerK: float64(cpuBefore+t1-ticks0) * 1000 / userHZ / float64(rep.Offered) * 1000,
 		load:    strings.Fields(la)[0], verified: verified, dir: data}

@@ -5,32 +5,26 @@ import (
 	"sync"
 )
 
-// fileSyncer makes the track files that many sessions wrote durable with
-// one flush for all of them (group commit for files), where the OS can
-// flush a whole file system at once (Linux: syncfs(2)). Elsewhere each
-// session fsyncs its own files.
-//
-// A session calls sync after its writes have returned. The flush that
-// serves it starts after the call: a flush already running when it
-// arrives does not count, as it may have started before the writes. One
-// goroutine runs flushes back to back while sessions wait and exits when
-// none does.
+// fileSyncer makes track files durable. Where the OS can flush a whole
+// file system at once (Linux: syncfs(2)), the committer flushes it once
+// per batch, beside the batch's statements, so that one flush serves
+// every session in the batch (group commit for files: store.go,
+// startFlushes). Elsewhere each session fsyncs its own files before it
+// queues its transaction.
 type fileSyncer struct {
-	mu      sync.Mutex
-	fd      *os.File // the data directory, opened at the first sync
-	waiters []chan error
-	running bool
-	closed  bool
-	wg      sync.WaitGroup // the running flusher
+	mu     sync.Mutex // held during a flush: close waits for it
+	fd     *os.File   // the sessions directory, opened at the first flush
+	closed bool
 }
 
 // syncable is a file whose written data Sync makes durable.
 type syncable interface{ Sync() error }
 
 // sync makes everything the caller wrote to files under dir (the files of
-// fs and their directory entries) durable. dir is the sessions directory:
-// every session's files must be on its file system (a mount per session
-// directory is not supported).
+// fs and their directory entries) durable: one flush of dir's file system
+// where canSyncFS, each file's Sync elsewhere. dir is the sessions
+// directory: every session's files must be on its file system (a mount
+// per session directory is not supported).
 func (s *fileSyncer) sync(dir string, fs []syncable) error {
 	if !canSyncFS() || len(fs) == 0 {
 		for _, f := range fs {
@@ -43,62 +37,31 @@ func (s *fileSyncer) sync(dir string, fs []syncable) error {
 	return s.flush(dir)
 }
 
-// flush flushes the file system of dir (syncfs) once for every caller
-// waiting, where canSyncFS.
+// flush flushes the file system of dir (canSyncFS only). A flush covers
+// what was written before it started.
 func (s *fileSyncer) flush(dir string) error {
-	ch := make(chan error, 1)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
 		return errStoreClosed
 	}
 	if s.fd == nil {
 		fd, err := os.Open(dir)
 		if err != nil {
-			s.mu.Unlock()
 			return err
 		}
 		s.fd = fd
 	}
-	s.waiters = append(s.waiters, ch)
-	if !s.running {
-		s.running = true
-		s.wg.Add(1)
-		go s.run()
-	}
-	s.mu.Unlock()
-	return <-ch
+	return syncFS(s.fd)
 }
 
-func (s *fileSyncer) run() {
-	defer s.wg.Done()
-	for {
-		s.mu.Lock()
-		batch, fd := s.waiters, s.fd
-		s.waiters = nil
-		if len(batch) == 0 {
-			s.running = false
-			s.mu.Unlock()
-			return
-		}
-		s.mu.Unlock()
-		err := syncFS(fd)
-		for _, ch := range batch {
-			ch <- err
-		}
-	}
-}
-
-// close refuses new syncs; a running flush finishes for its waiters.
+// close refuses new flushes; one in progress finishes first.
 func (s *fileSyncer) close() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.closed = true
-	s.mu.Unlock()
-	s.wg.Wait() // the flush in progress answers its waiters, then run exits
-	s.mu.Lock()
 	if s.fd != nil {
 		s.fd.Close()
 		s.fd = nil
 	}
-	s.mu.Unlock()
 }

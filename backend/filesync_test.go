@@ -20,9 +20,9 @@ func (c *countSync) Sync() error {
 	return nil
 }
 
-// TestFileSyncerGroups: many sessions' syncs are served, by one flush of
-// the file system where the OS has it (their own Sync is then not needed),
-// and a closed syncer refuses.
+// TestFileSyncerGroups: many sessions' syncs are served, by flushes of
+// the file system where the OS has it (their own Sync is then not needed;
+// the committer runs one flush per batch), and a closed syncer refuses.
 func TestFileSyncerGroups(t *testing.T) {
 	dir := t.TempDir()
 	var s fileSyncer

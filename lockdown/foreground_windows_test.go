@@ -1,16 +1,11 @@
 package lockdown
 
 import (
-	"bufio"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/windows"
 )
 
 // TestWindowsForeground: the foreground reader names invigil's own window,
@@ -48,20 +43,8 @@ func TestWindowsForeground(t *testing.T) {
 		pumpKeys(20 * time.Millisecond)
 	}
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "INVIGIL_TEST_FOREIGN_WINDOW=1")
-	stdin, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); cmd.Wait() }()
-	line, _ := bufio.NewReader(out).ReadString('\n')
-	h, err := strconv.ParseUint(strings.TrimSpace(line), 10, 64)
-	if err != nil {
-		t.Fatalf("helper said %q", line)
-	}
-	foreign := windows.HWND(h)
+	cmd, foreign, stop := startForeignWindow(t)
+	defer stop()
 	start := time.Now()
 	for {
 		pumpKeys(20 * time.Millisecond)

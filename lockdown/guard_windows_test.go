@@ -78,20 +78,8 @@ func TestWindowsForegroundGuard(t *testing.T) {
 			defer k.Close()
 			pumpKeys(200 * time.Millisecond) // the kiosk finds the exam window
 
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), "INVIGIL_TEST_FOREIGN_WINDOW=1")
-			stdin, _ := cmd.StdinPipe()
-			out, _ := cmd.StdoutPipe()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { stdin.Close(); cmd.Wait() }()
-			line, _ := bufio.NewReader(out).ReadString('\n')
-			h, err := strconv.ParseUint(strings.TrimSpace(line), 10, 64)
-			if err != nil {
-				t.Fatalf("helper said %q", line)
-			}
-			foreign := windows.HWND(h)
+			_, foreign, stop := startForeignWindow(t)
+			defer stop()
 			start := time.Now()
 			var pushed bool
 			var how string
@@ -114,4 +102,26 @@ func TestWindowsForegroundGuard(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startForeignWindow starts this test binary as the helper that owns a
+// window of another process (INVIGIL_TEST_FOREIGN_WINDOW) and returns it,
+// its window, and stop, which ends it.
+func startForeignWindow(t *testing.T) (*exec.Cmd, windows.HWND, func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "INVIGIL_TEST_FOREIGN_WINDOW=1")
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop := func() { stdin.Close(); cmd.Wait() }
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	h, err := strconv.ParseUint(strings.TrimSpace(line), 10, 64)
+	if err != nil {
+		stop()
+		t.Fatalf("helper said %q", line)
+	}
+	return cmd, windows.HWND(h), stop
 }

@@ -258,6 +258,23 @@ func procsUsing(t *testing.T, dir string) []int {
 	return out
 }
 
+// checkNothingLeft fails t if, after step, any of pids still runs, any
+// process uses the profile folder dir, or dir holds anything.
+func checkNothingLeft(t *testing.T, step, dir string, pids []int) {
+	t.Helper()
+	for _, pid := range pids {
+		if running(pid) {
+			t.Errorf("browser pid %d still runs after %s", pid, step)
+		}
+	}
+	if left := procsUsing(t, dir); len(left) > 0 {
+		t.Errorf("processes %v still use the profile folder after %s", left, step)
+	}
+	if left, _ := os.ReadDir(dir); len(left) > 0 {
+		t.Errorf("%d entries left in the profile folder after %s", len(left), step)
+	}
+}
+
 // running reports whether /proc shows pid as a live (not zombie) process.
 func running(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -443,17 +460,7 @@ func TestExamBrowser(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	for _, pid := range pids {
-		if running(pid) {
-			t.Errorf("pid %d still runs after Close", pid)
-		}
-	}
-	if left := procsUsing(t, dir); len(left) > 0 {
-		t.Errorf("processes %v still use the profile after Close", left)
-	}
-	if left, _ := os.ReadDir(dir); len(left) > 0 {
-		t.Errorf("%d entries left in the profile folder after Close", len(left))
-	}
+	checkNothingLeft(t, "Close", dir, pids)
 	if b.PIDs() != nil {
 		t.Error("PIDs after Close is not nil")
 	}
@@ -621,12 +628,7 @@ func TestRelaunchAfterCrash(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if left := procsUsing(t, dir); len(left) > 0 {
-		t.Errorf("processes %v still use the profiles after Close", left)
-	}
-	if left, _ := os.ReadDir(dir); len(left) > 0 {
-		t.Errorf("%d entries left after Close", len(left))
-	}
+	checkNothingLeft(t, "Close", dir, nil)
 }
 
 func TestCleanupAfterClientCrash(t *testing.T) {
@@ -674,17 +676,7 @@ func TestCleanupAfterClientCrash(t *testing.T) {
 	if err != nil || len(res) != 1 || res[0].Outcome != "removed" || res[0].ClientRunning {
 		t.Fatalf("Cleanup = %+v, %v; want one removed", res, err)
 	}
-	for _, pid := range pids {
-		if running(pid) {
-			t.Errorf("browser pid %d still runs after Cleanup", pid)
-		}
-	}
-	if left := procsUsing(t, dir); len(left) > 0 {
-		t.Errorf("processes %v still use the profile after Cleanup", left)
-	}
-	if left, _ := os.ReadDir(dir); len(left) > 0 {
-		t.Errorf("%d entries left after Cleanup", len(left))
-	}
+	checkNothingLeft(t, "Cleanup", dir, pids)
 }
 
 // TestCleanupKillsLeftoverBrowser: a browser that outlived its client (as

@@ -9,11 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/invigil/invigil/backend"
 	"github.com/invigil/invigil/client"
 	"github.com/invigil/invigil/client/ui"
 	"github.com/invigil/invigil/lockdown/lockdowntest"
@@ -90,15 +88,4 @@ func TestExamBrowserFocusXvfb(t *testing.T) {
 			t.Fatalf("after finishing: Chromium processes %v, profile folders %v", procs, folders)
 		}
 	}
-}
-
-func eventLines(t *testing.T, adm adminClient, session string) string {
-	t.Helper()
-	var evs []backend.Event
-	adm.get(t, "/api/v1/admin/sessions/"+session+"/events", &evs)
-	var seen []string
-	for _, e := range evs {
-		seen = append(seen, e.Type+" "+string(e.Body))
-	}
-	return strings.Join(seen, "\n")
 }

@@ -60,13 +60,7 @@ func TestFocusAllowedAppsXvfb(t *testing.T) {
 	})
 	time.Sleep(500 * time.Millisecond) // grace 0: a violation would be there by now
 	if n := countViolations(t, adm, session, "focus.lost"); n != 0 {
-		var evs []backend.Event
-		adm.get(t, "/api/v1/admin/sessions/"+session+"/events", &evs)
-		var seen []string
-		for _, e := range evs {
-			seen = append(seen, e.Type+" "+string(e.Body))
-		}
-		t.Fatalf("%d focus.lost violations while an allowed program has the focus; events:\n%s", n, strings.Join(seen, "\n"))
+		t.Fatalf("%d focus.lost violations while an allowed program has the focus; events:\n%s", n, eventLines(t, adm, session))
 	}
 	if got := focused(); got != strconv.Itoa(int(calc.ID)) {
 		t.Fatalf("focus on %s, want calchelper's %d: the indicator took it", got, calc.ID)
@@ -150,13 +144,20 @@ func waitEvent(t *testing.T, adm adminClient, session, typ string, match func(ma
 			return
 		}
 	}
+	t.Fatalf("no matching %s event within 10 s; events:\n%s", typ, eventLines(t, adm, session))
+}
+
+// eventLines is session's events, one "type body" line each, for a
+// failure message.
+func eventLines(t *testing.T, adm adminClient, session string) string {
+	t.Helper()
 	var evs []backend.Event
 	adm.get(t, "/api/v1/admin/sessions/"+session+"/events", &evs)
 	var seen []string
 	for _, e := range evs {
 		seen = append(seen, e.Type+" "+string(e.Body))
 	}
-	t.Fatalf("no matching %s event within 10 s; events:\n%s", typ, strings.Join(seen, "\n"))
+	return strings.Join(seen, "\n")
 }
 
 func countViolations(t *testing.T, adm adminClient, session, code string) (n int) {

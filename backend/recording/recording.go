@@ -96,7 +96,16 @@ type Writer struct {
 	newFile bool  // the directory entry still needs an fsync
 	broken  error // a failed write could not be rolled back
 	closed  bool
+	// tail is the file's bytes from st.LastDurationAt to st.Committed
+	// (the last fragment's last duration field to its end), kept when
+	// short: the next Write then patches that field and appends its
+	// fragment in one write instead of two. nil when not known.
+	tail []byte
 }
+
+// maxTail bounds the tail a Writer keeps (Writer.tail): a fragment of a
+// few seconds of camera video, not a huge batch's.
+const maxTail = 64 << 10
 
 // Open opens path for writing. With a zero st (Committed == 0) it creates
 // or truncates the file; st's counters are kept (samples dropped before the
@@ -394,23 +403,46 @@ func (w *Writer) Write(samples []Sample) error {
 		}
 	}
 	*bufp = buf
-	if _, err := w.f.WriteAt(buf, w.st.Committed); err != nil {
-		return w.rollback(fmt.Errorf("recording: write fragment: %w", err))
-	}
 	// Stretch the previous fragment's last sample to this fragment's
 	// first: its duration was a guess, and a hole between the two would
-	// split a browser's buffered range. A crash between the append and
-	// this patch leaves either value, both valid; the rewrite after the
-	// restart patches again.
-	if fragAt >= 0 && prevLastAt > 0 && prevLastAt+4 <= w.st.Committed && w.st.Frames > 0 {
-		dur := min(out[0].ticks-prevLast, math.MaxUint32)
-		var b [4]byte
-		binary.BigEndian.PutUint32(b[:], uint32(dur))
-		if _, err := w.f.WriteAt(b[:], prevLastAt); err != nil {
-			return w.rollback(fmt.Errorf("recording: stretch previous sample: %w", err))
+	// split a browser's buffered range. A crash before this write is
+	// committed leaves either value in the file, both valid; the rewrite
+	// after the restart patches again. With the previous fragment's tail
+	// at hand, the patched tail and the new fragment go out in one write
+	// (the tail's other bytes are rewritten unchanged); otherwise the
+	// patch is a write of its own.
+	patch := fragAt >= 0 && prevLastAt > 0 && prevLastAt+4 <= w.st.Committed && w.st.Frames > 0
+	var dur [4]byte
+	if patch {
+		binary.BigEndian.PutUint32(dur[:], uint32(min(out[0].ticks-prevLast, math.MaxUint32)))
+	}
+	tailAt := w.st.Committed - int64(len(w.tail))
+	if patch && w.tail != nil && tailAt == prevLastAt {
+		combined := writeBufs.Get().(*[]byte)
+		defer putWriteBuf(combined)
+		b := append(append(append((*combined)[:0], dur[:]...), w.tail[4:]...), buf...)
+		*combined = b
+		if _, err := w.f.WriteAt(b, prevLastAt); err != nil {
+			return w.rollback(fmt.Errorf("recording: write fragment: %w", err))
+		}
+	} else {
+		if _, err := w.f.WriteAt(buf, w.st.Committed); err != nil {
+			return w.rollback(fmt.Errorf("recording: write fragment: %w", err))
+		}
+		if patch {
+			if _, err := w.f.WriteAt(dur[:], prevLastAt); err != nil {
+				return w.rollback(fmt.Errorf("recording: stretch previous sample: %w", err))
+			}
 		}
 	}
 	st.Committed = w.st.Committed + int64(len(buf))
+	keep := w.tail[:0]
+	w.tail = nil
+	if fragAt >= 0 { // (an init segment alone leaves no fragment at the end)
+		if from := int(st.LastDurationAt - w.st.Committed); len(buf)-from <= maxTail {
+			w.tail = append(keep, buf[from:]...)
+		}
+	}
 	w.st = st
 	return nil
 }
@@ -430,6 +462,7 @@ func putWriteBuf(b *[]byte) {
 
 // rollback truncates the file to the committed size after a failed write.
 func (w *Writer) rollback(err error) error {
+	w.tail = nil // the patch may or may not be on disk
 	if terr := w.f.Truncate(w.st.Committed); terr != nil {
 		w.broken = fmt.Errorf("%w; rollback failed: %v", err, terr)
 	}

@@ -426,3 +426,83 @@ func TestJunkSamplesAreDropped(t *testing.T) {
 		t.Error("empty batch wrote a fragment")
 	}
 }
+
+// TestTailPatchedInOneWrite checks the one-write path (Writer.tail): the
+// file is byte for byte what patching in a write of its own gives, for
+// batches small enough to keep the tail and too large to, across a reopen;
+// and a kept tail is always the file's bytes from the last duration field
+// to the end.
+func TestTailPatchedInOneWrite(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	samples := toSamples(encodeScene(t, 320, 240, 12*time.Second, t0))
+	// Jitter and a pause: a fragment's guessed last duration is wrong, so
+	// every patch changes the file.
+	for i := range samples {
+		samples[i].Time = samples[i].Time.Add(time.Duration(i*i%11) * time.Millisecond)
+		if i > len(samples)/3 {
+			samples[i].Time = samples[i].Time.Add(time.Second)
+		}
+	}
+	// Batch sizes: mostly small (one write), two huge ones (over maxTail:
+	// two writes), and a reopen half-way (the tail is not known then).
+	sizes := []int{1, 2, 3, 1, 5, 60, 2, 1, 4, 90, 1, 3}
+	dir := t.TempDir()
+	write := func(name string, keepTail bool) []byte {
+		path := filepath.Join(dir, name)
+		w, err := Open(path, State{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := 0
+		at := 0
+		for i := 0; at < len(samples); i++ {
+			n := sizes[i%len(sizes)]
+			if i == len(sizes)/2 {
+				st := saved(t, w.State())
+				w.Close()
+				if w, err = Open(path, st); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !keepTail {
+				w.tail = nil
+			}
+			if err := w.Write(samples[at:min(at+n, len(samples))]); err != nil {
+				t.Fatal(err)
+			}
+			at += n
+			if w.tail != nil {
+				kept++
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(w.tail, b[w.st.LastDurationAt:]) || int64(len(b)) != w.st.Committed {
+					t.Fatalf("write %d: the kept tail is not the file's end", i)
+				}
+			}
+		}
+		w.Close()
+		if keepTail && kept == 0 {
+			t.Fatal("no write kept its tail")
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	one, two := write("one.mp4", true), write("two.mp4", false)
+	if !bytes.Equal(one, two) {
+		t.Fatalf("patching in the fragment's write gives another file (%d bytes) than patching apart (%d bytes)", len(one), len(two))
+	}
+	full := fullSamples(t, filepath.Join(dir, "one.mp4"))
+	if len(full) != len(samples) {
+		t.Fatalf("%d samples in the file, want %d", len(full), len(samples))
+	}
+	for i := 1; i < len(full); i++ {
+		if end := full[i-1].DecodeTime + uint64(full[i-1].Dur); end != full[i].DecodeTime {
+			t.Fatalf("sample %d starts at %d, previous one ends at %d", i, full[i].DecodeTime, end)
+		}
+	}
+}

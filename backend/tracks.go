@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/invigil/invigil/backend/recording"
 	"github.com/invigil/invigil/transport"
@@ -115,7 +116,11 @@ func (t *rawTrack) Write(frames []transport.Frame) error {
 
 func (t *rawTrack) Sync() error { return t.f.Sync() }
 
-func (t *rawTrack) State() ([]byte, error) { return json.Marshal(rawState{Offset: t.off}) }
+// State is json.Marshal(rawState{Offset: t.off}), without reflection: it
+// is stored with every batch.
+func (t *rawTrack) State() ([]byte, error) {
+	return append(strconv.AppendInt([]byte(`{"offset":`), t.off, 10), '}'), nil
+}
 
 func (t *rawTrack) Close() error { return t.f.Close() }
 
@@ -211,6 +216,6 @@ func (t *mp4Track) Write(frames []transport.Frame) error {
 
 func (t *mp4Track) Sync() error { return t.w.Sync() }
 
-func (t *mp4Track) State() ([]byte, error) { return json.Marshal(t.w.State()) }
+func (t *mp4Track) State() ([]byte, error) { return t.w.AppendState(nil) }
 
 func (t *mp4Track) Close() error { return t.w.Close() }

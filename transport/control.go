@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -87,10 +88,7 @@ func (c Control) MarshalJSON() ([]byte, error) {
 			CheckpointMS int `json:"checkpoint_ms,omitempty"`
 		}{c.Type, c.SessionID, c.LastAck, c.State, c.HeartbeatMS, c.CheckpointMS})
 	case TypeAck:
-		return json.Marshal(struct {
-			Type string `json:"type"`
-			Seq  uint64 `json:"seq"`
-		}{c.Type, c.Seq})
+		return appendAck(nil, c.Seq), nil
 	case TypeFinish:
 		return json.Marshal(struct {
 			Type    string `json:"type"`
@@ -105,6 +103,11 @@ func (c Control) MarshalJSON() ([]byte, error) {
 	}
 	type plain Control // without this method
 	return json.Marshal(plain(c))
+}
+
+// appendAck appends the ack of seq to b: {"type":"ack","seq":N}.
+func appendAck(b []byte, seq uint64) []byte {
+	return append(strconv.AppendUint(append(b, `{"type":"ack","seq":`...), seq, 10), '}')
 }
 
 // Session states in welcome.

@@ -120,3 +120,20 @@ func FuzzParseControl(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendAck checks the writer's hand-made ack against what
+// encoding/json makes of the ack's fields, seq 0 included.
+func TestAppendAck(t *testing.T) {
+	for _, seq := range []uint64{0, 1, 57, 1<<53 + 1, ^uint64(0)} {
+		want, _ := json.Marshal(struct {
+			Type string `json:"type"`
+			Seq  uint64 `json:"seq"`
+		}{TypeAck, seq})
+		if got := appendAck([]byte("x"), seq); string(got) != "x"+string(want) {
+			t.Errorf("seq %d: %s, want x%s", seq, got, want)
+		}
+		if got, _ := json.Marshal(Control{Type: TypeAck, Seq: seq}); string(got) != string(want) {
+			t.Errorf("seq %d: json.Marshal gives %s, want %s", seq, got, want)
+		}
+	}
+}

@@ -711,11 +711,15 @@ type sentCommand struct {
 // write is the connection's only writer: welcome is sent; then acks,
 // commands, pings, finished and the final error or close.
 func (s *serverConn) write(ctx context.Context, cancel context.CancelCauseFunc, acked uint64, state string) error {
-	send := func(c Control) error {
-		b, _ := json.Marshal(c)
+	sendRaw := func(b []byte) error {
 		s.conn.SetWriteDeadline(time.Now().Add(s.dead))
 		return s.conn.WriteMessage(websocket.TextMessage, b)
 	}
+	send := func(c Control) error {
+		b, _ := json.Marshal(c)
+		return sendRaw(b)
+	}
+	var ackBuf []byte
 	resend := 3 * s.opts.Heartbeat
 	sent := map[string]*sentCommand{}
 	sendCommands := func() (<-chan struct{}, error) {
@@ -752,7 +756,8 @@ func (s *serverConn) write(ctx context.Context, cancel context.CancelCauseFunc, 
 			return cause
 		case q := <-s.stored:
 			if q > acked {
-				if err := send(Control{Type: TypeAck, Seq: q}); err != nil {
+				ackBuf = appendAck(ackBuf[:0], q) // one per store: no reflection
+				if err := sendRaw(ackBuf); err != nil {
 					cancel(fmt.Errorf("%w: %w", errClientGone, err))
 					continue
 				}

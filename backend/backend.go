@@ -129,9 +129,15 @@ func Open(cfg Config) (*Backend, error) {
 		db.Close()
 		return nil, fmt.Errorf("backend: %w", err)
 	}
+	tx, err := newCommitter(db)
+	if err != nil {
+		accessStmt.Close()
+		db.Close()
+		return nil, fmt.Errorf("backend: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Backend{
-		cfg: cfg, log: cfg.Log, db: db, tx: newCommitter(db), key: key, admin: admin,
+		cfg: cfg, log: cfg.Log, db: db, tx: tx, key: key, admin: admin,
 		ctx: ctx, cancel: cancel, limits: newLimiters(cfg.Limits, cfg.Now),
 		gates: map[string]*sessionGate{}, cmdCh: map[string]chan struct{}{},
 		accessStmt: accessStmt,

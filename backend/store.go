@@ -157,7 +157,11 @@ func fromMicros(v sql.NullInt64) time.Time {
 // committer batches the transactions of all sessions into one SQLite
 // transaction (group commit): one fsync serves every waiting session.
 type committer struct {
-	db    *sql.DB
+	db *sql.DB
+	// conn is the committer's own connection: SQLite keeps its page cache
+	// per connection and empties it when another connection wrote since,
+	// so a pooled connection per batch read back most of what it updates.
+	conn  *sql.Conn
 	reqs  chan commitReq
 	done  chan struct{}
 	files fileSyncer // the track files' group flush (filesync.go)
@@ -184,11 +188,25 @@ type commitReq struct {
 	flush string
 }
 
-func newCommitter(db *sql.DB) *committer {
-	c := &committer{db: db, reqs: make(chan commitReq, maxCommitBatch), done: make(chan struct{})}
+// committerCacheKiB is the committer connection's page cache: the rows
+// every batch updates (sessions, tracks) stay in it.
+const committerCacheKiB = 64 << 10
+
+func newCommitter(db *sql.DB) (*committer, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("committer connection: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", committerCacheKiB)); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("committer connection: %w", err)
+	}
+	c := &committer{db: db, conn: conn, reqs: make(chan commitReq, maxCommitBatch), done: make(chan struct{})}
 	c.flushFS = c.files.flush
 	go c.run()
-	return c
+	return c, nil
 }
 
 // do runs fn in a transaction shared with other concurrent callers and
@@ -297,7 +315,7 @@ func (c *committer) startFlushes(batch []commitReq) func() error {
 // request's error rolls everything back: it returns that error for a batch
 // of one, errRetrySavepoints otherwise.
 func (c *committer) attempt(batch []commitReq, savepoints bool, flushed func() error) ([]error, error) {
-	tx, err := c.db.Begin()
+	tx, err := c.conn.BeginTx(context.Background(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
@@ -418,4 +436,5 @@ func (c *committer) close() {
 	}
 	c.stmts = nil
 	c.stmtMu.Unlock()
+	c.conn.Close()
 }

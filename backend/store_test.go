@@ -22,7 +22,10 @@ func testCommitter(t *testing.T) (*sql.DB, *committer) {
 	if _, err := db.Exec(`CREATE TABLE t (x INTEGER PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
 	}
-	c := newCommitter(db)
+	c, err := newCommitter(db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(c.close)
 	return db, c
 }

@@ -375,3 +375,34 @@ func FuzzCheckStill(f *testing.F) {
 		}
 	})
 }
+
+// TestConnectionsCountedByFirstAck: hello queues its connection count
+// without waiting for it, and the count is in the database by the time
+// the connection's first message is acked.
+func TestConnectionsCountedByFirstAck(t *testing.T) {
+	l := newLiveEnv(t)
+	connections := func() int {
+		t.Helper()
+		var n int
+		if err := l.b.db.QueryRow(`SELECT connections FROM sessions WHERE id = ?`, l.join.SessionID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for want := 1; want <= 3; want++ {
+		if want > 1 {
+			l.c.Close()
+			c, err := transport.NewClient(transport.ClientConfig{URL: l.join.WSURL, Token: l.join.Token, SessionID: l.join.SessionID, ConfigKey: configKey(t, l.join), Spool: l.sp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Start()
+			t.Cleanup(func() { c.Close() })
+			l.c = c
+		}
+		l.send(t, media(transport.TrackCamera, time.Now(), validAU))
+		if n := connections(); n != want {
+			t.Fatalf("after the first ack of connection %d: connections = %d", want, n)
+		}
+	}
+}

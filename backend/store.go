@@ -221,22 +221,32 @@ func (c *committer) do(ctx context.Context, fn func(*sql.Tx) error) error {
 // file system while it runs the batch's statements, and commits after the
 // flush: a store waits for one queue, not for a flush and then a commit.
 func (c *committer) doFlushed(ctx context.Context, dir string, fn func(*sql.Tx) error) error {
-	req := commitReq{fn: fn, err: make(chan error, 1), flush: dir}
-	c.mu.RLock()
-	if c.closed {
-		c.mu.RUnlock()
-		return errStoreClosed
-	}
-	select {
-	case c.reqs <- req:
-		c.mu.RUnlock()
-	case <-ctx.Done():
-		c.mu.RUnlock()
-		return ctx.Err()
+	done, err := c.queue(ctx, dir, fn)
+	if err != nil {
+		return err
 	}
 	// Once queued, wait for the outcome even if ctx ends: the caller must
 	// know whether its data is committed.
-	return <-req.err
+	return <-done
+}
+
+// queue queues fn (see doFlushed) and returns where its outcome will be
+// sent, without waiting for it. The committer commits requests in the
+// order they were queued: a request queued later by the same goroutine
+// is never committed before this one.
+func (c *committer) queue(ctx context.Context, dir string, fn func(*sql.Tx) error) (<-chan error, error) {
+	req := commitReq{fn: fn, err: make(chan error, 1), flush: dir}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return nil, errStoreClosed
+	}
+	select {
+	case c.reqs <- req:
+		return req.err, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (c *committer) run() {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -26,11 +27,18 @@ import (
 
 // loadReport is what the load process hands to the coordinator (JSON).
 type loadReport struct {
-	Offered     int64            `json:"offered"`       // messages created while streaming
-	AckedInTime int64            `json:"acked_in_time"` // of which acked before streaming ended
-	Bytes       int64            `json:"bytes"`         // payload bytes created
-	Seconds     float64          `json:"seconds"`       // streaming time
-	LatencyUS   []int64          `json:"latency_us"`    // p50, p95, p99, max of capture → ack
+	Offered     int64   `json:"offered"`       // messages created while streaming
+	AckedInTime int64   `json:"acked_in_time"` // of which acked before streaming ended
+	Bytes       int64   `json:"bytes"`         // payload bytes created
+	Seconds     float64 `json:"seconds"`       // streaming time
+	LatencyUS   []int64 `json:"latency_us"`    // p50, p95, p99, max of capture → ack
+	// Windows is the latency by when messages were captured, per
+	// windowLength of streaming: the start (every client connecting in
+	// the same second) apart from the steady state.
+	Windows []latencyWindow `json:"windows"`
+	// ConnectedMS is how long after the start the clients' first
+	// welcome arrived: p50, p95, max (ms).
+	ConnectedMS []int64          `json:"connected_ms"`
 	Reconnects  int64            `json:"reconnects"`
 	Sessions    []sessionOutcome `json:"sessions"`
 	Errors      []string         `json:"errors,omitempty"`
@@ -44,6 +52,28 @@ type sessionOutcome struct {
 	Digest   string           `json:"digest"`   // the client's chain over everything it sent
 	Finished string           `json:"finished"` // the digest in the backend's finished answer
 	Tracks   map[uint8]uint64 `json:"tracks"`   // messages per track
+}
+
+// latencyWindow is the ack latency of the messages captured in one
+// window of the streaming time.
+type latencyWindow struct {
+	FromS     int     `json:"from_s"`
+	Messages  int     `json:"messages"`
+	LatencyUS []int64 `json:"latency_us"` // p50, p95, p99
+}
+
+// windowLength is latencyWindow's length.
+const windowLength = 5 * time.Second
+
+// percentiles returns the given percentiles of sorted (0 for none).
+func percentiles(sorted []int64, ps ...float64) []int64 {
+	out := make([]int64, len(ps))
+	for i, p := range ps {
+		if len(sorted) > 0 {
+			out[i] = sorted[min(len(sorted)-1, int(float64(len(sorted))*p/100))]
+		}
+	}
+	return out
 }
 
 type loadConfig struct {
@@ -108,12 +138,18 @@ func runLoad(cfg loadConfig) (*loadReport, error) {
 		c.mu.Unlock()
 	}
 	wg.Wait()
-	var lat []int64
+	var lat, connected []int64
+	windows := map[int][]int64{}
 	for _, c := range cs {
 		rep.Offered += int64(c.next - 1)
 		rep.Bytes += c.bytes
 		rep.Reconnects += c.reconnects
 		lat = append(lat, c.lat...)
+		for i, at := range c.latAt {
+			w := int(at.Sub(start) / windowLength)
+			windows[w] = append(windows[w], c.lat[i])
+		}
+		connected = append(connected, c.welcomed.Sub(start).Milliseconds())
 		rep.Sessions = append(rep.Sessions, sessionOutcome{ID: c.j.SessionID, LastSeq: c.next - 1,
 			Digest: hex.EncodeToString(c.digest[:]), Finished: c.finished, Tracks: c.perTrack})
 		if c.err != nil {
@@ -121,13 +157,17 @@ func runLoad(cfg loadConfig) (*loadReport, error) {
 		}
 	}
 	slices.Sort(lat)
-	for _, p := range []float64{50, 95, 99, 100} {
-		if len(lat) == 0 {
-			rep.LatencyUS = append(rep.LatencyUS, 0)
-			continue
+	rep.LatencyUS = percentiles(lat, 50, 95, 99, 100)
+	for _, w := range slices.Sorted(maps.Keys(windows)) {
+		if time.Duration(w)*windowLength >= cfg.duration {
+			continue // the drain after streaming ended
 		}
-		rep.LatencyUS = append(rep.LatencyUS, lat[min(len(lat)-1, int(float64(len(lat))*p/100))])
+		l := windows[w]
+		slices.Sort(l)
+		rep.Windows = append(rep.Windows, latencyWindow{FromS: int(time.Duration(w) * windowLength / time.Second), Messages: len(l), LatencyUS: percentiles(l, 50, 95, 99)})
 	}
+	slices.Sort(connected)
+	rep.ConnectedMS = percentiles(connected, 50, 95, 100)
 	return rep, nil
 }
 
@@ -148,7 +188,9 @@ type simClient struct {
 	digest   [32]byte // chain through next-1
 	perTrack map[uint8]uint64
 	bytes    int64
-	lat      []int64 // capture → ack, µs
+	lat      []int64     // capture → ack, µs
+	latAt    []time.Time // lat[i]'s capture time
+	welcomed time.Time   // the first welcome
 
 	finished   string // the digest of the backend's finished answer ("" if it was lost)
 	sentFinish bool
@@ -189,6 +231,7 @@ func (c *simClient) ack(seq uint64) {
 	defer c.mu.Unlock()
 	for c.acked < seq && len(c.queue) > 0 {
 		c.lat = append(c.lat, now.Sub(c.queue[0].at).Microseconds())
+		c.latAt = append(c.latAt, c.queue[0].at)
 		c.queue[0] = pending{}
 		c.queue = c.queue[1:]
 		c.acked++
@@ -327,6 +370,9 @@ func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) 
 	}
 	c.ack(w.LastAck)
 	c.mu.Lock()
+	if c.welcomed.IsZero() {
+		c.welcomed = time.Now()
+	}
 	if w.LastAck != c.acked {
 		c.mu.Unlock()
 		return false, fmt.Errorf("welcome says last_ack %d, the client has acks through %d", w.LastAck, c.acked)

@@ -140,11 +140,27 @@ func main() {
 		rows = append(rows, *r)
 		fmt.Printf("%8d %9.0f %9.0f %9s %9s %9s %9s %5.0f%% %6.0fms %8.0fM %7.0f%% %6s %s\n", n, r.offered, r.stored,
 			ms(r.lat[0]), ms(r.lat[1]), ms(r.lat[2]), ms(r.lat[3]), r.cpu*100, r.cpuPerK, r.hwmMB, r.loadCPU*100, r.load, r.verified)
+		fmt.Printf("  %s\n", r.windows)
 		if *keep {
 			fmt.Println("  data:", r.dir)
 		}
 	}
 	printKnee(rows)
+}
+
+// windowsLine says when the clients got in and how the ack latency went
+// through the round: the start, with every client connecting in the same
+// second, is not the steady state.
+func windowsLine(rep *loadReport) string {
+	var b strings.Builder
+	if c := rep.ConnectedMS; len(c) == 3 {
+		fmt.Fprintf(&b, "connected after p50 %s, p95 %s, last %s; ", ms(c[0]*1000), ms(c[1]*1000), ms(c[2]*1000))
+	}
+	b.WriteString("ack p95/p99 by capture time:")
+	for _, w := range rep.Windows {
+		fmt.Fprintf(&b, " %ds %s/%s", w.FromS, ms(w.LatencyUS[1]), ms(w.LatencyUS[2]))
+	}
+	return b.String()
 }
 
 func ms(us int64) string {
@@ -165,6 +181,7 @@ type row struct {
 	load            string
 	verified        string
 	dir             string
+	windows         string // ack p95 by capture time, and when the clients got in
 }
 
 // The goals of issue 13: ack p95 ≤ 500 ms and p99 ≤ 1 s, and the backend
@@ -436,6 +453,7 @@ wait:
 	if rep.Reconnects > 0 {
 		r.verified += fmt.Sprintf(" (%d reconnects)", rep.Reconnects)
 	}
+	r.windows = windowsLine(&rep)
 	return r, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -180,17 +182,18 @@ type simClient struct {
 	camAt     int // next camera access unit
 	scrAt     int
 
-	mu       sync.Mutex
-	wake     chan struct{} // closed and replaced when a message is queued or acked
-	queue    []pending     // unacked messages, queue[i].seq = acked+1+i
-	next     uint64        // seq of the next message
-	acked    uint64
-	digest   [32]byte // chain through next-1
-	perTrack map[uint8]uint64
-	bytes    int64
-	lat      []int64     // capture → ack, µs
-	latAt    []time.Time // lat[i]'s capture time
-	welcomed time.Time   // the first welcome
+	mu          sync.Mutex
+	wake        chan struct{} // closed and replaced when a message is queued, or acked once everything is produced
+	producedAll bool
+	queue       []pending // unacked messages, queue[i].seq = acked+1+i
+	next        uint64    // seq of the next message
+	acked       uint64
+	digest      [32]byte // chain through next-1
+	perTrack    map[uint8]uint64
+	bytes       int64
+	lat         []int64     // capture → ack, µs
+	latAt       []time.Time // lat[i]'s capture time
+	welcomed    time.Time   // the first welcome
 
 	finished   string // the digest of the backend's finished answer ("" if it was lost)
 	sentFinish bool
@@ -236,8 +239,12 @@ func (c *simClient) ack(seq uint64) {
 		c.queue = c.queue[1:]
 		c.acked++
 	}
-	close(c.wake)
-	c.wake = make(chan struct{})
+	// The sender needs acks only to finish: while producing, waking it
+	// for each would cost the load process a goroutine switch per ack.
+	if c.producedAll {
+		close(c.wake)
+		c.wake = make(chan struct{})
+	}
 }
 
 // produce creates the default policy's message mix until end: camera at
@@ -305,6 +312,9 @@ func (c *simClient) run(end time.Time) {
 	go func() {
 		defer close(produced)
 		c.produce(end)
+		c.mu.Lock()
+		c.producedAll = true
+		c.mu.Unlock()
 	}()
 	deadline := end.Add(5 * time.Minute)
 	for attempt := 0; ; attempt++ {
@@ -383,8 +393,19 @@ func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) 
 	readErr := make(chan error, 1)
 	go func() {
 		for {
+			_, b, err := conn.ReadMessage()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			// Most messages are acks: parsed without encoding/json (a
+			// decoder per message was a tenth of the load process).
+			if seq, ok := parseAck(b); ok {
+				c.ack(seq)
+				continue
+			}
 			var m transport.Control
-			if err := conn.ReadJSON(&m); err != nil {
+			if err := json.Unmarshal(b, &m); err != nil {
 				readErr <- err
 				return
 			}
@@ -418,6 +439,8 @@ func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) 
 	if err := checkpoint(true); err != nil {
 		return false, err
 	}
+	idle := time.NewTimer(time.Second)
+	defer idle.Stop()
 	pos := w.LastAck + 1 // next seq to write
 	finishSent := false  // on this connection (c.sentFinish: on any)
 	for {
@@ -458,8 +481,10 @@ func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) 
 			}
 		default:
 		}
+		idle.Reset(time.Second)
 		select {
 		case <-wake:
+		case <-idle.C:
 		case dg := <-finished:
 			c.mu.Lock()
 			c.finished = dg
@@ -473,9 +498,19 @@ func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) 
 				}
 			}
 			return false, err
-		case <-time.After(time.Second):
 		}
 	}
+}
+
+// parseAck parses an ack as the reference backend writes it,
+// {"type":"ack","seq":N}; anything else is not ok.
+func parseAck(b []byte) (uint64, bool) {
+	const prefix = `{"type":"ack","seq":`
+	if !bytes.HasPrefix(b, []byte(prefix)) || !bytes.HasSuffix(b, []byte("}")) {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(string(b[len(prefix):len(b)-1]), 10, 64)
+	return seq, err == nil
 }
 
 // loadMain is the entry point of -role load: it writes its report as JSON

@@ -189,8 +189,9 @@ type commitReq struct {
 }
 
 // committerCacheKiB is the committer connection's page cache: the rows
-// every batch updates (sessions, tracks) stay in it.
-const committerCacheKiB = 64 << 10
+// every batch updates (sessions, tracks: a few MiB for a thousand sessions)
+// stay in it; the rest of a growing database need not.
+const committerCacheKiB = 16 << 10
 
 func newCommitter(db *sql.DB) (*committer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

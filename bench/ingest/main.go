@@ -26,6 +26,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -36,6 +37,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,8 +159,16 @@ func windowsLine(rep *loadReport) string {
 		fmt.Fprintf(&b, "connected after p50 %s, p95 %s, last %s; ", ms(c[0]*1000), ms(c[1]*1000), ms(c[2]*1000))
 	}
 	b.WriteString("ack p95/p99 by capture time:")
-	for _, w := range rep.Windows {
+	ws := rep.Windows
+	if len(ws) > 12 { // a soak: the start, then the worst window
+		ws = ws[:4]
+	}
+	for _, w := range ws {
 		fmt.Fprintf(&b, " %ds %s/%s", w.FromS, ms(w.LatencyUS[1]), ms(w.LatencyUS[2]))
+	}
+	if rest := rep.Windows[len(ws):]; len(rest) > 0 {
+		worst := slices.MaxFunc(rest, func(a, b latencyWindow) int { return cmp.Compare(a.LatencyUS[1], b.LatencyUS[1]) })
+		fmt.Fprintf(&b, "; from %ds on, the worst window (%ds) %s/%s", rest[0].FromS, worst.FromS, ms(worst.LatencyUS[1]), ms(worst.LatencyUS[2]))
 	}
 	return b.String()
 }

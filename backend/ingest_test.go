@@ -70,6 +70,19 @@ func (l *liveEnv) send(t *testing.T, ms ...transport.Message) {
 	waitUntil(t, func() bool { return l.sp.Status().Unacked == 0 })
 }
 
+// reconnect closes the client and connects a new one on the same spool.
+func (l *liveEnv) reconnect(t *testing.T) {
+	t.Helper()
+	l.c.Close()
+	c, err := transport.NewClient(transport.ClientConfig{URL: l.join.WSURL, Token: l.join.Token, SessionID: l.join.SessionID, ConfigKey: configKey(t, l.join), Spool: l.sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	t.Cleanup(func() { c.Close() })
+	l.c = c
+}
+
 func (l *liveEnv) finish(t *testing.T) *transport.FinishResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -298,14 +311,7 @@ func TestClientCannotForgeRefusals(t *testing.T) {
 func TestRefusedFileSurvivesReconnect(t *testing.T) {
 	l := newLiveEnv(t)
 	l.send(t, media(transport.TrackCamera, time.Now(), hostileAU))
-	l.c.Close()
-	c2, err := transport.NewClient(transport.ClientConfig{URL: l.join.WSURL, Token: l.join.Token, SessionID: l.join.SessionID, ConfigKey: configKey(t, l.join), Spool: l.sp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2.Start()
-	t.Cleanup(func() { c2.Close() })
-	l.c = c2
+	l.reconnect(t)
 	l.send(t, media(transport.TrackScreen, time.Now(), hostileAU))
 	l.finish(t)
 	rs := refusals(t, l.events(t))
@@ -391,14 +397,7 @@ func TestConnectionsCountedByFirstAck(t *testing.T) {
 	}
 	for want := 1; want <= 3; want++ {
 		if want > 1 {
-			l.c.Close()
-			c, err := transport.NewClient(transport.ClientConfig{URL: l.join.WSURL, Token: l.join.Token, SessionID: l.join.SessionID, ConfigKey: configKey(t, l.join), Spool: l.sp})
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Start()
-			t.Cleanup(func() { c.Close() })
-			l.c = c
+			l.reconnect(t)
 		}
 		l.send(t, media(transport.TrackCamera, time.Now(), validAU))
 		if n := connections(); n != want {

@@ -3,8 +3,6 @@ package exam
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/invigil/invigil/client/credstore"
-	"github.com/invigil/invigil/lockdown/policy"
 	"github.com/invigil/invigil/transport"
 )
 
@@ -30,17 +27,11 @@ type examsServer struct {
 
 func newExamsServer(t *testing.T) *examsServer {
 	t.Helper()
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	pj, _ := json.Marshal(policy.Default())
-	signed, err := policy.Sign(priv, pj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, _ := json.Marshal(signed)
+	env, serverKey := signedDefaultPolicy(t)
 	es := &examsServer{}
 	answer := func(w http.ResponseWriter, code string) {
 		resp := transport.JoinResponse{SessionID: "s_" + code, Token: "tok_" + code, Policy: env,
-			ServerKey: policy.FormatPublicKey(priv.Public().(ed25519.PublicKey)), WSURL: "/api/v1/ws", SpoolKey: bytes.Repeat([]byte{1}, 32)}
+			ServerKey: serverKey, WSURL: "/api/v1/ws", SpoolKey: bytes.Repeat([]byte{1}, 32)}
 		resp.Exam = transport.ExamInfo{ID: "e_" + code, Name: "Exam " + code}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(resp)

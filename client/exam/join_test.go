@@ -20,8 +20,9 @@ import (
 	"github.com/invigil/invigil/transport"
 )
 
-// joinServer answers join and resume like a backend with one session.
-func joinServer(t *testing.T, token string) *httptest.Server {
+// signedDefaultPolicy returns the default policy in a signed envelope (as
+// a join answer carries it) and the signing key as a client pins it.
+func signedDefaultPolicy(t *testing.T) (env []byte, serverKey string) {
 	t.Helper()
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	pj, _ := json.Marshal(policy.Default())
@@ -29,9 +30,16 @@ func joinServer(t *testing.T, token string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, _ := json.Marshal(signed)
+	env, _ = json.Marshal(signed)
+	return env, policy.FormatPublicKey(priv.Public().(ed25519.PublicKey))
+}
+
+// joinServer answers join and resume like a backend with one session.
+func joinServer(t *testing.T, token string) *httptest.Server {
+	t.Helper()
+	env, serverKey := signedDefaultPolicy(t)
 	resp := transport.JoinResponse{SessionID: "s_join_test", Token: token, Policy: env,
-		ServerKey: policy.FormatPublicKey(priv.Public().(ed25519.PublicKey)), WSURL: "/api/v1/ws", SpoolKey: bytes.Repeat([]byte{1}, 32)}
+		ServerKey: serverKey, WSURL: "/api/v1/ws", SpoolKey: bytes.Repeat([]byte{1}, 32)}
 	resp.Exam.Name = "Test"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/v1/resume" && r.Header.Get("Authorization") != "Bearer "+token {

@@ -13,15 +13,7 @@ import (
 // error naming the key and the machine file; the machine's own value is
 // accepted.
 func TestMachineConfigLocksEveryKey(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := configWriter(t, t.TempDir())
 	configFileCheck = func(f *os.File, path string, machine bool) error { return checkConfigFile(f, path, false) }
 	t.Cleanup(func() { configFileCheck = checkConfigFile })
 	fakeUser(t, userIdentity{Name: "alice", ID: "1001"})

@@ -9,9 +9,10 @@ import (
 
 const testKey = "ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 
-func TestLoadConfig(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) string {
+// configWriter returns a function that writes a file named name with
+// body into dir and returns its path.
+func configWriter(t *testing.T, dir string) func(name, body string) string {
+	return func(name, body string) string {
 		t.Helper()
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
@@ -19,6 +20,11 @@ func TestLoadConfig(t *testing.T) {
 		}
 		return p
 	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := configWriter(t, dir)
 	good := write("good.json", `{"server": "https://Proctor.example.edu/", "server_key": "`+testKey+`", "spool_dir": "/var/lib/invigil/spool"}`)
 	only := write("only.json", `{"server": "https://proctor.example.edu", "only_server": true}`)
 	otherKey := "ed25519:" + strings.Repeat("A", 43) + "="

@@ -244,26 +244,21 @@ func LoadSources(in Inputs) (Config, Origins, error) {
 			}
 		}
 		cfg.Source = path
-		if !src["server"].Locked && m.Server != "" {
-			cfg.Server = m.Server
-			set("server", OriginFile, path)
+		// The named file's value of a key the machine does not lock.
+		take := func(key, v string, dst *string) {
+			if !src[key].Locked && v != "" {
+				*dst = v
+				set(key, OriginFile, path)
+			}
 		}
-		if !src["server_key"].Locked && m.ServerKey != "" {
-			cfg.ServerKey = m.ServerKey
-			set("server_key", OriginFile, path)
-		}
+		take("server", m.Server, &cfg.Server)
+		take("server_key", m.ServerKey, &cfg.ServerKey)
 		if m.OnlyServer && !cfg.OnlyServer {
 			cfg.OnlyServer = true
 			set("only_server", OriginFile, path)
 		}
-		if !src["spool_dir"].Locked && m.SpoolDir != "" {
-			cfg.SpoolDir = m.SpoolDir
-			set("spool_dir", OriginFile, path)
-		}
-		if !src["journal_path"].Locked && m.JournalPath != "" {
-			cfg.JournalPath = m.JournalPath
-			set("journal_path", OriginFile, path)
-		}
+		take("spool_dir", m.SpoolDir, &cfg.SpoolDir)
+		take("journal_path", m.JournalPath, &cfg.JournalPath)
 	}
 	fileServer, fileKey = cfg.Server, cfg.ServerKey
 	// only_server (from either file) holds against the environment as

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -79,9 +80,17 @@ func (v *liveViewer) taken(f liveFrame) { v.bytes.Add(-int64(len(f.data))) }
 
 type liveFeed struct {
 	gop      []liveFrame // from a keyframe on; empty: none cached
-	gopBytes int
-	viewers  map[*liveViewer]struct{}
-	lastAsk  time.Time
+	gopBytes int         // their payload bytes
+	// arena holds the cached frames' bytes back to back, in gop's order.
+	// The ingest publishes the connection's read buffers, which transport
+	// reuses once stored, so the cache copies; one arena per feed, reused
+	// from one GOP to the next, makes that copy cost no allocation in the
+	// steady state. Once a viewer holds frames of it (shared), it is never
+	// written over: the next GOP starts a new one.
+	arena   []byte
+	shared  bool
+	viewers map[*liveViewer]struct{}
+	lastAsk time.Time
 }
 
 // liveState is what the hub knows of one session.
@@ -98,7 +107,7 @@ type liveHub struct {
 	b      *Backend
 	mu     sync.Mutex
 	sess   map[string]*liveState
-	cached int64                // bytes of all cached GOPs
+	cached int64                // bytes of all feeds' arenas (their capacity)
 	budget int64                // bound of cached: liveCacheBytes
 	asks   chan liveAsk         // keyframe requests, written to the store by run
 	views  map[string]time.Time // user|session|track → last audited view
@@ -163,7 +172,7 @@ func (h *liveHub) forget(id string, st *liveState) {
 		}
 	}
 	for i := range st.feeds {
-		h.dropGOP(&st.feeds[i])
+		h.dropGOP(&st.feeds[i], false)
 	}
 	delete(h.sess, id)
 }
@@ -183,19 +192,23 @@ func (h *liveHub) publish(session string, track uint8, frames []transport.Frame)
 	}
 	f := &st.feeds[i]
 	for _, fr := range frames {
-		lf := liveFrame{key: fr.Flags&transport.FlagKeyframe != 0, seq: fr.Seq, time: fr.Time.UnixMicro(), data: fr.Payload} // transport never reuses a stored frame's bytes
+		lf := liveFrame{key: fr.Flags&transport.FlagKeyframe != 0, seq: fr.Seq, time: fr.Time.UnixMicro()}
 		if lf.key {
-			h.dropGOP(f)
+			h.dropGOP(f, true)
 		}
+		inArena := false
 		if lf.key || len(f.gop) > 0 {
-			n := cap(lf.data) // what keeping the frame keeps in memory (it aliases the read buffer)
-			if f.gopBytes+n > liveGOPBytes || len(f.gop) >= liveGOPFrames || h.cached+int64(n) > h.budget {
-				h.dropGOP(f)
-			} else {
+			if lf.data, inArena = h.cache(f, fr.Payload); inArena {
 				f.gop = append(f.gop, lf)
-				f.gopBytes += n
-				h.cached += int64(n)
+			} else {
+				h.dropGOP(f, true)
 			}
+		}
+		if len(f.viewers) == 0 {
+			continue
+		}
+		if !inArena {
+			lf.data = bytes.Clone(fr.Payload) // fr's bytes are transport's again once Store returns
 		}
 		for v := range f.viewers {
 			if v.waitKey && !lf.key {
@@ -204,6 +217,7 @@ func (h *liveHub) publish(session string, track uint8, frames []transport.Frame)
 			}
 			if v.offer(lf) {
 				v.waitKey = false
+				f.shared = f.shared || inArena
 			} else {
 				v.dropped++
 				v.waitKey = true
@@ -213,10 +227,50 @@ func (h *liveHub) publish(session string, track uint8, frames []transport.Frame)
 	}
 }
 
-// dropGOP empties a feed's cache.
-func (h *liveHub) dropGOP(f *liveFeed) {
-	h.cached -= int64(f.gopBytes)
-	f.gop, f.gopBytes = nil, 0
+// dropGOP empties a feed's cache. keep: the arena stays for the next GOP
+// unless a viewer holds part of it or the last GOP used less than a
+// quarter of it (a large one made it grow; give that memory back).
+func (h *liveHub) dropGOP(f *liveFeed, keep bool) {
+	if keep && !f.shared && (cap(f.arena) <= liveArenaMin || 4*f.gopBytes >= cap(f.arena)) {
+		f.arena = f.arena[:0]
+	} else {
+		h.cached -= int64(cap(f.arena))
+		f.arena, f.shared = nil, false
+	}
+	clear(f.gop)
+	f.gop, f.gopBytes = f.gop[:0], 0
+}
+
+// liveArenaMin is a new arena's size: a camera GOP at the default rate.
+const liveArenaMin = 64 << 10
+
+// cache copies p to the end of f's arena and returns the copy, or false if
+// the GOP would go over a bound (the caller drops it).
+func (h *liveHub) cache(f *liveFeed, p []byte) ([]byte, bool) {
+	if f.gopBytes+len(p) > liveGOPBytes || len(f.gop) >= liveGOPFrames {
+		return nil, false
+	}
+	if need := len(f.arena) + len(p); need > cap(f.arena) {
+		n := max(liveArenaMin, need+need/4) // a quarter more each time: few copies, little slack
+		if h.cached+int64(n-cap(f.arena)) > h.budget {
+			return nil, false
+		}
+		// The cached frames move to the new arena; a viewer's copies
+		// keep the old one alive, unchanged, so the new one is not shared.
+		na := append(make([]byte, 0, n), f.arena...)
+		off := 0
+		for i := range f.gop {
+			l := len(f.gop[i].data)
+			f.gop[i].data = na[off : off+l : off+l]
+			off += l
+		}
+		h.cached += int64(n - cap(f.arena))
+		f.arena, f.shared = na, false
+	}
+	off := len(f.arena)
+	f.arena = append(f.arena, p...)
+	f.gopBytes += len(p)
+	return f.arena[off:len(f.arena):len(f.arena)], true
 }
 
 // askLocked queues a keyframe request for feed i, at most one per
@@ -251,6 +305,7 @@ func (h *liveHub) subscribe(session string, track uint8, keyOnly bool) (v *liveV
 		v.bytes.Add(int64(len(f.gop[0].data)))
 		v.waitKey = true
 		cached = 1
+		f.shared = true
 	} else if len(f.gop) > 0 {
 		// Only the GOP's tail fits: a viewer that cannot start from its
 		// keyframe waits for the next one.
@@ -260,6 +315,7 @@ func (h *liveHub) subscribe(session string, track uint8, keyOnly bool) (v *liveV
 				v.bytes.Add(int64(len(lf.data)))
 			}
 			cached = len(f.gop)
+			f.shared = true
 		} else {
 			v.waitKey = true
 		}

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gorilla/websocket"
 
@@ -483,7 +484,7 @@ func TestLiveRelayCachedGOPAndKeyframeCommand(t *testing.T) {
 	// Nothing cached (as after a backend restart): the relay asks the
 	// client, which forces an IDR.
 	e.b.live.mu.Lock()
-	e.b.live.sess[st.id].feeds[0].gop = nil
+	e.b.live.dropGOP(&e.b.live.sess[st.id].feeds[0], false)
 	e.b.live.mu.Unlock()
 	conn, _, err = paul.dialLive(st.id, "camera", e.srv.URL)
 	if err != nil {
@@ -725,7 +726,7 @@ func TestLiveCacheBounded(t *testing.T) {
 	sum := func() (n int64) {
 		for _, st := range h.sess {
 			for i := range st.feeds {
-				n += int64(st.feeds[i].gopBytes)
+				n += int64(cap(st.feeds[i].arena))
 			}
 		}
 		return n
@@ -739,7 +740,7 @@ func TestLiveCacheBounded(t *testing.T) {
 	if h.cached > h.budget || h.cached != sum() {
 		t.Errorf("cached %d (sum %d), budget %d", h.cached, sum(), h.budget)
 	}
-	if h.sess["d"].feeds[0].gop != nil {
+	if len(h.sess["d"].feeds[0].gop) != 0 {
 		t.Error("the fourth session's GOP is cached over the budget")
 	}
 	// One feed over its own bound drops its cache.
@@ -846,5 +847,60 @@ func TestSortChat(t *testing.T) {
 	sortChat(c)
 	if got := fmt.Sprint(c[0].Text, c[1].Text, c[2].Text); got != "abc" {
 		t.Errorf("got %s", got)
+	}
+}
+
+// The relay keeps copies of what it caches and relays: transport reuses a
+// stored frame's buffer once Store returns. A feed's arena is reused from
+// one GOP to the next until a viewer holds part of it.
+func TestLiveHubCopiesFrames(t *testing.T) {
+	h := newLiveHub(&Backend{})
+	h.mu.Lock()
+	h.state("s").conns = 1
+	h.mu.Unlock()
+	buf := make([]byte, 100) // one read buffer, reused for every frame as transport does
+	publish := func(seq uint64, key bool) {
+		var f transport.Frame
+		f.Seq, f.Track, f.Kind, f.Time = seq, transport.TrackCamera, transport.KindMedia, time.Now()
+		if key {
+			f.Flags = transport.FlagKeyframe
+		}
+		f.Payload = binary.BigEndian.AppendUint64(buf[:0], seq)
+		h.publish("s", transport.TrackCamera, []transport.Frame{f})
+		clear(buf[:cap(buf)]) // the buffer is transport's again
+	}
+	for seq := uint64(1); seq <= 90; seq++ {
+		publish(seq, seq%30 == 1)
+	}
+	f := &h.sess["s"].feeds[0]
+	arena := unsafe.SliceData(f.arena)
+	for seq := uint64(91); seq <= 150; seq++ {
+		publish(seq, seq%30 == 1)
+	}
+	if unsafe.SliceData(f.arena) != arena {
+		t.Error("the arena was replaced with no viewer holding any of it")
+	}
+	if h.cached != int64(cap(f.arena)) {
+		t.Errorf("cached %d, arena %d", h.cached, cap(f.arena))
+	}
+	v, n, cancel := h.subscribe("s", transport.TrackCamera, false)
+	defer cancel()
+	if n != 30 {
+		t.Fatalf("%d cached frames, want 30", n)
+	}
+	for seq := uint64(151); seq <= 200; seq++ { // a keyframe at 151 and 181
+		publish(seq, seq%30 == 1)
+	}
+	want := uint64(121)
+	for len(v.ch) > 0 {
+		lf := <-v.ch
+		v.taken(lf)
+		if lf.seq != want || len(lf.data) != 8 || binary.BigEndian.Uint64(lf.data) != want {
+			t.Fatalf("frame %d: seq %d, data %x", want, lf.seq, lf.data)
+		}
+		want++
+	}
+	if want != 201 {
+		t.Errorf("the viewer got frames up to %d, want 200", want-1)
 	}
 }

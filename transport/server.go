@@ -21,7 +21,7 @@ import (
 type Frame struct {
 	Header
 	Payload []byte // aliases Raw
-	Raw     []byte // the whole binary frame, for the session digest
+	Raw     []byte // the whole binary frame, for the session digest; reused once Store returns
 }
 
 // ServerSession is what a backend implements for one session's connection.
@@ -37,7 +37,8 @@ type ServerSession interface {
 	// Store makes frames durable, in order. They are contiguous and start
 	// right after the last stored one. Store returns only once they would
 	// survive a crash of the backend; ServeConn acks them after that.
-	// Store may keep the frames' bytes: ServeConn never reuses them.
+	// Store must not keep the frames' bytes (Payload, Raw) once it returns:
+	// ServeConn reuses the buffers for the next messages.
 	Store(ctx context.Context, frames []Frame) error
 	// Commands returns the commands not yet acknowledged by the client, and a
 	// channel that is closed when that list changes.
@@ -392,6 +393,7 @@ func (s *serverConn) readMessage(by time.Time, what string) (typ int, b []byte, 
 		s.msgDeadline = time.Time{}
 		if err != nil {
 			s.release(int64(cap(b)))
+			putBuf(b)
 			b = nil
 		}
 	}()
@@ -420,15 +422,15 @@ func (s *serverConn) readMessage(by time.Time, what string) (typ int, b []byte, 
 			size := 2 << 10
 			if n > 3 {
 				h := int(s.sizeHint[hdr[3]])
-				size = max(size, h+h/4+64)
+				size = max(size, h+h/8+64) // and the pool's class rounds up
 			}
-			size = min(size, limit)
+			_, size = bufClass(min(size, limit))
 			if !s.opts.Budget.takeWait(int64(size), s.budgetDeadline()) {
 				s.log.Warn("memory budget exhausted", "used", s.opts.Budget.Used())
 				return typ, nil, &RemoteError{Code: CodeUnavailable, Message: "the backend is busy (memory budget); reconnect later"}
 			}
 			s.held.Add(int64(size))
-			b = append(make([]byte, 0, size), hdr[:n]...)
+			b = append(getBuf(size), hdr[:n]...)
 		}
 		switch {
 		case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
@@ -456,14 +458,17 @@ func (s *serverConn) readMessage(by time.Time, what string) (typ int, b []byte, 
 					return typ, b, s.readErr(err, "the rest of a message")
 				}
 			}
-			n := min(limit, max(2<<10, 2*cap(b))) // small first: most frames are a few KiB, and the budget counts capacity
+			// Small first: most frames are a few KiB, and the budget
+			// counts capacity. Doubling a class size stays a class size,
+			// and so does the limit.
+			n := min(limit, max(2<<10, 2*cap(b)))
 			if !s.opts.Budget.takeWait(int64(n-cap(b)), s.budgetDeadline()) {
 				s.log.Warn("memory budget exhausted", "used", s.opts.Budget.Used())
 				return typ, b, &RemoteError{Code: CodeUnavailable, Message: "the backend is busy (memory budget); reconnect later"}
 			}
 			s.held.Add(int64(n - cap(b)))
-			nb := make([]byte, len(b), n)
-			copy(nb, b)
+			nb := append(getBuf(n), b...)
+			putBuf(b)
 			b = nb
 		}
 		n, err := r.Read(b[len(b):cap(b)])
@@ -521,6 +526,7 @@ func (s *serverConn) hello(ctx context.Context) (uint64, string, error) {
 		return 0, "", &RemoteError{Code: CodeBadMessage, Message: "the first message must be a hello"}
 	}
 	h, err := ParseControl(b)
+	putBuf(b)
 	if err != nil {
 		return 0, "", &RemoteError{Code: CodeBadMessage, Message: err.Error()}
 	}
@@ -570,10 +576,12 @@ func (s *serverConn) read(ctx context.Context) error {
 			h, p, err := DecodeFrame(b)
 			if err != nil {
 				s.release(int64(cap(b)))
+				putBuf(b)
 				return &RemoteError{Code: CodeBadMessage, Message: err.Error()}
 			}
 			if s.conflictLo <= h.Seq && h.Seq <= s.conflictHi {
 				s.release(int64(cap(b)))
+				putBuf(b)
 				return &RemoteError{Code: CodeSequenceConflict, Message: fmt.Sprintf("message %d: the backend already stored messages up to %d, and this client's hello said it numbers from %d; number new messages from %d", h.Seq, s.conflictHi, s.conflictLo, s.conflictHi+1)}
 			}
 			it.frame = Frame{Header: h, Payload: p, Raw: b}
@@ -581,6 +589,7 @@ func (s *serverConn) read(ctx context.Context) error {
 		case websocket.TextMessage:
 			c, err := ParseControl(b)
 			s.release(int64(cap(b)))
+			putBuf(b)
 			if err != nil {
 				return &RemoteError{Code: CodeBadMessage, Message: err.Error()}
 			}
@@ -603,6 +612,7 @@ func (s *serverConn) read(ctx context.Context) error {
 		case s.items <- it:
 		case <-ctx.Done():
 			s.release(it.cost)
+			putBuf(it.frame.Raw)
 			return nil
 		}
 	}
@@ -612,6 +622,14 @@ func (s *serverConn) read(ctx context.Context) error {
 // store batches frames, drops duplicates, stores and publishes acks.
 func (s *serverConn) store(ctx context.Context, last uint64) error {
 	var batch []Frame
+	var bufs [][]byte // the batch's read buffers, duplicates' included: pooled once stored
+	recycle := func() {
+		for i, b := range bufs {
+			putBuf(b)
+			bufs[i] = nil
+		}
+		bufs = bufs[:0]
+	}
 	for {
 		var first item
 		select {
@@ -629,6 +647,7 @@ func (s *serverConn) store(ctx context.Context, last uint64) error {
 				fin = it.finish
 				return nil
 			}
+			bufs = append(bufs, it.frame.Raw)
 			q := it.frame.Seq
 			want := last + uint64(len(batch)) + 1
 			switch {
@@ -673,9 +692,11 @@ func (s *serverConn) store(ctx context.Context, last uint64) error {
 				return &RemoteError{Code: CodeInternal, Message: "the backend could not store the data; it will be sent again"}
 			}
 			last = batch[len(batch)-1].Seq
+			clear(batch) // the buffers go back to the pool: no references left here
 		} else {
 			s.release(cost)
 		}
+		recycle()
 		// Publish the latest stored seq, replacing an unsent older one.
 		select {
 		case <-s.stored:

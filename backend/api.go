@@ -261,10 +261,12 @@ func (b *Backend) handleJoin(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusForbidden, transport.CodeExamClosed, "the exam closed at "+e.ClosesAt.Format(time.RFC1123))
 		return
 	}
-	if min, err := b.minClientVersion(ctx, e.ID); err != nil {
+	jp, err := b.examJoinPolicy(ctx, e.ID)
+	if err != nil {
 		b.internalError(w, "join: read policy", err)
 		return
-	} else if policy.ClientOutdated(min, req.Client.Version) {
+	}
+	if min := jp.MinClientVersion; policy.ClientOutdated(min, req.Client.Version) {
 		msg := "Update Invigil to " + min + " or later"
 		if b.cfg.DownloadURL != "" {
 			msg += ": " + b.cfg.DownloadURL
@@ -285,6 +287,7 @@ func (b *Backend) handleJoin(w http.ResponseWriter, r *http.Request) {
 		b.internalError(w, "join: create session", err)
 		return
 	}
+	b.prepareSessionFiles(id, jp)
 	b.log.Info("session joined", "session", id, "exam", e.ID, "client_app", req.Client.App, "client_version", req.Client.Version, "client_os", req.Client.OS, "client_arch", req.Client.Arch)
 	resp, err := b.joinResponse(ctx, id, token)
 	if err != nil {
@@ -321,22 +324,65 @@ func (b *Backend) handleResume(w http.ResponseWriter, r *http.Request) {
 	b.writeJSON(w, http.StatusOK, resp)
 }
 
-// minClientVersion reads the min_client_version of the exam's signed
-// policy ("" when it sets none).
-func (b *Backend) minClientVersion(ctx context.Context, examID string) (string, error) {
+// joinPolicy is what a join reads of the exam's signed policy.
+type joinPolicy struct {
+	MinClientVersion string `json:"min_client_version"`
+	Capture          struct {
+		Camera struct {
+			Enabled bool `json:"enabled"`
+		} `json:"camera"`
+		Screen struct {
+			Enabled bool `json:"enabled"`
+		} `json:"screen"`
+	} `json:"capture"`
+}
+
+// examJoinPolicy reads the min_client_version and the recorded streams of
+// the exam's signed policy (the envelope's "policy" object).
+func (b *Backend) examJoinPolicy(ctx context.Context, examID string) (joinPolicy, error) {
 	var env []byte
 	if err := b.db.QueryRowContext(ctx, `SELECT policy FROM exams WHERE id = ?`, examID).Scan(&env); err != nil {
-		return "", err
+		return joinPolicy{}, err
 	}
 	var signed struct {
-		Policy struct {
-			MinClientVersion string `json:"min_client_version"`
-		} `json:"policy"`
+		Policy joinPolicy `json:"policy"`
 	}
 	if err := json.Unmarshal(env, &signed); err != nil {
-		return "", err
+		return joinPolicy{}, err
 	}
-	return signed.Policy.MinClientVersion, nil
+	return signed.Policy, nil
+}
+
+// prepareSessionFiles creates a new session's folder and the empty files
+// of the tracks its policy records: the heartbeat, the camera's and the
+// screen's if enabled, and the stills if either is. On the disk measured
+// in the README, creating a file took 0.3 ms and opening an existing one
+// 0.02 ms; at an exam's start, 1,000 sessions otherwise created 4,000
+// files in the seconds of their first uploads. Best effort: a file that
+// is missing is created when its track's first message arrives, as before.
+func (b *Backend) prepareSessionFiles(id string, p joinPolicy) {
+	if err := b.sessionDir(id); err != nil {
+		b.log.Warn("join: create the session's folder", "session", id, "err", err)
+		return
+	}
+	tracks := []uint8{transport.TrackHeartbeat}
+	if p.Capture.Camera.Enabled {
+		tracks = append(tracks, transport.TrackCamera)
+	}
+	if p.Capture.Screen.Enabled {
+		tracks = append(tracks, transport.TrackScreen)
+	}
+	if len(tracks) > 1 {
+		tracks = append(tracks, transport.TrackStills)
+	}
+	for _, t := range tracks {
+		f, err := os.OpenFile(filepath.Join(b.cfg.DataDir, trackFile(id, t)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			b.log.Warn("join: create a track's file", "session", id, "err", err)
+			return
+		}
+		f.Close()
+	}
 }
 
 func (b *Backend) sessionByToken(ctx context.Context, tok string) (id, state string, err error) {

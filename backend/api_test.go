@@ -12,11 +12,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/invigil/invigil/assets"
 	"github.com/invigil/invigil/transport"
 )
 
@@ -571,5 +575,54 @@ func TestRateLimitedClosesAtOnce(t *testing.T) {
 			}
 		}
 		conn.Close()
+	}
+}
+
+// A join creates the session's folder and the empty files of the tracks
+// its policy records, so an exam's start does not create thousands of
+// files in the seconds of the first uploads; the ingest then writes them.
+func TestJoinPreparesSessionFiles(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var doc map[string]any
+	if err := json.Unmarshal(assets.DefaultPolicy, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["capture"].(map[string]any)["screen"].(map[string]any)["enabled"] = false
+	pol, _ := json.Marshal(doc)
+	if _, err := e.b.CreateExam(ctx, ExamSpec{Name: "Camera only", Code: "CAMONLY", Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.b.EnsureDemoExam(ctx); err != nil {
+		t.Fatal(err)
+	}
+	files := func(code string) string {
+		r, err := e.join(t, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(e.b.cfg.DataDir, "sessions", r.SessionID)
+		if fi, err := os.Stat(dir); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o700) {
+			t.Fatalf("session folder: %v, %v", fi, err)
+		}
+		des, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, de := range des {
+			fi, err := de.Info()
+			if err != nil || fi.Size() != 0 || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600) {
+				t.Errorf("%s: %v, %v", de.Name(), fi, err)
+			}
+			names = append(names, de.Name())
+		}
+		return strings.Join(names, " ")
+	}
+	if got, want := files("DEMO"), "camera.mp4 heartbeat.ivr screen.mp4 stills.ivr"; got != want {
+		t.Errorf("demo exam: files %q, want %q", got, want)
+	}
+	if got, want := files("CAMONLY"), "camera.mp4 heartbeat.ivr stills.ivr"; got != want {
+		t.Errorf("camera-only exam: files %q, want %q", got, want)
 	}
 }

@@ -37,6 +37,7 @@ type liveSession struct {
 	lastSeq    uint64
 	digest     [32]byte
 	tracks     map[uint8]*liveTrack
+	dirReady   bool      // sessionDir ran for this connection
 	refused    *rawTrack // the session's refused messages; nil until one
 	refusedEnd int64     // its committed size at hello (0: none yet)
 	budget     *timeBudget
@@ -183,8 +184,11 @@ func (s *liveSession) track(n uint8) (*liveTrack, error) {
 	if kind != transport.KindEvent {
 		t.file = trackFile(s.id, n)
 		path := filepath.Join(s.b.cfg.DataDir, t.file)
-		if err := s.b.sessionDir(s.id); err != nil {
-			return nil, err
+		if !s.dirReady {
+			if err := s.b.sessionDir(s.id); err != nil {
+				return nil, err
+			}
+			s.dirReady = true
 		}
 		w, err := s.b.openTrack(kind, path, nil)
 		if err != nil {

@@ -37,7 +37,7 @@ type liveSession struct {
 	lastSeq    uint64
 	digest     [32]byte
 	tracks     map[uint8]*liveTrack
-	dirReady   bool      // sessionDir ran for this connection
+	dirReady   bool      // sessionDir ran for this connection (dir)
 	refused    *rawTrack // the session's refused messages; nil until one
 	refusedEnd int64     // its committed size at hello (0: none yet)
 	budget     *timeBudget
@@ -184,11 +184,8 @@ func (s *liveSession) track(n uint8) (*liveTrack, error) {
 	if kind != transport.KindEvent {
 		t.file = trackFile(s.id, n)
 		path := filepath.Join(s.b.cfg.DataDir, t.file)
-		if !s.dirReady {
-			if err := s.b.sessionDir(s.id); err != nil {
-				return nil, err
-			}
-			s.dirReady = true
+		if err := s.dir(); err != nil {
+			return nil, err
 		}
 		w, err := s.b.openTrack(kind, path, nil)
 		if err != nil {
@@ -198,6 +195,19 @@ func (s *liveSession) track(n uint8) (*liveTrack, error) {
 	}
 	s.tracks[n] = t
 	return t, nil
+}
+
+// dir makes sure the session's folder exists, once per connection (the
+// join created it; this checks its mode, in three system calls).
+func (s *liveSession) dir() error {
+	if s.dirReady {
+		return nil
+	}
+	if err := s.b.sessionDir(s.id); err != nil {
+		return err
+	}
+	s.dirReady = true
+	return nil
 }
 
 type eventRow struct {

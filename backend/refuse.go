@@ -117,7 +117,7 @@ func checkStill(p []byte) error {
 // (written, not yet synced) and returns their events.
 func (s *liveSession) keepRefused(refused []refusal, now time.Time) ([]eventRow, error) {
 	if s.refused == nil {
-		if err := s.b.sessionDir(s.id); err != nil {
+		if err := s.dir(); err != nil {
 			return nil, err
 		}
 		st, _ := json.Marshal(rawState{Offset: s.refusedEnd})

@@ -395,7 +395,8 @@ func (s *serverConn) release(n int64) {
 // size (4413), its arrival time (4408) and the process's memory budget
 // (4503). by, if set, is when the message must be complete; otherwise it is
 // MessageTimeout after its first byte. The message's cost in budget bytes is
-// cap(b); the caller releases it.
+// cap(b); the caller releases it, and gives b back (putBuf) once nothing
+// refers to it.
 func (s *serverConn) readMessage(by time.Time, what string) (typ int, b []byte, err error) {
 	s.msgDeadline = by
 	defer func() {

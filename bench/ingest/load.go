@@ -484,7 +484,6 @@ func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) 
 		if i := int(pos - c.acked - 1); i < len(c.queue) {
 			f = c.queue[i].frame
 		}
-		wake := c.wake
 		allAcked := c.acked == c.next-1
 		c.mu.Unlock()
 		if f != nil {
@@ -515,7 +514,7 @@ func (c *simClient) connection(produced <-chan struct{}) (done bool, err error) 
 		}
 		idle.Reset(time.Second)
 		select {
-		case <-wake:
+		case <-c.wake:
 		case <-idle.C:
 		case dg := <-finished:
 			c.mu.Lock()

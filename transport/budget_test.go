@@ -17,7 +17,7 @@ func TestBudgetWaitsInTurn(t *testing.T) {
 	got := make(chan int, 2)
 	for i, n := range []int64{50, 20} {
 		go func() {
-			if b.takeWait(n, time.Now().Add(10*time.Second)) {
+			if b.takeWait(n, time.Now().Add(10*time.Second), nil) {
 				got <- i
 			}
 		}()
@@ -45,10 +45,43 @@ func TestBudgetWaitsInTurn(t *testing.T) {
 	}
 	b.give(30)
 	// Past its deadline a waiter gives up and holds nothing.
-	if b.takeWait(40, time.Now().Add(20*time.Millisecond)) {
+	if b.takeWait(40, time.Now().Add(20*time.Millisecond), nil) {
 		t.Fatal("took 40 with 30 free")
 	}
 	if u, w := b.Used(), b.waiting.Load(); u != 70 || w != 0 {
 		t.Fatalf("after a timed-out wait: used %d, %d waiting", u, w)
+	}
+}
+
+// TestBudgetWaiterReused: one reader's waiter serves wait after wait (the
+// reader's place in the queue is not allocated per message): a grant is
+// used once, and a wait that timed out leaves no token that would let the
+// next wait through without bytes.
+func TestBudgetWaiterReused(t *testing.T) {
+	b := NewBudget(100)
+	if !b.take(100) {
+		t.Fatal("take within the budget failed")
+	}
+	var w budgetWaiter
+	for i := range 3 {
+		if b.takeWait(10, time.Now().Add(20*time.Millisecond), &w) {
+			t.Fatalf("round %d: took 10 of a full budget", i)
+		}
+		got := make(chan bool)
+		go func() { got <- b.takeWait(10, time.Now().Add(10*time.Second), &w) }()
+		for b.waiting.Load() != 1 {
+			time.Sleep(time.Millisecond)
+		}
+		b.give(10)
+		if !<-got {
+			t.Fatalf("round %d: a granted wait failed", i)
+		}
+		if u, n := b.Used(), b.waiting.Load(); u != 100 || n != 0 {
+			t.Fatalf("round %d: used %d, %d waiting; want 100, 0", i, u, n)
+		}
+	}
+	b.give(10)
+	if !b.takeWait(10, time.Now().Add(time.Second), &w) || b.Used() != 100 {
+		t.Fatalf("a wait with room failed or took the wrong amount: used %d", b.Used())
 	}
 }

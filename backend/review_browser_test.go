@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/url"
 	"os"
@@ -17,13 +18,34 @@ import (
 
 // pageLogin signs in through the login page and lands on next.
 func pageLogin(ctx context.Context, base, name, next string) error {
-	return chromedp.Do(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/login?next="+url.QueryEscape(next)),
 		chromedp.WaitVisible(chromedp.CSS(`#login input[name=name]`)),
 		chromedp.SendKeys(chromedp.CSS(`#login input[name=name]`), name),
 		chromedp.SendKeys(chromedp.CSS(`#login input[name=password]`), dashPassword),
 		chromedp.Click(chromedp.CSS(`#login button[type=submit]`)),
 	)
+	if err != nil {
+		return err
+	}
+	// The login page moves on by script once the login is answered. Until
+	// next has loaded, a node the caller finds may belong to a document
+	// about to go: a run of the backend's tests once failed
+	// TestExamPageInChromium with "Could not find node with given id"
+	// right after the click. A script waiting in the page (chromedp.Poll)
+	// dies with the navigation, so this asks again and again.
+	arrived := fmt.Sprintf(`location.pathname + location.search === %q && document.readyState === "complete"`, next)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](arrived))
+		if err == nil && ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after the login, %s did not load (%v)", next, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // The review page in Chromium: both recordings play, and a click on the

@@ -453,45 +453,58 @@ func TestLiveRelayCachedGOPAndKeyframeCommand(t *testing.T) {
 		return n > 10
 	})
 
-	conn, _, err := paul.dialLive(st.id, "camera", e.srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	m, err := readLive(t, conn, start.Add(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !m.key || !bytes.Contains(m.data[:min(len(m.data), 64)], []byte{0, 0, 1, 0x67}) {
-		t.Errorf("a late viewer's first frame: keyframe %v, starts % x", m.key, m.data[:min(len(m.data), 8)])
-	}
-	prev := m.seq
-	for range 20 { // then live frames, in order
+	// A late viewer: starts at the cached keyframe, then plays in order.
+	view := func(what string) {
+		t.Helper()
+		conn, _, err := paul.dialLive(st.id, "camera", e.srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
 		m, err := readLive(t, conn, time.Now().Add(2*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.seq <= prev {
-			t.Fatalf("seq %d after %d", m.seq, prev)
+		if !m.key || !bytes.Contains(m.data[:min(len(m.data), 64)], []byte{0, 0, 1, 0x67}) {
+			t.Errorf("%s: first frame: keyframe %v, starts % x", what, m.key, m.data[:min(len(m.data), 8)])
 		}
-		prev = m.seq
+		prev := m.seq
+		for range 20 { // then live frames, in order
+			m, err := readLive(t, conn, time.Now().Add(2*time.Second))
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if m.seq <= prev {
+				t.Fatalf("%s: seq %d after %d", what, m.seq, prev)
+			}
+			prev = m.seq
+		}
 	}
-	conn.Close()
-	if n := len(st.commands(transport.CommandKeyframe)); n != 0 {
-		t.Errorf("%d keyframe commands with a GOP cached", n)
+	// Nobody watched the feed: it kept the keyframe alone, and the relay
+	// asks the client for the next one.
+	view("the first viewer")
+	if n := len(st.commands(transport.CommandKeyframe)); n != 1 {
+		t.Errorf("%d keyframe commands for the first viewer, want 1", n)
+	}
+	// Watched since: the GOP from that keyframe on is cached whole.
+	view("the second viewer")
+	if n := len(st.commands(transport.CommandKeyframe)); n != 1 {
+		t.Errorf("%d keyframe commands with a GOP cached, want still 1", n)
 	}
 
 	// Nothing cached (as after a backend restart): the relay asks the
 	// client, which forces an IDR.
 	e.b.live.mu.Lock()
 	e.b.live.dropGOP(&e.b.live.sess[st.id].feeds[0], false)
+	e.b.live.sess[st.id].feeds[0].lastAsk = time.Time{} // a restarted backend has asked nothing
+	keys := st.keyframes[0].Load()
 	e.b.live.mu.Unlock()
-	conn, _, err = paul.dialLive(st.id, "camera", e.srv.URL)
+	conn, _, err := paul.dialLive(st.id, "camera", e.srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	start = time.Now()
+	start := time.Now()
 	for {
 		m, err := readLive(t, conn, start.Add(2*time.Second))
 		if err != nil {
@@ -502,10 +515,10 @@ func TestLiveRelayCachedGOPAndKeyframeCommand(t *testing.T) {
 		}
 	}
 	t.Logf("keyframe after %v", time.Since(start))
-	if got := st.commands(transport.CommandKeyframe); len(got) != 1 || got[0].Text != "camera" {
-		t.Errorf("keyframe commands %+v, want one for camera", got)
+	if got := st.commands(transport.CommandKeyframe); len(got) != 2 || got[1].Text != "camera" {
+		t.Errorf("keyframe commands %+v, want two for camera", got)
 	}
-	if st.keyframes[0].Load() == 0 {
+	if st.keyframes[0].Load() == keys {
 		t.Error("the keyframe did not come from the command")
 	}
 	// The relay's requests are not the proctor's commands.
@@ -687,6 +700,7 @@ func TestLiveSubscribeKeyOnly(t *testing.T) {
 		}
 		return f
 	}
+	watch(h, "s", transport.TrackCamera)
 	h.publish("s", transport.TrackCamera, []transport.Frame{frame(1, false), frame(2, true), frame(3, false), frame(4, false)})
 	tile, n, cancel1 := h.subscribe("s", transport.TrackCamera, true)
 	defer cancel1()
@@ -707,6 +721,69 @@ func TestLiveSubscribeKeyOnly(t *testing.T) {
 	}
 	if got := fmt.Sprint(seqs(big)); got != "[2 3 4 5 6 7]" {
 		t.Errorf("big view got %s, want [2 3 4 5 6 7]", got)
+	}
+}
+
+// watch opens and closes a tile of a feed: for liveWatchedFor, the feed
+// keeps whole GOPs.
+func watch(h *liveHub, session string, track uint8) {
+	_, _, cancel := h.subscribe(session, track, true)
+	cancel()
+}
+
+// A feed nobody watched keeps its keyframe alone: a big view starts from
+// it, skips to the next keyframe and asks the client for one; from then on
+// the feed keeps whole GOPs, also after the viewer left.
+func TestLiveUnwatchedFeedKeepsKeyframe(t *testing.T) {
+	h := newLiveHub(&Backend{})
+	h.mu.Lock()
+	st := h.state("s")
+	st.conns, st.keyframeOK = 1, true
+	h.mu.Unlock()
+	frame := func(seq uint64, key bool) transport.Frame {
+		var f transport.Frame
+		f.Seq, f.Track, f.Kind, f.Time, f.Payload = seq, transport.TrackCamera, transport.KindMedia, time.Now(), make([]byte, 1000)
+		if key {
+			f.Flags = transport.FlagKeyframe
+		}
+		return f
+	}
+	h.publish("s", transport.TrackCamera, []transport.Frame{frame(1, true), frame(2, false), frame(3, false)})
+	f := &st.feeds[0]
+	if len(f.gop) != 1 || !f.partial || f.gopBytes != 1000 || h.cached > liveArenaMin {
+		t.Fatalf("unwatched feed: %d frames cached (partial %v, %d bytes, arenas %d), want the keyframe alone", len(f.gop), f.partial, f.gopBytes, h.cached)
+	}
+	big, n, cancel := h.subscribe("s", transport.TrackCamera, false)
+	if n != 1 {
+		t.Errorf("big view of an unwatched feed: %d cached frames, want the keyframe", n)
+	}
+	select {
+	case a := <-h.asks:
+		if a.session != "s" || a.track != transport.TrackCamera {
+			t.Errorf("keyframe asked for %+v", a)
+		}
+	default:
+		t.Error("no keyframe asked for a big view without a whole GOP")
+	}
+	// Frames after the cached keyframe reference ones the viewer lacks.
+	h.publish("s", transport.TrackCamera, []transport.Frame{frame(4, false), frame(5, true), frame(6, false)})
+	var got []uint64
+	for len(big.ch) > 0 {
+		got = append(got, (<-big.ch).seq)
+	}
+	if fmt.Sprint(got) != "[1 5 6]" {
+		t.Errorf("big view got %v, want [1 5 6]", got)
+	}
+	cancel()
+	// Watched: the next GOP is kept whole, and a viewer plays on from it.
+	h.publish("s", transport.TrackCamera, []transport.Frame{frame(7, false), frame(8, true), frame(9, false), frame(10, false)})
+	if len(f.gop) != 3 || f.partial {
+		t.Fatalf("watched feed: %d frames cached (partial %v), want 3", len(f.gop), f.partial)
+	}
+	_, n, cancel = h.subscribe("s", transport.TrackCamera, false)
+	defer cancel()
+	if n != 3 || len(h.asks) != 0 {
+		t.Errorf("big view of a watched feed: %d cached frames, %d keyframe asks; want 3, 0", n, len(h.asks))
 	}
 }
 
@@ -735,6 +812,7 @@ func TestLiveCacheBounded(t *testing.T) {
 		h.mu.Lock()
 		h.state(id).conns = 1
 		h.mu.Unlock()
+		watch(h, id, transport.TrackCamera)
 		h.publish(id, transport.TrackCamera, []transport.Frame{frame(1, true, 1<<20), frame(2, false, 1000)})
 	}
 	if h.cached > h.budget || h.cached != sum() {
@@ -858,6 +936,7 @@ func TestLiveHubCopiesFrames(t *testing.T) {
 	h.mu.Lock()
 	h.state("s").conns = 1
 	h.mu.Unlock()
+	watch(h, "s", transport.TrackCamera)
 	buf := make([]byte, 100) // one read buffer, reused for every frame as transport does
 	publish := func(seq uint64, key bool) {
 		var f transport.Frame

@@ -506,3 +506,35 @@ func TestTailPatchedInOneWrite(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWriterWrite: the backend's store of a camera track at 1,000
+// sessions, a few frames per write (a 640×480 stream, three frames a
+// batch). Run with -benchmem: allocations per write are what a thousand
+// sessions multiply.
+func BenchmarkWriterWrite(b *testing.B) {
+	t0 := time.Unix(1_700_000_000, 0)
+	samples := toSamples(encodeScene(b, 640, 480, 4*time.Second, t0))
+	w, err := Open(filepath.Join(b.TempDir(), "camera.mp4"), State{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	const batch = 3
+	span := samples[len(samples)-1].Time.Sub(samples[0].Time) + time.Second/15
+	b.ReportAllocs()
+	b.ResetTimer()
+	at := 0
+	for i := 0; b.Loop(); i++ {
+		if at+batch > len(samples) {
+			// Go on in time: the writer clamps times that go back.
+			for j := range samples {
+				samples[j].Time = samples[j].Time.Add(span)
+			}
+			at = 0
+		}
+		if err := w.Write(samples[at : at+batch]); err != nil {
+			b.Fatal(err)
+		}
+		at += batch
+	}
+}

@@ -101,6 +101,7 @@ type Writer struct {
 	// short: the next Write then patches that field and appends its
 	// fragment in one write instead of two. nil when not known.
 	tail []byte
+	trun []trunEntry // Write's scratch
 }
 
 // maxTail bounds the tail a Writer keeps (Writer.tail): a fragment of a
@@ -228,7 +229,7 @@ func (w *Writer) Write(samples []Sample) error {
 		return err
 	}
 	st := w.st.clone()    // applied only when the bytes are on disk
-	var head bytes.Buffer // the init segment (first time), then the moof
+	var head bytes.Buffer // the init segment, the first time
 
 	// A sample to place: its NAL units to write (length-prefixed, as
 	// in MP4), straight from the input; data is copied once, into the
@@ -347,11 +348,9 @@ func (w *Writer) Write(samples []Sample) error {
 	fragAt := -1
 	bufp := writeBufs.Get().(*[]byte)
 	defer putWriteBuf(bufp)
+	buf := append((*bufp)[:0], head.Bytes()...)
 	if len(out) > 0 {
-		frag, err := mp4.CreateFragment(st.NextSeq, trackID)
-		if err != nil {
-			return fmt.Errorf("recording: create fragment: %w", err)
-		}
+		trun := w.trun[:0]
 		for i, p := range out {
 			var dur uint64
 			switch {
@@ -371,27 +370,24 @@ func (w *Writer) Write(samples []Sample) error {
 				st.Keyframes++
 			}
 			// The trun entry only: the data goes into the write buffer
-			// below, not through mp4ff's mdat.
-			frag.AddSample(mp4.NewSample(flags, uint32(dur), uint32(p.size), 0), p.ticks)
+			// below.
+			trun = append(trun, trunEntry{dur: uint32(dur), size: uint32(p.size), flags: flags})
 			st.LastDecode, st.LastDuration = p.ticks, uint32(dur)
 			st.Frames++
 		}
+		w.trun = trun[:0]
 		if dataSize+8 > math.MaxUint32 {
 			return errors.New("recording: fragment over 4 GiB")
 		}
-		frag.SetTrunDataOffsets() // mdat's 8-byte header follows the moof
-		fragAt = head.Len()
-		if err := frag.Moof.Encode(&head); err != nil {
-			return fmt.Errorf("recording: encode fragment: %w", err)
-		}
-		off, ok := lastDurationOffset(head.Bytes()[fragAt:])
+		fragAt = len(buf)
+		buf = appendMoof(buf, st.NextSeq, trackID, out[0].ticks, trun)
+		off, ok := lastDurationOffset(buf[fragAt:])
 		if !ok {
 			return errors.New("recording: encoded fragment has no per-sample durations")
 		}
 		st.LastDurationAt = w.st.Committed + int64(fragAt+off)
 		st.NextSeq++
 	}
-	buf := append((*bufp)[:0], head.Bytes()...)
 	if fragAt >= 0 {
 		buf = binary.BigEndian.AppendUint32(buf, uint32(8+dataSize))
 		buf = append(buf, "mdat"...)

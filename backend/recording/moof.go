@@ -10,7 +10,13 @@ type trunEntry struct {
 	dur, size, flags uint32
 }
 
-// moofSize is the size of appendMoof's box for n samples.
+// lastDurationFromEnd is where appendMoof puts the last sample's duration:
+// this many bytes before the moof's end (its trun entry is duration, size,
+// flags, composition offset).
+const lastDurationFromEnd = 16
+
+// moofSize is the size of appendMoof's box for n samples starting at
+// baseTime.
 func moofSize(n int, baseTime uint64) int {
 	tfdt := 16
 	if baseTime > math.MaxUint32 {

@@ -2,6 +2,7 @@ package recording
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"testing"
@@ -11,7 +12,7 @@ import (
 
 // TestAppendMoofMatchesMP4FF: the hand-written moof is mp4ff's, byte for
 // byte, for one sample and many, sync and not, and a decode time past 32
-// bits (tfdt version 1); and the writer finds its last duration field.
+// bits (tfdt version 1); and the last duration is where the writer patches it.
 func TestAppendMoofMatchesMP4FF(t *testing.T) {
 	for _, c := range []struct {
 		seq  uint32
@@ -52,9 +53,8 @@ func TestAppendMoofMatchesMP4FF(t *testing.T) {
 			if len(got)-6 != moofSize(c.n, c.base) {
 				t.Errorf("moofSize %d, encoded %d", moofSize(c.n, c.base), len(got)-6)
 			}
-			off, ok := lastDurationOffset(got[6:])
-			if !ok || off != len(got)-6-16 {
-				t.Errorf("last duration at %d (%v), want %d", off, ok, len(got)-6-16)
+			if d := binary.BigEndian.Uint32(got[len(got)-lastDurationFromEnd:]); d != entries[c.n-1].dur {
+				t.Errorf("%d bytes before the end: %d, want the last duration %d", lastDurationFromEnd, d, entries[c.n-1].dur)
 			}
 		})
 	}

@@ -381,11 +381,7 @@ func (w *Writer) Write(samples []Sample) error {
 		}
 		fragAt = len(buf)
 		buf = appendMoof(buf, st.NextSeq, trackID, out[0].ticks, trun)
-		off, ok := lastDurationOffset(buf[fragAt:])
-		if !ok {
-			return errors.New("recording: encoded fragment has no per-sample durations")
-		}
-		st.LastDurationAt = w.st.Committed + int64(fragAt+off)
+		st.LastDurationAt = w.st.Committed + int64(len(buf)-lastDurationFromEnd)
 		st.NextSeq++
 	}
 	if fragAt >= 0 {
@@ -463,71 +459,6 @@ func (w *Writer) rollback(err error) error {
 		w.broken = fmt.Errorf("%w; rollback failed: %v", err, terr)
 	}
 	return err
-}
-
-// lastDurationOffset finds, in an encoded moof+mdat, the offset of the
-// last sample's duration field of the (last) trun.
-func lastDurationOffset(frag []byte) (int, bool) {
-	box := func(b []byte, at int) (name string, size int, ok bool) {
-		if at+8 > len(b) {
-			return "", 0, false
-		}
-		size = int(binary.BigEndian.Uint32(b[at:]))
-		if size < 8 || at+size > len(b) {
-			return "", 0, false
-		}
-		return string(b[at+4 : at+8]), size, true
-	}
-	name, moofSize, ok := box(frag, 0)
-	if !ok || name != "moof" {
-		return 0, false
-	}
-	trun := -1
-	for at := 8; at < moofSize; {
-		name, size, ok := box(frag, at)
-		if !ok {
-			return 0, false
-		}
-		if name == "traf" {
-			for in := at + 8; in < at+size; {
-				n, sz, ok := box(frag, in)
-				if !ok {
-					return 0, false
-				}
-				if n == "trun" {
-					trun = in
-				}
-				in += sz
-			}
-		}
-		at += size
-	}
-	if trun < 0 || trun+16 > len(frag) {
-		return 0, false
-	}
-	flags := binary.BigEndian.Uint32(frag[trun+8:]) & 0xffffff
-	count := int(binary.BigEndian.Uint32(frag[trun+12:]))
-	if flags&0x100 == 0 || count == 0 {
-		return 0, false
-	}
-	entries := trun + 16
-	if flags&0x1 != 0 {
-		entries += 4
-	}
-	if flags&0x4 != 0 {
-		entries += 4
-	}
-	entry := 0
-	for _, f := range []uint32{0x100, 0x200, 0x400, 0x800} {
-		if flags&f != 0 {
-			entry += 4
-		}
-	}
-	off := entries + (count-1)*entry // duration is an entry's first field
-	if off+4 > len(frag) {
-		return 0, false
-	}
-	return off, true
 }
 
 // initSegment builds ftyp+moov for one avc1 video track.

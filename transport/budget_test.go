@@ -17,7 +17,7 @@ func TestBudgetWaitsInTurn(t *testing.T) {
 	got := make(chan int, 2)
 	for i, n := range []int64{50, 20} {
 		go func() {
-			if b.takeWait(n, time.Now().Add(10*time.Second), nil) {
+			if b.takeWait(n, time.Now().Add(10*time.Second), new(budgetWaiter)) {
 				got <- i
 			}
 		}()
@@ -45,7 +45,7 @@ func TestBudgetWaitsInTurn(t *testing.T) {
 	}
 	b.give(30)
 	// Past its deadline a waiter gives up and holds nothing.
-	if b.takeWait(40, time.Now().Add(20*time.Millisecond), nil) {
+	if b.takeWait(40, time.Now().Add(20*time.Millisecond), new(budgetWaiter)) {
 		t.Fatal("took 40 with 30 free")
 	}
 	if u, w := b.Used(), b.waiting.Load(); u != 70 || w != 0 {

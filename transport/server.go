@@ -139,13 +139,10 @@ func (b *Budget) take(n int64) bool {
 
 // takeWait takes n bytes, waiting until deadline for them behind the
 // readers that waited first. It reports whether it got them.
-// w (nil: a new one) is the caller's waiter, reused between calls.
+// w is the caller's waiter, reused between calls.
 func (b *Budget) takeWait(n int64, deadline time.Time, w *budgetWaiter) bool {
 	if b.waiting.Load() == 0 && b.take(n) {
 		return true
-	}
-	if w == nil {
-		w = new(budgetWaiter)
 	}
 	if w.ready == nil {
 		w.ready = make(chan struct{}, 1)

@@ -212,6 +212,7 @@ func (h *liveHub) publish(session string, track uint8, frames []transport.Frame)
 		inArena := false
 		switch {
 		case !lf.key && (len(f.gop) == 0 || f.partial):
+			// No GOP this frame could extend: it is not cached.
 		case !lf.key && !whole:
 			f.partial = true // the keyframe stays; what follows it is not kept
 		default:

@@ -487,9 +487,14 @@ func (s *liveSession) close() {
 type sessionGate struct {
 	sem    chan struct{}
 	cancel context.CancelCauseFunc
+	users  int // connections holding or waiting for sem; under Backend.mu
 }
 
-// serveSession runs a connection for session id under its gate.
+// serveSession runs a connection for session id under its gate. The gate,
+// and the channel that wakes the session's writer for a new command, live
+// while a connection of the session does: a backend that serves exam
+// after exam keeps them per connected session, not per session it ever
+// served.
 func (b *Backend) serveSession(ctx context.Context, id string, serve func(context.Context, *liveSession) error) error {
 	b.mu.Lock()
 	g, ok := b.gates[id]
@@ -497,6 +502,7 @@ func (b *Backend) serveSession(ctx context.Context, id string, serve func(contex
 		g = &sessionGate{sem: make(chan struct{}, 1)}
 		b.gates[id] = g
 	}
+	g.users++
 	if g.cancel != nil {
 		g.cancel(transport.ErrReplaced)
 	}
@@ -504,6 +510,14 @@ func (b *Backend) serveSession(ctx context.Context, id string, serve func(contex
 	g.cancel = cancel
 	b.mu.Unlock()
 	defer cancel(nil)
+	defer func() {
+		b.mu.Lock()
+		if g.users--; g.users == 0 {
+			delete(b.gates, id)
+			delete(b.cmdCh, id) // its only waiters were this session's connections
+		}
+		b.mu.Unlock()
+	}()
 
 	select {
 	case g.sem <- struct{}{}:

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"image"
 	"image/jpeg"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -403,5 +405,60 @@ func TestConnectionsCountedByFirstAck(t *testing.T) {
 		if n := connections(); n != want {
 			t.Fatalf("after the first ack of connection %d: connections = %d", want, n)
 		}
+	}
+}
+
+// TestSessionGateLivesWithItsConnections: a newer connection replaces the
+// older one and waits for it to stop, and once neither is left the gate
+// and the command channel are gone (a backend serving exam after exam kept
+// both for every session it ever served).
+func TestSessionGateLivesWithItsConnections(t *testing.T) {
+	e := newEnv(t)
+	gates := func() int {
+		e.b.mu.Lock()
+		defer e.b.mu.Unlock()
+		return len(e.b.gates) + len(e.b.cmdCh)
+	}
+	first := make(chan struct{})
+	var firstDone, secondIn atomic.Bool
+	errs := make(chan error, 2)
+	go func() {
+		errs <- e.b.serveSession(context.Background(), "s1", func(ctx context.Context, _ *liveSession) error {
+			e.b.commandsChanged("s1") // as the connection's writer does
+			close(first)
+			<-ctx.Done()
+			time.Sleep(20 * time.Millisecond) // still stopping when the newer one would start
+			firstDone.Store(true)
+			return context.Cause(ctx)
+		})
+	}()
+	<-first
+	if n := gates(); n != 2 {
+		t.Fatalf("%d gates and command channels with one connection, want 2", n)
+	}
+	release := make(chan struct{})
+	go func() {
+		errs <- e.b.serveSession(context.Background(), "s1", func(ctx context.Context, _ *liveSession) error {
+			if !firstDone.Load() {
+				t.Error("the newer connection ran before the older one stopped")
+			}
+			secondIn.Store(true)
+			<-release
+			return nil
+		})
+	}()
+	if err := <-errs; !errors.Is(err, transport.ErrReplaced) {
+		t.Fatalf("older connection ended with %v, want ErrReplaced", err)
+	}
+	waitUntil(t, secondIn.Load)
+	if n := gates(); n != 2 {
+		t.Fatalf("%d gates and command channels while the newer connection runs, want 2", n)
+	}
+	close(release)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if n := gates(); n != 0 {
+		t.Fatalf("%d gates and command channels after both connections ended, want 0", n)
 	}
 }

@@ -35,7 +35,8 @@ func TestWindowsLine(t *testing.T) {
 		rep.Windows = append(rep.Windows, latencyWindow{FromS: 5 * i, Messages: 1, LatencyUS: []int64{1e3, p95, 2 * p95}})
 	}
 	got := windowsLine(rep)
-	want := "connected after p50 100.0ms, p95 200.0ms, last 300.0ms; ack p95/p99 by capture time: 0s 10.0ms/20.0ms 5s 10.0ms/20.0ms 10s 10.0ms/20.0ms 15s 10.0ms/20.0ms; from 20s on, the worst window (65s) 900.0ms/1800.0ms"
+	want := "connected after p50 100.0ms, p95 200.0ms, last 300.0ms; ack p95/p99 by capture time: 0s 10.0ms/20.0ms 5s 10.0ms/20.0ms 10s 10.0ms/20.0ms 15s 10.0ms/20.0ms; from 20s on, the worst window (65s) 900.0ms/1800.0ms" +
+		"\n  each minute's worst window, ack p95/p99: 0m 10.0ms/20.0ms 1m 900.0ms/1800.0ms"
 	if got != want {
 		t.Errorf("soak:\n got %s\nwant %s", got, want)
 	}

@@ -127,7 +127,7 @@ func main() {
 			fatalf("go build ./cmd/invigild (run from the repository root): %v\n%s", err, b)
 		}
 	}
-	printHardware()
+	printHardware(work)
 	fmt.Printf("%s per round; per session: camera 15 fps (150 kbps), screen 1 fps (80 kbps), heartbeat 1/s, events, stills, checkpoints\n", *dur)
 	if *soak {
 		fmt.Println("soak: the backend is killed (SIGKILL) and restarted half-way through each round")
@@ -169,6 +169,18 @@ func windowsLine(rep *loadReport) string {
 	if rest := rep.Windows[len(ws):]; len(rest) > 0 {
 		worst := slices.MaxFunc(rest, func(a, b latencyWindow) int { return cmp.Compare(a.LatencyUS[1], b.LatencyUS[1]) })
 		fmt.Fprintf(&b, "; from %ds on, the worst window (%ds) %s/%s", rest[0].FromS, worst.FromS, ms(worst.LatencyUS[1]), ms(worst.LatencyUS[2]))
+		// A long round's trend: does the latency drift as the data grows?
+		b.WriteString("\n  each minute's worst window, ack p95/p99:")
+		for i := 0; i < len(rep.Windows); {
+			minute := rep.Windows[i].FromS / 60
+			worst := rep.Windows[i]
+			for ; i < len(rep.Windows) && rep.Windows[i].FromS/60 == minute; i++ {
+				if rep.Windows[i].LatencyUS[1] > worst.LatencyUS[1] {
+					worst = rep.Windows[i]
+				}
+			}
+			fmt.Fprintf(&b, " %dm %s/%s", minute, ms(worst.LatencyUS[1]), ms(worst.LatencyUS[2]))
+		}
 	}
 	return b.String()
 }
@@ -218,7 +230,7 @@ func printKnee(rows []row) {
 	}
 }
 
-func printHardware() {
+func printHardware(dir string) {
 	model := "unknown"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
@@ -230,6 +242,11 @@ func printHardware() {
 	}
 	out, _ := exec.Command("nproc").Output()
 	fmt.Printf("hardware: %s cores, %s; load average at start %s\n", strings.TrimSpace(string(out)), model, loadAvg())
+	costs, err := kernelCosts(dir)
+	if err != nil {
+		costs = "not measured: " + err.Error()
+	}
+	fmt.Printf("kernel and disk: %s\n", costs)
 }
 
 func loadAvg() string {

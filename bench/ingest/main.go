@@ -10,6 +10,8 @@
 // The payloads are real H.264 made once by ffmpeg (libx264), so the
 // backend's recording path does its real work.
 //
+// It first prints the machine's cores and what its kernel and disk cost
+// (a system call, a page's first touch, a small write made durable).
 // For each client count it prints offered and stored messages per second
 // (stored: acked before the streaming time was over), ack latency (capture
 // to ack) p50/p95/p99, the backend's CPU (from /proc/PID/stat) and peak RSS

@@ -16,8 +16,8 @@ import (
 // write made durable. Two virtual machines of the same kind (2 cores,
 // "AMD EPYC", ext4 on virtio) differed fivefold in the first two (1 µs
 // and 13 µs against 0.2 µs and 1.6–2 µs), and 1,000 sessions met the goal
-// on the cheaper one only: the backend makes about two system calls per
-// message, and the load process as many.
+// on the cheaper one only: the backend makes two to three system calls
+// per message, and the load process about as many.
 func kernelCosts(dir string) (string, error) {
 	const calls = 200_000
 	t := time.Now()
